@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Both create .venv when it is missing.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# torch first (same pip command): otherwise pip resolves a CUDA build of a newer torch.
+TORCH   ?= torch==2.13.0
+
+.PHONY: run test setup browser demo bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)" -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+demo: $(STAMP)
+	$(BIN)/lep prepare-demo
+
+run: demo
+	$(BIN)/python launch.py
+
+test: $(STAMP) browser demo
+	$(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/lep bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

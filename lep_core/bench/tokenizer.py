@@ -1,0 +1,70 @@
+"""`lep bench tokenizer`: extension speed on ~1 MB of text and decomposition speed for ~50k new tokens.
+
+The demo model's tokenizer (49,152 byte-level BPE tokens) is the base; the text is the demo corpus,
+repeated up to the target size (so the unique-word count stays that of the corpus; the merge learner's
+cost grows with unique words, pre-tokenization and counting with bytes).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def corpus_of_size(target_bytes: int) -> str:
+    from lep_core.corpus import read_corpus
+
+    text = read_corpus(sorted((ASSETS / "corpus").glob("*.txt")))
+    reps = max(1, -(-target_bytes // len(text.encode("utf-8"))))
+    return "\n".join([text] * reps)
+
+
+def bench_extend(tokenizer, text: str, add: int) -> dict[str, Any]:
+    from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension
+
+    start = time.perf_counter()
+    extension = learn_extension(tokenizer, text, add, min_frequency=2)
+    learned = time.perf_counter() - start
+    build_extended_tokenizer(tokenizer, extension)
+    total = time.perf_counter() - start
+    return {"case": f"extend {len(tokenizer)} byte-level BPE by {add}", "text_mb": round(len(text.encode()) / 1e6, 2),
+            "learn_s": round(learned, 2), "total_s": round(total, 2), "limit_s": 30}
+
+
+def bench_decomposition(new_tok, old_tok) -> dict[str, Any]:
+    from lep_core.embeddings.decomposition import decomposition_matrix
+
+    start = time.perf_counter()
+    dec = decomposition_matrix(new_tok, old_tok)
+    seconds = time.perf_counter() - start
+    return {"case": f"decompose {dec.num_new} tokens into a {len(old_tok)}-token vocabulary",
+            "encoded_rows": int((~dec.direct).sum()), "nonzeros": int(dec.matrix.values().numel()),
+            "seconds": round(seconds, 2), "limit_s": 5}
+
+
+def small_replacement(text: str, vocab_size: int):
+    """A byte-level BPE of another vocabulary, so nearly every demo token must be decomposed by encoding."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(text.split("\n"), trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=tok)
+
+
+def run(text_bytes: int = 1_000_000, add: int = 4000) -> dict[str, list[dict[str, Any]]]:
+    from lep_core.demo import prepare_demo
+    from lep_core.sources import load_tokenizer
+
+    base = load_tokenizer(prepare_demo())
+    text = corpus_of_size(text_bytes)
+    extend_row = bench_extend(base, text, add)
+    old = small_replacement(text[:400_000], 4000)
+    decomposition_row = bench_decomposition(base, old)
+    return {"extension": [extend_row], "decomposition": [decomposition_row]}

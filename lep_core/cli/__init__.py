@@ -1,0 +1,1 @@
+"""The `lep` command: one module per command group, each a thin layer over lep_core functions."""

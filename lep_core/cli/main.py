@@ -1,0 +1,86 @@
+"""Entry point of `lep`. Exit 0 on success, 2 on bad input (one line), 1 when a job fails."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any, Sequence
+
+from lep_core import __version__
+from lep_core.errors import LepInputError, LepJobError
+
+# Each module has register(subparsers); handlers take the parsed args and return a JSON-able dict or None.
+COMMAND_MODULES = (
+    "demo",
+    "tokenizer",
+    "model",
+    "train",
+    "propagate",
+    "evaluate",
+    "bench",
+    "app",
+)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but bad input is one line (the contract), not usage + error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="lep", description="LEP Studio: adapt an instruct LLM to a new language.")
+    parser.add_argument("--version", action="version", version=f"lep {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:  # TODO(lead): remove once every command module has landed
+            module = importlib.import_module(f"lep_core.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"lep_core.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def emit(result: Any, as_json: bool) -> None:
+    """With --json: one JSON object on stdout; otherwise a readable summary."""
+    if result is None:
+        return
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    if isinstance(result, dict):
+        for key, value in result.items():
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            elif isinstance(value, (dict, list)):
+                value = json.dumps(value, ensure_ascii=False)
+            print(f"{key}: {value}")
+    else:
+        print(result)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except LepInputError as exc:
+        print(f"lep: error: {exc}", file=sys.stderr)
+        return 2
+    except LepJobError as exc:
+        print(f"lep: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lep: interrupted", file=sys.stderr)
+        return 130
+    emit(result, getattr(args, "json", False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The decomposition matrix M (W x V, sparse): each new token as a weighted set of old tokens.
+
+Design §4 step 1. Row u holds the old tokens that the old tokenizer T produces for u's text, encoded
+*in context* (after an anchor character that merges with nothing, so a leading space is encoded as
+mid-sentence). Tokens that exist verbatim in T map to their old id. Tokens whose bytes are not
+valid UTF-8 map to T's byte tokens. Encoding is one batched call; M is assembled from flat arrays.
+Embedding init (mean) and LEP (conversion modes) both use it: new = M @ old.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, shape_of, token_bytes
+
+ANCHOR = "\n"
+WEIGHTINGS = ("mean", "sum", "length")
+
+
+@dataclass
+class Decomposition:
+    matrix: torch.Tensor  # sparse CSR (W, V_rows), float32
+    lengths: torch.Tensor  # (W,) old tokens per row; 0 = nothing to build the row from
+    direct: torch.Tensor  # (W,) bool: the new token is one old token, verbatim
+
+    @property
+    def num_new(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def new_row_mask(self) -> torch.Tensor:
+        """Rows that are not a copy of one old token: the rows extension adds."""
+        return ~self.direct
+
+
+def _direct_ids(new_tok, old_tok) -> list[int]:
+    """Old id of each new id when the same vocabulary string exists in T (same family), else -1."""
+    old_vocab = old_tok.get_vocab()
+    new_pieces = id_to_piece(new_tok)
+    same_family = shape_of(new_tok).family == shape_of(old_tok).family
+    new_added = {i for i in new_tok.added_tokens_decoder}
+    old_added = {t.content: i for i, t in old_tok.added_tokens_decoder.items()}
+    out = []
+    for idx, piece in enumerate(new_pieces):
+        if piece is None:
+            out.append(-1)
+        elif idx in new_added:
+            out.append(old_added.get(piece, old_vocab.get(piece, -1)))
+        elif same_family:
+            out.append(old_vocab.get(piece, -1))
+        else:
+            out.append(-1)
+    return out
+
+
+def _encode_in_context(old_tok, texts: list[str]) -> list[list[int]]:
+    backend = old_tok.backend_tokenizer
+    anchor_ids = backend.encode(ANCHOR, add_special_tokens=False).ids
+    n = len(anchor_ids)
+    encoded = backend.encode_batch([ANCHOR + t for t in texts], add_special_tokens=False)
+    out: list[list[int]] = []
+    retry: list[int] = []
+    for i, enc in enumerate(encoded):
+        ids = enc.ids
+        if ids[:n] == anchor_ids and len(ids) > n:
+            out.append(ids[n:])
+        else:  # the anchor merged with the text: encode it on its own
+            out.append([])
+            retry.append(i)
+    if retry:
+        for i, enc in zip(retry, backend.encode_batch([texts[i] for i in retry], add_special_tokens=False)):
+            out[i] = enc.ids
+    return out
+
+
+def _byte_rows(old_tok, raws: list[bytes]) -> list[list[int]]:
+    """Old ids for bytes that are not valid UTF-8 on their own (pieces of a multi-byte character)."""
+    if shape_of(old_tok).family == BYTE_LEVEL:
+        table = byte_encoder()
+        model = old_tok.backend_tokenizer.model
+        return [[t.id for t in model.tokenize("".join(table[b] for b in raw))] for raw in raws]
+    vocab = old_tok.get_vocab()
+    return [[vocab[f"<0x{b:02X}>"] for b in raw if f"<0x{b:02X}>" in vocab] for raw in raws]
+
+
+def decomposition_matrix(
+    new_tok,
+    old_tok,
+    weighting: str = "mean",
+    overlap_penalty: float = 1.0,
+    old_rows: int | None = None,
+) -> Decomposition:
+    """M with rows = new ids, columns = old embedding rows. mean: 1/k; sum: 1; length: by byte length."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}: choose one of {WEIGHTINGS}")
+    direct = _direct_ids(new_tok, old_tok)
+    new_bytes, _ = token_bytes(new_tok)
+    rows: list[list[int]] = [[d] if d >= 0 else [] for d in direct]
+    todo_text: list[int] = []
+    texts: list[str] = []
+    todo_bytes: list[int] = []
+    for idx, d in enumerate(direct):
+        if d >= 0 or not new_bytes[idx]:
+            continue
+        try:
+            texts.append(new_bytes[idx].decode("utf-8"))
+            todo_text.append(idx)
+        except UnicodeDecodeError:
+            todo_bytes.append(idx)
+    for idx, ids in zip(todo_text, _encode_in_context(old_tok, texts)):
+        rows[idx] = ids
+    for idx, ids in zip(todo_bytes, _byte_rows(old_tok, [new_bytes[i] for i in todo_bytes])):
+        rows[idx] = ids
+
+    num_cols = old_rows if old_rows is not None else max(old_tok.get_vocab().values()) + 1
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
+    cols = torch.tensor([c for r in rows for c in r], dtype=torch.int64)
+    if cols.numel() and int(cols.max()) >= num_cols:
+        raise ValueError(f"old tokenizer produced id {int(cols.max())} but the old embeddings have {num_cols} rows")
+    row_of = torch.repeat_interleave(torch.arange(len(rows)), lengths)
+    if weighting == "sum":
+        values = torch.ones(cols.numel())
+    elif weighting == "length":
+        old_bytes, _ = token_bytes(old_tok)
+        size = torch.tensor([max(len(b), 1) for b in old_bytes], dtype=torch.float32)
+        weight = size[cols]
+        totals = torch.zeros(len(rows)).index_add_(0, row_of, weight)
+        values = weight / totals[row_of]
+    else:
+        values = 1.0 / lengths[row_of].to(torch.float32)
+    single = lengths[row_of] == 1
+    values = torch.where(single, torch.full_like(values, 1.0 / overlap_penalty), values)
+    crow = torch.zeros(len(rows) + 1, dtype=torch.int64)
+    crow[1:] = torch.cumsum(lengths, 0)
+    matrix = torch.sparse_csr_tensor(crow, cols, values.to(torch.float32), size=(len(rows), num_cols))
+    return Decomposition(matrix=matrix, lengths=lengths, direct=torch.tensor(direct) >= 0)

@@ -1,0 +1,183 @@
+"""`lep model init`: resize a model's embeddings (and untied head) to a new tokenizer and initialise them.
+
+Rows of tokens that exist verbatim in the old vocabulary are copied exactly; the others come from:
+- mean: the mean of the old sub-token rows (the decomposition matrix, design §4 step 1);
+- weighted_mean: the same, each sub-token weighted by its length in bytes;
+- mean_resize: the mean of all old rows plus tiny noise from their covariance (as transformers' mean_resizing);
+- random: normal noise with the old rows' standard deviation.
+Padded matrices (more rows than tokens, as Qwen ships) stay padded to a multiple of 64.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lep_core.embeddings.decomposition import decomposition_matrix
+from lep_core.errors import LepInputError
+from lep_core.sources import load_model, load_tokenizer, save_model
+from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
+
+
+class InitMethod(str, enum.Enum):
+    mean = "mean"
+    weighted_mean = "weighted_mean"
+    mean_resize = "mean_resize"
+    random = "random"
+
+
+PAD_MULTIPLE = 64
+
+
+def target_rows(old_rows: int, old_tokens: int, new_tokens: int) -> int:
+    """Rows of the resized matrix: exactly the tokens, or (when the old one was padded) padded again."""
+    if old_rows <= old_tokens:
+        return new_tokens
+    if new_tokens <= old_rows:
+        return old_rows
+    return math.ceil(new_tokens / PAD_MULTIPLE) * PAD_MULTIPLE
+
+
+def _fill_rows(old: torch.Tensor, method: InitMethod, decomposition, generator: torch.Generator) -> torch.Tensor:
+    """(W, d) rows for the new vocabulary from the old (V_rows, d) matrix, computed in float32."""
+    old32 = old.detach().to(torch.float32)
+    if method in (InitMethod.mean, InitMethod.weighted_mean):
+        rows = torch.sparse.mm(decomposition.matrix, old32)
+        empty = decomposition.lengths == 0
+        if empty.any():
+            rows[empty] = old32.mean(0)
+        return rows
+    w, d = decomposition.num_new, old32.shape[1]
+    if method == InitMethod.mean_resize:
+        mean = old32.mean(0)
+        centered = old32 - mean
+        cov = centered.T @ centered / old32.shape[0]
+        try:
+            chol = torch.linalg.cholesky(1e-9 * cov + 1e-12 * torch.eye(d))
+            rows = mean + torch.randn(w, d, generator=generator) @ chol.T
+        except RuntimeError:  # covariance not positive definite: the mean alone, as transformers does
+            rows = mean.expand(w, d).clone()
+    else:
+        rows = torch.randn(w, d, generator=generator) * old32.std()
+    # verbatim tokens keep their old rows whatever the method
+    direct = decomposition.direct
+    rows[direct] = torch.sparse.mm(decomposition.matrix, old32)[direct]
+    return rows
+
+
+def _assemble(old: torch.Tensor, rows: torch.Tensor, total_rows: int) -> torch.Tensor:
+    """New (total_rows, d) matrix: computed rows, then padding (old padding rows kept where they existed)."""
+    out = torch.zeros(total_rows, old.shape[1], dtype=old.dtype)
+    w = rows.shape[0]
+    out[:w] = rows.to(old.dtype)
+    if total_rows > w:
+        keep = min(total_rows, old.shape[0])
+        if keep > w:
+            out[w:keep] = old[w:keep]
+    return out
+
+
+def _remap_special_ids(model, old_tok, new_tok) -> None:
+    """eos/bos/pad ids in config and generation_config follow their token strings into the new vocabulary."""
+    new_vocab = new_tok.get_vocab()
+
+    def remap(value):
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return [v for v in (remap(x) for x in value) if v is not None]
+        token = old_tok.convert_ids_to_tokens(int(value))
+        return new_vocab.get(token, value)
+
+    for cfg in (model.config, getattr(model, "generation_config", None)):
+        if cfg is None:
+            continue
+        for key in ("eos_token_id", "bos_token_id", "pad_token_id"):
+            if getattr(cfg, key, None) is not None:
+                setattr(cfg, key, remap(getattr(cfg, key)))
+
+
+def resize_and_init(model, old_tok, new_tok, method: str | InitMethod = "mean", seed: int = 0) -> dict[str, Any]:
+    """Resize in memory; returns facts for the manifest (rows, how many were copied, the new row ranges)."""
+    method = InitMethod(method)
+    embed = model.get_input_embeddings().weight
+    old_rows = embed.shape[0]
+    if len(old_tok) > old_rows:
+        raise LepInputError(
+            f"the model's tokenizer has {len(old_tok)} tokens but its embeddings only {old_rows} rows: "
+            "this tokenizer does not belong to the model"
+        )
+    weighting = "length" if method == InitMethod.weighted_mean else "mean"
+    decomposition = decomposition_matrix(new_tok, old_tok, weighting=weighting, old_rows=old_rows)
+    total = target_rows(old_rows, len(old_tok), decomposition.num_new)
+    generator = torch.Generator().manual_seed(seed)
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    head = model.get_output_embeddings()
+    new_in = _assemble(embed.data, _fill_rows(embed.data, method, decomposition, generator), total)
+    new_out = None
+    if head is not None and not tied:
+        new_out = _assemble(head.weight.data, _fill_rows(head.weight.data, method, decomposition, generator), total)
+    model.resize_token_embeddings(total, mean_resizing=False)
+    model.get_input_embeddings().weight.data.copy_(new_in)
+    if new_out is not None:
+        model.get_output_embeddings().weight.data.copy_(new_out)
+    elif tied:
+        model.tie_weights()
+    _remap_special_ids(model, old_tok, new_tok)
+    new_mask = decomposition.new_row_mask()
+    return {
+        "method": method.value,
+        "old_rows": old_rows,
+        "new_rows": total,
+        "new_vocab": decomposition.num_new,
+        "copied_rows": int((~new_mask).sum()),
+        "initialised_rows": int(new_mask.sum()),
+        "first_new_id": int(new_mask.nonzero()[0]) if new_mask.any() else None,
+        "new_row_ranges": _ranges(new_mask),
+        "tied": tied,
+    }
+
+
+def _ranges(mask: torch.Tensor) -> list[list[int]]:
+    """[start, end) ranges of True entries (compact enough for a manifest)."""
+    padded = torch.cat([torch.tensor([False]), mask, torch.tensor([False])]).to(torch.int8)
+    edges = (padded[1:] - padded[:-1]).nonzero().flatten().tolist()
+    return [[edges[i], edges[i + 1]] for i in range(0, len(edges), 2)]
+
+
+def init_model(
+    model_src: str | os.PathLike,
+    tokenizer_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    method: str | InitMethod = "mean",
+    overwrite: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Load, resize, initialise, save atomically with the new tokenizer, write lep.json."""
+    try:
+        method = InitMethod(method)
+    except ValueError:
+        raise LepInputError(f"unknown init method {method!r}: choose one of {', '.join(m.value for m in InitMethod)}") from None
+    check_output_free(out, overwrite)
+    new_tok = load_tokenizer(tokenizer_dir)
+    old_tok = load_tokenizer(model_src)
+    start = time.perf_counter()
+    model = load_model(model_src)
+    facts = resize_and_init(model, old_tok, new_tok, method, seed)
+    with atomic_dir(out, overwrite) as tmp:
+        save_model(model, new_tok, tmp)
+        facts["seconds"] = round(time.perf_counter() - start, 3)
+        write_manifest(
+            tmp,
+            kind="model",
+            inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir)},
+            params={"operation": "init", "method": method.value, "seed": seed},
+            metrics=facts,
+        )
+    return {"out": str(Path(out).resolve()), **facts}

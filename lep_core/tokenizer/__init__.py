@@ -1,0 +1,1 @@
+"""Tokenizer analysis, vocabulary extension and replacement."""

@@ -1,0 +1,96 @@
+"""How well a tokenizer fits a text: the stats of `lep tokenizer stats`, pieces for display, comparisons."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class TokenizerStats:
+    chars: int
+    tokens: int
+    words: int
+    chars_per_token: float
+    tokens_per_word: float
+    roundtrip_errors: int
+    unknown_tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _backend(tokenizer):
+    return getattr(tokenizer, "backend_tokenizer", tokenizer)
+
+
+def encode_lines(tokenizer, lines: Sequence[str]) -> list[list[int]]:
+    """Batched encoding without special tokens (the tokenizers library runs it in parallel)."""
+    return [e.ids for e in _backend(tokenizer).encode_batch(list(lines), add_special_tokens=False)]
+
+
+def text_stats(tokenizer, text: str) -> TokenizerStats:
+    """Stats of design §3; round trip is checked line by line (decode(encode(line)) == line)."""
+    lines = [line for line in text.split("\n") if line]
+    ids = encode_lines(tokenizer, lines)
+    decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
+    tokens = sum(len(x) for x in ids)
+    words = len(_WORD.findall(text))
+    unk_id = getattr(tokenizer, "unk_token_id", None)
+    chars = sum(len(line) for line in lines)
+    return TokenizerStats(
+        chars=chars,
+        tokens=tokens,
+        words=words,
+        chars_per_token=chars / tokens if tokens else 0.0,
+        tokens_per_word=tokens / words if words else 0.0,
+        roundtrip_errors=sum(1 for a, b in zip(lines, decoded) if a != b),
+        unknown_tokens=sum(x.count(unk_id) for x in ids) if unk_id is not None else 0,
+    )
+
+
+@dataclass
+class Piece:
+    """One readable segment of the text: byte tokens are grouped until they form whole characters."""
+
+    text: str
+    ids: list[int]
+    tokens: list[str]
+    special: bool = False
+
+
+def pieces(tokenizer, text: str, add_special_tokens: bool = False) -> list[Piece]:
+    """Segments of `text` with their ids, for coloured display; a piece never shows a broken character."""
+    enc = _backend(tokenizer).encode(text, add_special_tokens=add_special_tokens)
+    special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    out: list[Piece] = []
+    group_end = -1
+    for idx, token, (start, end), special in zip(enc.ids, enc.tokens, enc.offsets, enc.special_tokens_mask):
+        is_special = bool(special) or idx in special_ids
+        if out and not is_special and not out[-1].special and start < group_end:
+            # this token shares characters with the previous one (byte pieces of one letter): same segment
+            out[-1].ids.append(idx)
+            out[-1].tokens.append(token)
+            out[-1].text = text[out[-1]._start:max(end, group_end)]  # type: ignore[attr-defined]
+            group_end = max(end, group_end)
+            continue
+        piece = Piece(text=token if is_special and start == end else text[start:end], ids=[idx], tokens=[token], special=is_special)
+        piece._start = start  # type: ignore[attr-defined]
+        out.append(piece)
+        group_end = end
+    return out
+
+
+def compare(tokenizers: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """One row per tokenizer; `relative_compression` is chars/token over the first tokenizer's."""
+    rows = []
+    base_cpt = None
+    for name, tok in tokenizers.items():
+        stats = text_stats(tok, text).as_dict()
+        base_cpt = base_cpt or stats["chars_per_token"] or None
+        stats["relative_compression"] = stats["chars_per_token"] / base_cpt if base_cpt else 0.0
+        rows.append({"tokenizer": name, "vocab_size": len(tok), **stats})
+    return rows

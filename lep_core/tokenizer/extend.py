@@ -1,0 +1,209 @@
+"""`lep tokenizer extend`: add N target-language tokens as real vocabulary.
+
+Byte-level and Metaspace BPE get new merges appended after the old ones (so they only fire where no
+old merge applies, i.e. on target-language words); Unigram gets new pieces whose scores beat the
+pieces they replace. New ids come after every existing id, so each old id keeps its string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from lep_core.corpus import read_corpus
+from lep_core.errors import LepInputError
+from lep_core.sources import load_tokenizer
+from lep_core.tokenizer.analysis import encode_lines, text_stats
+from lep_core.tokenizer.learn import ALPHABETS, LearnedMerges, learn_merges
+from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
+from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
+
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+SLOW_TOKENIZER_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
+
+
+@dataclass
+class Extension:
+    """A learned extension, before anything is written: what the Vocabulary tab previews."""
+
+    base_state: dict[str, Any]
+    shape: TokenizerShape
+    learned: LearnedMerges
+    first_new_id: int
+
+    @property
+    def new_tokens(self) -> list[str]:
+        return self.learned.tokens
+
+    def table(self, limit: int | None = None) -> list[dict[str, Any]]:
+        rows = zip(self.learned.tokens, self.learned.texts, self.learned.counts)
+        return [
+            {"id": self.first_new_id + i, "token": tok, "text": text, "count": count}
+            for i, (tok, text, count) in enumerate(rows)
+            if limit is None or i < limit
+        ]
+
+
+def _next_free_id(state: dict[str, Any]) -> int:
+    vocab = state["model"]["vocab"]
+    ids = range(len(vocab)) if isinstance(vocab, list) else vocab.values()
+    added = [t["id"] for t in state.get("added_tokens", [])]
+    return max(list(ids) + added) + 1
+
+
+def _known_strings(state: dict[str, Any]) -> set[str]:
+    vocab = state["model"]["vocab"]
+    return {p for p, _ in vocab} if isinstance(vocab, list) else set(vocab)
+
+
+def learn_extension(
+    tokenizer,
+    text: str,
+    add: int,
+    alphabet: str = "cyrillic",
+    min_frequency: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> Extension:
+    if add < 1:
+        raise LepInputError(f"--add must be at least 1 (got {add})")
+    if alphabet not in ALPHABETS:
+        raise LepInputError(f"unknown alphabet {alphabet!r}: choose one of {', '.join(ALPHABETS)}")
+    if min_frequency < 1:
+        raise LepInputError(f"--min-frequency must be at least 1 (got {min_frequency})")
+    state = tokenizer_state(tokenizer)
+    shape = TokenizerShape.of(state)
+    if shape.model_type not in ("BPE", "Unigram"):
+        raise LepInputError(f"cannot extend a {shape.model_type} tokenizer: only BPE and Unigram are supported")
+    learned = learn_merges(
+        tokenizer.backend_tokenizer, text, shape.family, _known_strings(state), add, alphabet, min_frequency, progress
+    )
+    if not learned.tokens:
+        raise LepInputError(
+            f"the corpus yields no new {alphabet} tokens seen at least {min_frequency} times: "
+            "is it in the target language? add more text or lower --min-frequency"
+        )
+    if len(learned.tokens) < add:
+        raise LepInputError(
+            f"the corpus yields only {len(learned.tokens)} new {alphabet} tokens seen at least {min_frequency} times "
+            f"(asked for {add}): use --add {len(learned.tokens)}, lower --min-frequency, or add more text"
+        )
+    return Extension(state, shape, learned, _next_free_id(state))
+
+
+def _unigram_scores(extension: Extension) -> list[float]:
+    """A new piece must beat the two pieces it replaces in the Viterbi search: score = sum of theirs + margin."""
+    scores = {piece: score for piece, score in extension.base_state["model"]["vocab"]}
+    floor = min(scores.values()) if scores else -10.0
+    out = []
+    for token, merge in zip(extension.learned.tokens, extension.learned.merges):
+        score = floor - 1.0 if merge is None else scores[merge[0]] + scores[merge[1]] + 1.0
+        scores[token] = score
+        out.append(score)
+    return out
+
+
+def extended_state(extension: Extension) -> dict[str, Any]:
+    """The new tokenizer.json: old entries untouched, new ones after every existing id."""
+    state = json.loads(json.dumps(extension.base_state))
+    model = state["model"]
+    tokens = extension.learned.tokens
+    if extension.shape.family == UNIGRAM:
+        if extension.first_new_id != len(model["vocab"]):
+            raise LepInputError("this Unigram tokenizer has added tokens past its vocabulary; it cannot be extended")
+        model["vocab"].extend([tok, score] for tok, score in zip(tokens, _unigram_scores(extension)))
+        return state
+    for offset, token in enumerate(tokens):
+        model["vocab"][token] = extension.first_new_id + offset
+    as_strings = bool(model["merges"]) and isinstance(model["merges"][0], str)
+    for merge in extension.learned.merges:
+        if merge is not None:
+            model["merges"].append(f"{merge[0]} {merge[1]}" if as_strings else [merge[0], merge[1]])
+    return state
+
+
+def write_tokenizer_folder(base_tokenizer, state: dict[str, Any], folder: Path) -> None:
+    """The base's tokenizer files (config, special tokens, chat template) with a new tokenizer.json."""
+    base_tokenizer.save_pretrained(folder)
+    for name in SLOW_TOKENIZER_FILES:  # a stale slow vocabulary would disagree with the new tokenizer.json
+        (folder / name).unlink(missing_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+
+def build_extended_tokenizer(base_tokenizer, extension: Extension, folder: Path | None = None):
+    """Write the extended tokenizer (to `folder`, or a temporary one) and load it back with AutoTokenizer."""
+    from transformers import AutoTokenizer
+
+    state = extended_state(extension)
+    if folder is not None:
+        write_tokenizer_folder(base_tokenizer, state, folder)
+        return AutoTokenizer.from_pretrained(folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_tokenizer_folder(base_tokenizer, state, Path(tmp))
+        return AutoTokenizer.from_pretrained(tmp)
+
+
+def verify_extension(base, extended, extension: Extension, text: str) -> dict[str, Any]:
+    """The guarantees, checked on the real result: old ids keep their strings; non-target text is unchanged."""
+    old_vocab = base.get_vocab()
+    new_vocab = extended.get_vocab()
+    changed = [tok for tok, idx in old_vocab.items() if new_vocab.get(tok) != idx]
+    if changed:
+        raise RuntimeError(f"extension changed {len(changed)} old ids (e.g. {changed[:3]}): please report this")
+    if len(new_vocab) != len(old_vocab) + len(extension.new_tokens):
+        raise RuntimeError("extension lost or duplicated tokens: please report this")
+    plain = [line for line in text.split("\n") if line and not _CYRILLIC.search(line)][:2000]
+    plain.append("The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?")
+    if extension.learned and encode_lines(base, plain) != encode_lines(extended, plain):
+        raise RuntimeError("extension changed the ids of text without Cyrillic letters: please report this")
+    return {"checked_plain_lines": len(plain), "old_ids_kept": len(old_vocab)}
+
+
+def extend_tokenizer(
+    base: str | os.PathLike,
+    corpus: Sequence[str | os.PathLike],
+    add: int,
+    out: str | os.PathLike,
+    alphabet: str = "cyrillic",
+    min_frequency: int = 2,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Learn, write atomically, verify, and record the manifest. Returns the headline numbers."""
+    if add < 1:
+        raise LepInputError(f"--add must be at least 1 (got {add})")
+    check_output_free(out, overwrite)
+    text = read_corpus(corpus)
+    tokenizer = load_tokenizer(base)
+    start = time.perf_counter()
+    extension = learn_extension(tokenizer, text, add, alphabet, min_frequency, progress)
+    with atomic_dir(out, overwrite) as tmp:
+        extended = build_extended_tokenizer(tokenizer, extension, tmp)
+        checks = verify_extension(tokenizer, extended, extension, text)
+        before = text_stats(tokenizer, text)
+        after = text_stats(extended, text)
+        metrics = {
+            "added": len(extension.new_tokens),
+            "vocab_size_before": len(tokenizer),
+            "vocab_size_after": len(extended),
+            "corpus_chars_per_token_before": before.chars_per_token,
+            "corpus_chars_per_token_after": after.chars_per_token,
+            "roundtrip_errors": after.roundtrip_errors,
+            "seconds": round(time.perf_counter() - start, 3),
+            **checks,
+        }
+        (tmp / "new_tokens.json").write_text(json.dumps(extension.table(), ensure_ascii=False, indent=1), encoding="utf-8")
+        write_manifest(
+            tmp,
+            kind="tokenizer",
+            inputs={"base": describe_input(base), "corpus": [describe_input(c) for c in corpus]},
+            params={"operation": "extend", "add": add, "alphabet": alphabet, "min_frequency": min_frequency,
+                    "family": extension.shape.family},
+            metrics=metrics,
+        )
+    return {"out": str(Path(out).resolve()), **metrics}

@@ -1,0 +1,157 @@
+"""The workspace: every artefact is a plain folder with a lep.json manifest, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from lep_core import __version__
+from lep_core.errors import LepInputError
+
+KINDS = {  # kind -> sub-folder of the workspace
+    "tokenizer": "tokenizers",
+    "model": "models",
+    "run": "runs",
+    "adapted": "adapted",
+    "eval": "evals",
+    "corpus": "corpora",
+}
+MANIFEST = "lep.json"
+_FULL_HASH_LIMIT = 64 * 2**20  # bigger files get a fingerprint (size + head + tail), not a full hash
+
+
+def workspace_root(explicit: str | os.PathLike | None = None) -> Path:
+    """--workspace, else $LEP_WORKSPACE, else ./workspace."""
+    root = explicit or os.environ.get("LEP_WORKSPACE") or "workspace"
+    return Path(root).expanduser().resolve()
+
+
+def kind_dir(kind: str, root: str | os.PathLike | None = None) -> Path:
+    return workspace_root(root) / KINDS[kind]
+
+
+def list_artifacts(kind: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """Complete artefacts of one kind (temporary folders of unfinished writes are skipped)."""
+    folder = kind_dir(kind, root)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def inside(path: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """Resolve `path` and refuse it when it escapes `root` (.., symlinks)."""
+    root_r = Path(root).resolve()
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = root_r / candidate
+    resolved = candidate.resolve()
+    if resolved != root_r and root_r not in resolved.parents:
+        raise LepInputError(f"path {path} is outside the workspace {root_r}: pick a file inside it")
+    return resolved
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file; files over 64 MiB get a fingerprint of size, head and tail (fast for 16 GB weights)."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if size <= _FULL_HASH_LIMIT:
+            for block in iter(lambda: f.read(2**20), b""):
+                h.update(block)
+            return "sha256:" + h.hexdigest()
+        h.update(str(size).encode())
+        h.update(f.read(2**20))
+        f.seek(-(2**20), os.SEEK_END)
+        h.update(f.read(2**20))
+    return "fingerprint:" + h.hexdigest()
+
+
+def content_hash(path: str | os.PathLike) -> str | None:
+    """Hash of a file, or of a folder's files (names + hashes); None for hub ids."""
+    p = Path(path)
+    if p.is_file():
+        return file_hash(p)
+    if not p.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob("*") if x.is_file() and x.name != MANIFEST):
+        h.update(str(f.relative_to(p)).encode())
+        h.update(file_hash(f).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def describe_input(path: str | os.PathLike) -> dict[str, Any]:
+    return {"path": str(path), "hash": content_hash(path)}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file beside `path`, then rename: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_manifest(
+    folder: Path,
+    kind: str,
+    inputs: dict[str, Any],
+    params: dict[str, Any],
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    manifest = {
+        "kind": kind,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "lep_studio_version": __version__,
+        "inputs": inputs,
+        "params": params,
+        "metrics": metrics or {},
+    }
+    write_json_atomic(Path(folder) / MANIFEST, manifest)
+    return manifest
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_output_free(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Refuse an output folder that exists, before any work starts."""
+    out_p = Path(out).expanduser().resolve()
+    if out_p.exists() and not overwrite:
+        raise LepInputError(f"output folder {out_p} already exists: choose another --out or pass --overwrite")
+    return out_p
+
+
+@contextlib.contextmanager
+def atomic_dir(out: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `out`; rename it into place only when the block succeeds.
+
+    A crash or a stop leaves no half-written artefact that looks whole; an existing
+    artefact is replaced only with overwrite=True, and only after the new one is complete.
+    """
+    out_p = check_output_free(out, overwrite)
+    out_p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_p.parent / f".{out_p.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out_p.exists():
+        trash = out_p.parent / f".{out_p.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out_p, trash)
+        os.replace(tmp, out_p)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, out_p)

@@ -1,0 +1,31 @@
+"""What every tab shares: the workspace it reads and writes, and small helpers over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lep_core.workspace import KINDS, list_artifacts, workspace_root
+
+
+@dataclass(frozen=True)
+class AppContext:
+    workspace: Path
+
+    @classmethod
+    def create(cls, workspace: str | None = None) -> "AppContext":
+        root = workspace_root(workspace)
+        for sub in KINDS.values():
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    def choices(self, kind: str) -> list[tuple[str, str]]:
+        """(label, path) pairs for a dropdown of one artefact kind."""
+        return [(p.name, str(p)) for p in list_artifacts(kind, self.workspace)]
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """Everything that holds a model: models, finished runs (their final/), adapted models."""
+        out = [(f"model · {n}", p) for n, p in self.choices("model")]
+        out += [(f"run · {p.name}", str(p / "final")) for p in list_artifacts("run", self.workspace) if (p / "final").is_dir()]
+        out += [(f"adapted · {n}", p) for n, p in self.choices("adapted")]
+        return out

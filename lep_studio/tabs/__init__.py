@@ -1,0 +1,9 @@
+"""One module per tab, in pipeline order. Each has build(ctx: AppContext) -> None, called inside its gr.Tab."""
+
+TABS = (
+    ("tokenizers", "1 · Tokenizers"),
+    ("vocabulary", "2 · Vocabulary"),
+    ("training", "3 · Training"),
+    ("propagation", "4 · Propagation"),
+    ("compare", "5 · Compare"),
+)
