@@ -9,6 +9,7 @@ Embedding init (mean) and LEP (conversion modes) both use it: new = M @ old.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -133,5 +134,7 @@ def decomposition_matrix(
     values = torch.where(single, torch.full_like(values, 1.0 / overlap_penalty), values)
     crow = torch.zeros(len(rows) + 1, dtype=torch.int64)
     crow[1:] = torch.cumsum(lengths, 0)
-    matrix = torch.sparse_csr_tensor(crow, cols, values.to(torch.float32), size=(len(rows), num_cols))
+    with warnings.catch_warnings():  # "sparse CSR is beta": the operations used here (mm, to_dense) are stable
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_csr_tensor(crow, cols, values.to(torch.float32), size=(len(rows), num_cols))
     return Decomposition(matrix=matrix, lengths=lengths, direct=torch.tensor(direct) >= 0)

@@ -67,20 +67,19 @@ def pieces(tokenizer, text: str, add_special_tokens: bool = False) -> list[Piece
     enc = _backend(tokenizer).encode(text, add_special_tokens=add_special_tokens)
     special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
     out: list[Piece] = []
-    group_end = -1
+    spans: list[list[int]] = []  # [start, end) of each piece in `text`
     for idx, token, (start, end), special in zip(enc.ids, enc.tokens, enc.offsets, enc.special_tokens_mask):
         is_special = bool(special) or idx in special_ids
-        if out and not is_special and not out[-1].special and start < group_end:
-            # this token shares characters with the previous one (byte pieces of one letter): same segment
+        if out and not is_special and not out[-1].special and start < spans[-1][1]:
+            # shares characters with the previous token (byte pieces of one letter): same segment
+            spans[-1][1] = max(end, spans[-1][1])
             out[-1].ids.append(idx)
             out[-1].tokens.append(token)
-            out[-1].text = text[out[-1]._start:max(end, group_end)]  # type: ignore[attr-defined]
-            group_end = max(end, group_end)
+            out[-1].text = text[spans[-1][0]:spans[-1][1]]
             continue
-        piece = Piece(text=token if is_special and start == end else text[start:end], ids=[idx], tokens=[token], special=is_special)
-        piece._start = start  # type: ignore[attr-defined]
-        out.append(piece)
-        group_end = end
+        shown = token if is_special and start == end else text[start:end]
+        out.append(Piece(text=shown, ids=[idx], tokens=[token], special=is_special))
+        spans.append([start, end])
     return out
 
 

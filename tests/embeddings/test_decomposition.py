@@ -36,6 +36,8 @@ def test_new_rows_are_means_of_in_context_encoding(pair):
         ids = base.encode("\n" + row["text"], add_special_tokens=False)
         anchor = base.encode("\n", add_special_tokens=False)
         expected = ids[len(anchor):]
+        if ids[:len(anchor)] != anchor or not expected:  # the anchor fused with the text (e.g. two <unk>)
+            expected = base.encode(row["text"], add_special_tokens=False)
         got = dense[row["id"]].nonzero().flatten().tolist()
         assert sorted(set(expected)) == got
         assert dense[row["id"]].sum().item() == pytest.approx(1.0)

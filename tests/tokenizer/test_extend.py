@@ -41,7 +41,7 @@ def test_extension_guarantees(request, fixture, add, corpus_text, heldout_ru, he
     russian = heldout_ru.read_text(encoding="utf-8")
     before, after = text_stats(base, russian), text_stats(new, russian)
     assert after.tokens < before.tokens
-    assert after.roundtrip_errors == before.roundtrip_errors
+    assert after.roundtrip_errors <= before.roundtrip_errors  # Unigram: new letters replace <unk>
     if fixture != "unigram_tokenizer":
         assert after.roundtrip_errors == 0
     # the new tokens are used
