@@ -25,6 +25,11 @@ from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
 
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+PLAIN_SAMPLES = [  # always checked besides the corpus' own non-Cyrillic lines
+    "The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?",
+    "    def main(argv: list[str]) -> int:\n        return 0  # ünïcödé, 日本語, émoji 🙂",
+    "Tabs\tand  double  spaces, URLs https://example.org/a?b=c&d=e and <|im_start|> markers.",
+]
 SLOW_TOKENIZER_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
 
 
@@ -158,7 +163,7 @@ def verify_extension(base, extended, extension: Extension, text: str) -> dict[st
     if len(new_vocab) != len(old_vocab) + len(extension.new_tokens):
         raise RuntimeError("extension lost or duplicated tokens: please report this")
     plain = [line for line in text.split("\n") if line and not _CYRILLIC.search(line)][:2000]
-    plain.append("The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?")
+    plain += PLAIN_SAMPLES
     if extension.learned and encode_lines(base, plain) != encode_lines(extended, plain):
         raise RuntimeError("extension changed the ids of text without Cyrillic letters: please report this")
     return {"checked_plain_lines": len(plain), "old_ids_kept": len(old_vocab)}
