@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "train",
     "propagate",
     "evaluate",
+    "run",
     "bench",
     "app",
 )
