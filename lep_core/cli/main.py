@@ -37,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:  # TODO(lead): remove once every command module has landed
-            module = importlib.import_module(f"lep_core.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lep_core.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"lep_core.cli.{name}").register(sub)
     return parser
 
 

@@ -1,0 +1,114 @@
+"""Bits-per-character and chars/token on a held-out text: a tokenizer-independent score.
+
+Perplexity per token cannot compare models whose tokenizers cut text differently; the summed
+log-likelihood of the whole text can. bits/char = -Σ log2 p(token | context) / characters.
+Long texts are scored with a sliding window over the model's context: each window re-reads
+the tail of the previous one as context and scores only its new tokens, so every token is
+scored exactly once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lep_core.errors import LepInputError
+from lep_core.evaluation.generation import context_window
+
+
+@dataclass
+class TextScore:
+    chars: int
+    tokens: int  # tokens of the text itself (no special tokens)
+    scored_tokens: int
+    nll_nats: float  # summed negative log-likelihood of the scored tokens
+    prefill_seconds: float | None = None
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.nll_nats / math.log(2) / self.chars
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.chars / self.tokens
+
+    @property
+    def prefill_chars_per_s(self) -> float | None:
+        return self.chars / self.prefill_seconds if self.prefill_seconds else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"bits_per_char": self.bits_per_char, "chars_per_token": self.chars_per_token,
+                "prefill_chars_per_s": self.prefill_chars_per_s, "tokens": self.tokens, "chars": self.chars,
+                "scored_tokens": self.scored_tokens, "nll_nats": self.nll_nats}
+
+
+def scoring_ids(tokenizer, text: str) -> tuple[list[int], int]:
+    """Ids to feed (a leading BOS, or EOS as a document separator, so the first token is scored too)
+    and how many of them are the text's own tokens."""
+    if not text:
+        raise LepInputError("the text is empty: pass a file with text in it")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    return ([start] if start is not None else []) + ids, len(ids)
+
+
+def windows(n: int, window: int, stride: int) -> list[tuple[int, int, int]]:
+    """(begin, end, first_target) spans: feed ids[begin:end], score positions first_target..end-1."""
+    spans, scored_until, begin = [], 1, 0
+    while scored_until < n:
+        end = min(begin + window, n)
+        spans.append((begin, end, scored_until))
+        scored_until = end
+        begin = max(0, end - (window - stride))
+    return spans
+
+
+def summed_nll(model, ids: list[int], window: int, stride: int) -> tuple[float, int]:
+    """Σ -log p over ids[1:] (nats, float64) and how many tokens were scored."""
+    import torch
+
+    device = next(model.parameters()).device
+    total, scored = 0.0, 0
+    with torch.inference_mode():
+        for begin, end, first in windows(len(ids), window, stride):
+            chunk = torch.tensor([ids[begin:end]], device=device)
+            logits = model(input_ids=chunk).logits[0].double()  # (L, V)
+            logp = torch.log_softmax(logits, dim=-1)
+            targets = chunk[0, first - begin:]
+            picked = logp[first - begin - 1: end - begin - 1].gather(1, targets[:, None])
+            total -= float(picked.sum())
+            scored += targets.numel()
+    return total, scored
+
+
+def prefill_seconds(model, ids: list[int], window: int) -> float:
+    """Time to read the text once, in disjoint blocks of `window` tokens (what prompt processing costs)."""
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([ids[: min(len(ids), 8)]], device=device))  # warm-up
+        start = time.perf_counter()
+        for begin in range(0, len(ids), window):
+            model(input_ids=torch.tensor([ids[begin: begin + window]], device=device))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def score_text(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
+               measure_speed: bool = True) -> TextScore:
+    """Bits-per-char, chars/token and prefill chars/s of `text` under the model."""
+    ctx = context_window(model, tokenizer)
+    window = min(window or 1024, ctx)
+    stride = stride or max(1, window // 2)
+    if window < 2 or not 0 < stride <= window - 1:
+        raise LepInputError(f"bad window {window} / stride {stride}: the stride must be between 1 and window - 1")
+    ids, n_text = scoring_ids(tokenizer, text)
+    if n_text == 0:
+        raise LepInputError("the text has no tokens: pass a file with text in it")
+    nll, scored = summed_nll(model, ids, window, stride)
+    seconds = prefill_seconds(model, ids, window) if measure_speed else None
+    return TextScore(chars=len(text), tokens=n_text, scored_tokens=scored, nll_nats=nll, prefill_seconds=seconds)

@@ -1,0 +1,142 @@
+"""Fit P for one embedding matrix (input or head) and score it: fit residual, held-out error and cosine.
+
+The fitting rows are split 90/10 with a fixed seed: P_heldout is fitted on 90% and scored on the
+other 10% (how well P generalises to tokens it has not seen, i.e. to the new ones); the P that is
+used is fitted on all rows. With the gram solver both fits come from the same single pass.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from lep_core.propagation.rows import RowMix
+from lep_core.propagation.solve import Gram, Solver, gram_residual, solve_exact, solve_gram
+
+HELDOUT_FRACTION = 0.1
+CHUNK_BYTES = 256 * 2**20  # float64 rows gathered per chunk
+
+
+@dataclass
+class FitReport:
+    fit_rows: int
+    fit_residual: float  # ||X·P - Y|| / ||Y|| on every fitting row
+    heldout_rows: int
+    heldout_rel_error: float  # same, P fitted without the held-out rows
+    heldout_cosine: float  # mean cosine between predicted and true held-out rows
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 8) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Fit:
+    p: torch.Tensor  # (d, d) float64
+    report: FitReport
+
+
+def heldout_split(n: int, fraction: float = HELDOUT_FRACTION, seed: int = 0) -> torch.Tensor:
+    """(n,) bool mask of held-out rows: a fixed random 10% (none when there are too few rows to spare)."""
+    mask = torch.zeros(n, dtype=torch.bool)
+    k = int(n * fraction)
+    if k >= 1 and n - k >= 2:
+        mask[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]] = True
+    return mask
+
+
+def _max_nnz(d: int) -> int:
+    return max(1024, CHUNK_BYTES // (8 * d))
+
+
+def _score(mix: RowMix, src: torch.Tensor, dst: torch.Tensor, p: torch.Tensor, device) -> tuple[float, float]:
+    """Relative error and mean cosine of X·P against Y over the rows of mix (a second, small pass)."""
+    err = norm = cos_sum = 0.0
+    for start, end in mix.chunks(_max_nnz(src.shape[1])):
+        x = mix.apply(src, start, end, device)
+        y = mix.apply(dst, start, end, device)
+        pred = x @ p
+        err += float(((pred - y) ** 2).sum())
+        norm += float((y * y).sum())
+        cos_sum += float(torch.nn.functional.cosine_similarity(pred, y, dim=1, eps=1e-12).sum())
+    if mix.num_rows == 0:
+        return float("nan"), float("nan")
+    return (err / norm) ** 0.5 if norm > 0 else 0.0, cos_sum / mix.num_rows
+
+
+def fit_projection(
+    mix: RowMix,
+    src: torch.Tensor,
+    dst: torch.Tensor,
+    ridge: float = 0.0,
+    solver: Solver | str = Solver.gram,
+    device: str | torch.device = "cpu",
+    fit: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Fit:
+    """P with src·P ≈ dst on the rows of mix (src = base rows (V, d), dst = instruct rows (>= V, d)).
+
+    fit=False scores P = identity (straight mode) on the same rows.
+    """
+    start_t = time.perf_counter()
+    d = src.shape[1]
+    nonempty = mix.nonempty()
+    held = torch.zeros(mix.num_rows, dtype=torch.bool)
+    held[nonempty[heldout_split(nonempty.numel())]] = True
+    held_mix = mix.select(held.nonzero().flatten())
+    eye = torch.eye(d, dtype=torch.float64, device=device)
+    if not fit:
+        p_full = p_train = eye
+        full_err, _ = _score(mix.select(nonempty), src, dst, eye, device)
+    elif Solver(solver) is Solver.lstsq:
+        p_full, p_train, full_err = _fit_exact(mix.select(nonempty), held[nonempty], src, dst, ridge, device)
+    else:
+        # one pass: Gram of every row, plus the Gram of the held-out rows; train = all - held
+        everything, held_gram = Gram(d, device), Gram(d, device)
+        for lo, hi in mix.chunks(_max_nnz(d)):
+            x, y = mix.apply(src, lo, hi, device), mix.apply(dst, lo, hi, device)
+            everything.add(x, y)
+            m = held[lo:hi].to(device)
+            if m.any():
+                held_gram.add(x[m], y[m])
+            if progress:
+                progress(hi, mix.num_rows)
+        everything.rows = int(nonempty.numel())
+        p_full = solve_gram(everything, ridge)
+        p_train = solve_gram(everything - held_gram, ridge) if held.any() else p_full
+        full_err = gram_residual(everything, p_full)
+    held_err, held_cos = _score(held_mix, src, dst, p_train, device) if held.any() else (float("nan"), float("nan"))
+    report = FitReport(
+        fit_rows=int(nonempty.numel()),
+        fit_residual=full_err,
+        heldout_rows=held_mix.num_rows,
+        heldout_rel_error=held_err,
+        heldout_cosine=held_cos,
+        seconds=time.perf_counter() - start_t,
+    )
+    return Fit(p_full.cpu(), report)
+
+
+def _fit_exact(mix, held, src, dst, ridge, device) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The exact solver: materialise X and Y in float64 (small d only)."""
+    x = mix.apply(src, 0, mix.num_rows, device)
+    y = mix.apply(dst, 0, mix.num_rows, device)
+    p_full = solve_exact(x, y, ridge)
+    p_train = solve_exact(x[~held.to(device)], y[~held.to(device)], ridge) if held.any() else p_full
+    full_err = float(torch.linalg.norm(x @ p_full - y) / torch.linalg.norm(y)) if y.abs().sum() > 0 else 0.0
+    return p_full, p_train, full_err
+
+
+def apply_projection(table: torch.Tensor, p: torch.Tensor, rows: int | None = None, chunk: int = 8192) -> torch.Tensor:
+    """table[:rows]·P in chunks, computed in float32 (float64 when the table is), cast back to table's dtype."""
+    rows = table.shape[0] if rows is None else rows
+    work = torch.float64 if table.dtype == torch.float64 else torch.float32
+    p_w = p.to(device=table.device, dtype=work)
+    out = torch.empty(rows, table.shape[1], dtype=table.dtype, device=table.device)
+    for lo in range(0, rows, chunk):
+        hi = min(lo + chunk, rows)
+        out[lo:hi] = (table[lo:hi].to(work) @ p_w).to(table.dtype)
+    return out

@@ -1,0 +1,212 @@
+"""The entry function: propagate an adapted base's embeddings onto one or more instruct models.
+
+Read top to bottom: validate everything, build the fitting rows once (the decomposition is shared
+by every instruct target), then per target and per side (input; head when untied) fit P, write
+A_e·P into the instruct model's own shards, merge the tokenizer, and write lep_report.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from lep_core.corpus import read_corpus
+from lep_core.embeddings.init import target_rows
+from lep_core.errors import LepInputError
+from lep_core.propagation.embeddings_io import ModelFiles, local_folder, open_model, write_model
+from lep_core.propagation.fit import FitReport, apply_projection, fit_projection
+from lep_core.propagation.fitting_rows import FittingRows
+from lep_core.propagation.merge_tokenizer import merge_tokenizer, remap_ids
+from lep_core.propagation.modes import Mode, parse_mode
+from lep_core.propagation.options import PropagateOptions
+from lep_core.propagation.report import REPORT_FILE, build_report, comparison_rows
+from lep_core.propagation.solve import Solver
+from lep_core.propagation.validate import check_models, check_names, check_tokenizers
+from lep_core.sources import load_tokenizer, resolve
+from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_json_atomic, write_manifest
+
+Progress = Callable[[int, int], None]
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LepInputError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise LepInputError(f"unknown device {device!r}: choose auto, cpu or cuda")
+    return device
+
+
+def check_options(opts: PropagateOptions) -> list[str]:
+    problems = []
+    mode = parse_mode(opts.mode)
+    if opts.ridge < 0:
+        problems.append(f"--ridge must be 0 or more (got {opts.ridge})")
+    if not opts.instruct:
+        problems.append("no instruct model given: pass --instruct SRC (one or more)")
+    if mode.needs_corpus and not opts.corpus:
+        problems.append("occ_conversion weighs sub-tokens by a corpus: pass --corpus FILE...")
+    try:
+        Solver(opts.solver)
+    except ValueError:
+        problems.append(f"unknown solver {opts.solver!r}: choose gram or lstsq")
+    problems += check_names([resolve(s, "instruct model").name for s in opts.instruct])
+    return problems
+
+
+def fit_side(rows: FittingRows, mode: Mode, b: torch.Tensor, i: torch.Tensor, opts: PropagateOptions,
+             device: str, progress: Progress | None = None):
+    mix = rows.for_mode(Mode.conversion if mode is Mode.straight else mode)
+    return fit_projection(mix, b, i, opts.ridge, opts.solver, device, fit=mode.fits, progress=progress)
+
+
+def new_matrix(a: torch.Tensor, p: torch.Tensor, inst: torch.Tensor, total: int, copy_rows: torch.Tensor,
+               straight: bool) -> torch.Tensor:
+    """(total, d) in the instruct dtype: A_e·P, then the instruct's added-token rows copied over."""
+    out = torch.zeros(total, a.shape[1], dtype=inst.dtype)
+    n = min(a.shape[0], total)
+    out[:n] = a[:n].to(inst.dtype) if straight else apply_projection(a, p, n).to(inst.dtype)
+    if copy_rows.numel():
+        out[copy_rows[:, 0]] = inst[copy_rows[:, 1]]
+    return out
+
+
+def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapted: ModelFiles, rows: FittingRows,
+                  opts: PropagateOptions, device: str, target: Path, tick: Callable[[str, float], None]) -> dict[str, Any]:
+    start = time.perf_counter()
+    mode = Mode(opts.mode)
+    merge = merge_tokenizer(copy.deepcopy(rows.new_tok), inst_tok)
+    total = max(target_rows(inst.rows, len(inst_tok), len(merge)), len(merge))
+    sides = ["input"] if inst.tied else ["input", "output"]
+    fits: dict[str, FitReport] = {}
+    replace: dict[str, torch.Tensor] = {}
+    compare: dict[Mode, dict[str, FitReport]] = {}
+    for side in sides:
+        b, i, a = base.read(side), inst.read(side), adapted.read(side)
+        fit = fit_side(rows, mode, b, i, opts, device, lambda d, t: tick(f"{name}: fitting {side}", d / max(t, 1)))
+        fits[side] = fit.report
+        replace[inst.tensor_name(side)] = new_matrix(a, fit.p, i, total, merge.copy_rows, mode is Mode.straight)
+        if opts.compare_modes:
+            for other in Mode:
+                if other is mode:
+                    compare.setdefault(other, {})[side] = fit.report
+                elif not other.needs_corpus or rows.corpus_lines:
+                    tick(f"{name}: comparing {other.value} ({side})", 0.0)
+                    compare.setdefault(other, {})[side] = fit_side(rows, other, b, i, opts, device).report
+        del b, i, a
+    if inst.tied and inst.head_name:  # a tied checkpoint that stores the head anyway: keep it equal
+        replace[inst.head_name] = replace[inst.embed_name]
+    tick(f"{name}: writing", 1.0)
+    config_ids = remap_ids(inst.config, inst_tok, merge.tokenizer)
+    gen_ids = _generation_ids(inst, inst_tok, merge.tokenizer)
+    write_model(inst, target, replace, {"vocab_size": total, **config_ids}, gen_ids)
+    merge.tokenizer.save_pretrained(target)
+    extra = {
+        "instruct": name,
+        "tied": inst.tied,
+        "rows": total,
+        "copied_rows": int(merge.copy_rows.shape[0]),
+        "appended_tokens": merge.appended,
+        "solver": Solver(opts.solver).value,
+        "ridge": opts.ridge,
+        "device": device,
+    }
+    if mode is Mode.occ_conversion:
+        extra["occ_rows"] = rows.occ_rows_used
+    report = build_report(mode, len(merge), fits, time.perf_counter() - start, extra,
+                          comparison_rows(compare) if opts.compare_modes else None)
+    write_json_atomic(target / REPORT_FILE, report)
+    return report
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+                   "added_tokens.json", "tokenizer.model")
+
+
+def _tokenizer(folder: Path, cache: dict[str, Any]):
+    """load_tokenizer, once per distinct set of tokenizer files (base and instruct often share one)."""
+    h = hashlib.sha256()
+    for name in TOKENIZER_FILES:
+        if (folder / name).is_file():
+            h.update(name.encode() + (folder / name).read_bytes())
+    key = h.hexdigest()
+    if key not in cache:
+        cache[key] = load_tokenizer(folder)
+    return cache[key]
+
+
+def _generation_ids(inst: ModelFiles, inst_tok, merged_tok) -> dict[str, Any]:
+    import json
+
+    path = inst.folder / "generation_config.json"
+    return remap_ids(json.loads(path.read_text(encoding="utf-8")), inst_tok, merged_tok) if path.is_file() else {}
+
+
+def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """Run LEP; returns {"out", "reports": [...], ...}. progress(fraction, message) is called along the way."""
+    started = time.perf_counter()
+    problems = check_options(opts)
+    try:
+        check_output_free(opts.out, opts.overwrite)
+    except LepInputError as exc:
+        problems.insert(0, str(exc))
+    if problems:
+        raise LepInputError("; ".join(problems))
+    device = resolve_device(opts.device)
+    names = [resolve(s, "instruct model").name for s in opts.instruct]
+    out_parent = Path(opts.out).expanduser().resolve().parent
+    out_parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".lep-src-", dir=out_parent)))
+        base = open_model(local_folder(opts.base, scratch, opts.allow_pickle))
+        adapted = open_model(local_folder(opts.adapted, scratch, opts.allow_pickle))
+        instructs = {n: open_model(local_folder(s, scratch, opts.allow_pickle)) for n, s in zip(names, opts.instruct)}
+        cache: dict[str, Any] = {}
+        base_tok, new_tok = _tokenizer(base.folder, cache), _tokenizer(adapted.folder, cache)
+        inst_toks = {n: _tokenizer(m.folder, cache) for n, m in instructs.items()}
+        problems = check_models(base, instructs, adapted)
+        problems += check_tokenizers(base, base_tok, {n: (instructs[n], inst_toks[n]) for n in names}, adapted, new_tok)
+        if problems:
+            raise LepInputError("; ".join(problems))
+        lines = [ln for ln in read_corpus(opts.corpus).split("\n") if ln.strip()] if opts.corpus else None
+        rows = FittingRows(new_tok, base_tok, base.rows, lines)
+        steps = len(names)
+
+        def tick_for(k: int) -> Callable[[str, float], None]:
+            return lambda msg, frac: progress((k + min(frac, 1.0)) / steps, msg) if progress else None
+
+        reports = []
+        with atomic_dir(opts.out, opts.overwrite) as tmp:
+            for k, name in enumerate(names):
+                target = tmp if steps == 1 else tmp / name
+                report = propagate_one(name, base, instructs[name], inst_toks[name], adapted, rows, opts, device,
+                                       target, tick_for(k))
+                _manifest(target, opts, opts.instruct[k], report)
+                reports.append(report)
+            if steps > 1:
+                _manifest(tmp, opts, None, {"targets": names})
+    if progress:
+        progress(1.0, "done")
+    out = str(Path(opts.out).expanduser().resolve())
+    result: dict[str, Any] = {"out": out, "seconds": round(time.perf_counter() - started, 3)}
+    if steps == 1:
+        return {**result, **reports[0]}
+    return {**result, "outputs": {n: str(Path(out) / n) for n in names}, "reports": reports}
+
+
+def _manifest(folder: Path, opts: PropagateOptions, instruct: str | None, metrics: dict[str, Any]) -> None:
+    inputs: dict[str, Any] = {"base": describe_input(opts.base), "adapted": describe_input(opts.adapted)}
+    inputs["instruct"] = describe_input(instruct) if instruct else [describe_input(s) for s in opts.instruct]
+    if opts.corpus:
+        inputs["corpus"] = [describe_input(c) for c in opts.corpus]
+    headline = {k: metrics[k] for k in ("mode", "new_vocab_size", "fit_residual", "heldout_rel_error",
+                                        "heldout_cosine", "seconds") if k in metrics}
+    write_manifest(folder, "adapted", inputs, {"operation": "propagate", **opts.params()}, headline or metrics)

@@ -1,0 +1,149 @@
+"""Embedding-only checkpoints (a few MB to a few GB, never the body) and the final HF model folder.
+
+checkpoints/step-000020/ holds trainable.safetensors (embed [+ head]), state.pt (optimizer, RNG, step;
+plain tensors and numbers, loaded with weights_only=True) and meta.json. Each is written into a
+temporary folder and renamed, so a checkpoint that exists is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from lep_core.errors import LepJobError
+from lep_core.sources import first_line, save_model
+from lep_core.workspace import atomic_dir, write_json_atomic
+
+CKPT_DIR = "checkpoints"
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_pos": random.getstate()[2],
+             "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)), "numpy_pos": int(np.random.get_state()[2])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    folder = Path(run_dir) / CKPT_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / "meta.json").is_file())
+
+
+def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[str, Any], keep: int) -> Path:
+    """Write checkpoints/step-N atomically, then drop all but the newest `keep`. A failed write raises LepJobError."""
+    target = Path(run_dir) / CKPT_DIR / f"step-{step:06d}"
+    try:
+        (Path(run_dir) / CKPT_DIR).mkdir(parents=True, exist_ok=True)
+        with atomic_dir(target, overwrite=True) as tmp:
+            tensors = {"embed": trainable.embed.detach().float().cpu().contiguous()}
+            if trainable.head is not None:
+                tensors["head"] = trainable.head.detach().float().cpu().contiguous()
+            save_file(tensors, str(tmp / "trainable.safetensors"))
+            torch.save({"optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
+            (tmp / "meta.json").write_text(json.dumps({"step": step, **extra}), encoding="utf-8")
+    except (OSError, SafetensorError) as exc:
+        last = checkpoints(run_dir)
+        kept = f"the previous checkpoint {last[-1].name} is kept" if last else "no earlier checkpoint exists"
+        raise LepJobError(
+            f"could not write checkpoint step-{step} in {Path(run_dir) / CKPT_DIR}: {first_line(exc)}; "
+            f"{kept}; free disk space or fix permissions, then run again with --resume"
+        ) from exc
+    for old in checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def load_checkpoint(path: Path, trainable, optimizer) -> dict[str, Any]:
+    """Put the checkpoint's rows, optimizer state and RNG back; returns meta.json."""
+    tensors = load_file(str(path / "trainable.safetensors"))
+    with torch.no_grad():
+        trainable.embed.copy_(tensors["embed"].to(trainable.embed.dtype))
+        if trainable.head is not None:
+            trainable.head.copy_(tensors["head"].to(trainable.head.dtype))
+    state = torch.load(path / "state.pt", weights_only=True, map_location="cpu")
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    return json.loads((path / "meta.json").read_text(encoding="utf-8"))
+
+
+def _tensor_key(folder: Path, names: list[str], shape: tuple[int, ...]) -> tuple[Path, str] | None:
+    """(shard, key) of a parameter in the source safetensors, matched by name suffix and shape."""
+    for shard in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(shard), framework="pt") as f:
+            for key in f.keys():
+                if any(key == n or key.endswith("." + n) or n.endswith("." + key) for n in names):
+                    if tuple(f.get_slice(key).get_shape()) == tuple(shape):
+                        return shard, key
+    return None
+
+
+def _param_names(model, param) -> list[str]:
+    return [n for n, p in model.named_parameters(remove_duplicate=False) if p is param]
+
+
+def write_final(out: Path, model, tokenizer, trainable, source_dir: Path | None, manifest: dict[str, Any]) -> Path:
+    """final/: the source folder with only the embedding (and head) tensors replaced, so the body stays bit-identical.
+
+    Falls back to save_pretrained when the source is not a safetensors folder (GGUF, hub).
+    """
+    from lep_core.workspace import write_manifest
+
+    with atomic_dir(out, overwrite=True) as tmp:
+        replaced = _replace_tensors(tmp, model, trainable, source_dir) if source_dir else False
+        if not replaced:
+            save_model(model, tokenizer, tmp)
+        elif tokenizer is not None and not (tmp / "tokenizer.json").is_file():
+            tokenizer.save_pretrained(tmp)
+        write_manifest(tmp, **manifest)
+    return out
+
+
+def _replace_tensors(tmp: Path, model, trainable, source_dir: Path) -> bool:
+    src = Path(source_dir)
+    if not any(src.glob("*.safetensors")):
+        return False
+    targets = {}
+    for param in trainable.params():
+        found = _tensor_key(src, _param_names(model, param), tuple(param.shape))
+        if found is None:
+            return False
+        targets.setdefault(found[0], {})[found[1]] = param
+    for item in src.iterdir():
+        if item.name == "lep.json" or item.suffix in (".bin", ".pt", ".pth", ".gguf") or item.name.startswith("."):
+            continue
+        if item.is_file() and item.suffix == ".safetensors" and item in targets:
+            with safe_open(str(item), framework="pt") as f:
+                metadata = f.metadata()
+            tensors = load_file(str(item))
+            for key, param in targets[item].items():
+                tensors[key] = param.detach().to("cpu", tensors[key].dtype).contiguous()
+            save_file(tensors, str(tmp / item.name), metadata=metadata)
+        elif item.is_file():
+            shutil.copy2(item, tmp / item.name)
+        elif item.is_dir():
+            shutil.copytree(item, tmp / item.name)
+    return True
+
+
+def write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    write_json_atomic(Path(run_dir) / "status.json", status)

@@ -1,0 +1,107 @@
+"""Corpus -> fixed-length token blocks, a held-out split, and a batch order that is a pure function of (seed, step).
+
+Because batch k is computed from the seed and k alone, a resumed run reads exactly the
+batches the uninterrupted run would have read.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from lep_core.corpus import read_corpus
+from lep_core.errors import LepInputError
+
+_ENCODE_BATCH = 2048
+
+
+def tokenize_corpus(tokenizer, paths: Iterable[str | os.PathLike]) -> np.ndarray:
+    """All corpus tokens in order, documents (lines) encoded in batches; eos between files' texts is not added."""
+    text = read_corpus(paths)
+    lines = text.splitlines(keepends=True)
+    chunks: list[np.ndarray] = []
+    for start in range(0, len(lines), _ENCODE_BATCH):
+        encoded = tokenizer(lines[start:start + _ENCODE_BATCH], add_special_tokens=False)["input_ids"]
+        chunks.extend(np.asarray(ids, dtype=np.int32) for ids in encoded if ids)
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+
+
+@dataclass
+class Blocks:
+    """Packed blocks split into train and validation, shape (n, seq_len) int32 each."""
+
+    train: np.ndarray
+    val: np.ndarray
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.train.shape[1])
+
+
+def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int) -> Blocks:
+    """Cut into blocks of seq_len (the tail shorter than a block is dropped); hold out a seeded share."""
+    n = len(tokens) // seq_len
+    if n < 1:
+        raise LepInputError(
+            f"the corpus has {len(tokens)} tokens, fewer than one block of --seq-len {seq_len}: "
+            "add more text or lower --seq-len"
+        )
+    blocks = tokens[: n * seq_len].reshape(n, seq_len)
+    n_val = int(round(n * val_fraction)) if n >= 2 else 0
+    n_val = min(n_val, n - 1)
+    if val_fraction > 0 and n >= 2:
+        n_val = max(n_val, 1)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+    return Blocks(train=blocks[order[n_val:]], val=blocks[np.sort(order[:n_val])])
+
+
+def save_blocks(blocks: Blocks, folder: Path) -> None:
+    """Cache the packed data in the run so --resume trains on exactly the same blocks."""
+    np.save(folder / "train_blocks.npy", blocks.train, allow_pickle=False)
+    np.save(folder / "val_blocks.npy", blocks.val, allow_pickle=False)
+
+
+def load_blocks(folder: Path) -> Blocks:
+    return Blocks(train=np.load(folder / "train_blocks.npy", allow_pickle=False),
+                  val=np.load(folder / "val_blocks.npy", allow_pickle=False))
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(n_train: int, seed: int, epoch: int) -> np.ndarray:
+    return torch.randperm(n_train, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).numpy()
+
+
+def sample_indices(n_train: int, seed: int, start: int, count: int) -> np.ndarray:
+    """Indices of global samples start..start+count-1: a fresh seeded permutation per epoch."""
+    out = np.empty(count, dtype=np.int64)
+    pos = 0
+    while pos < count:
+        k = start + pos
+        epoch, offset = divmod(k, n_train)
+        perm = _epoch_order(n_train, seed, epoch)
+        take = min(count - pos, n_train - offset)
+        out[pos:pos + take] = perm[offset:offset + take]
+        pos += take
+    return out
+
+
+def micro_batch(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,
+                rank: int = 0, world: int = 1) -> torch.Tensor:
+    """(batch_size, seq_len) int64 ids of one micro-batch of one process at one optimizer step."""
+    start = ((step * grad_accum + micro) * world + rank) * batch_size
+    idx = sample_indices(len(blocks.train), seed, start, batch_size)
+    return torch.from_numpy(blocks.train[idx].astype(np.int64))
+
+
+def val_batches(blocks: Blocks, batch_size: int, limit: int) -> list[torch.Tensor]:
+    """The first `limit` validation micro-batches, always the same ones."""
+    out = []
+    for i in range(0, min(len(blocks.val), batch_size * limit), batch_size):
+        out.append(torch.from_numpy(blocks.val[i:i + batch_size].astype(np.int64)))
+    return out

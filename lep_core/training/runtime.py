@@ -1,0 +1,108 @@
+"""Where and how the model runs: device, precision, loading (4-bit body on CUDA), optimizer, LR schedule.
+
+CUDA-only paths (bf16 autocast, bitsandbytes 8-bit AdamW, NF4 body) are guarded: asking for them
+without CUDA is a clear LepInputError, never a crash deep inside a library.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from lep_core.errors import LepInputError
+from lep_core.training.options import TrainOptions
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LepInputError("--device cuda, but no CUDA GPU is visible: use --device cpu (or auto)")
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """auto = bf16 on CUDA where supported, fp32 otherwise (fp16 only when asked)."""
+    if precision == "auto":
+        return "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if precision == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise LepInputError("this GPU has no bf16 support: use --precision fp16 or fp32")
+    if precision == "fp16" and device != "cuda":
+        raise LepInputError("--precision fp16 needs CUDA (on CPU use fp32 or bf16)")
+    return precision
+
+
+BODY_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+MIXED = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+
+
+def check_cuda_options(options: TrainOptions, device: str) -> list[str]:
+    problems = []
+    if options.load_in_4bit and device != "cuda":
+        problems.append("--load-in-4bit needs CUDA (bitsandbytes NF4): drop it on CPU")
+    if options.optimizer == "adamw8bit" and device != "cuda":
+        problems.append("--optimizer adamw8bit needs CUDA: use --optimizer adamw on CPU")
+    return problems
+
+
+def load_for_training(source, precision: str, device: str, load_in_4bit: bool, device_index: int = 0):
+    """The model with its body in the training precision (or NF4); embeddings and head are made float32 later."""
+    from lep_core.sources import load_model
+
+    dtype = BODY_DTYPES[precision]
+    if not load_in_4bit:
+        return load_model(source, dtype=dtype)
+    from transformers import BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
+        llm_int8_skip_modules=["lm_head", "embed_tokens", "wte", "embed_out", "output"],
+    )
+    return load_model(source, dtype=dtype if dtype != torch.float32 else torch.bfloat16,
+                      quantization_config=quant, device_map={"": device_index})
+
+
+def make_optimizer(params: list[torch.nn.Parameter], options: TrainOptions, device: str):
+    """AdamW over the trained tensors only: torch fused kernel (CPU and CUDA) or bitsandbytes 8-bit on CUDA."""
+    kwargs: dict[str, Any] = {"lr": options.lr, "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.0}
+    if options.optimizer == "adamw8bit":
+        import bitsandbytes as bnb
+
+        return bnb.optim.AdamW8bit(params, **kwargs)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # fused kernel unavailable for this device/dtype
+        return torch.optim.AdamW(params, foreach=True, **kwargs)
+
+
+def lr_at(step: int, options: TrainOptions) -> float:
+    """Linear warm-up to the peak, then cosine down to min_lr_ratio x peak; step is 0-based."""
+    peak, warm, total = options.lr, options.warmup, options.steps
+    if warm and step < warm:
+        return peak * (step + 1) / warm
+    span = max(1, total - warm)
+    progress = min(1.0, (step - warm) / span)
+    floor = peak * options.min_lr_ratio
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def oom_advice(options: TrainOptions, device: str, step: int) -> str:
+    tips = [f"lower --batch-size (now {options.batch_size}; raise --grad-accum to keep the effective batch)",
+            f"or --seq-len (now {options.seq_len})"]
+    if not options.gradient_checkpointing:
+        tips.append("pass --gradient-checkpointing")
+    if device == "cuda" and not options.load_in_4bit:
+        tips.append("pass --load-in-4bit")
+    if device == "cuda" and options.optimizer != "adamw8bit":
+        tips.append("use --optimizer adamw8bit")
+    return f"out of memory on {device} at step {step}: " + ", ".join(tips)

@@ -1,0 +1,359 @@
+"""The embedding-only training loop: one run folder in, metrics/status/checkpoints/final out.
+
+Reads top to bottom: run-folder checks, setup (data, model, optimizer, resume), the loop, the finish.
+Every state change is written to status.json; SIGTERM saves a checkpoint and exits with "stopped".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors import SafetensorError
+
+from lep_core.errors import LepInputError, LepJobError
+from lep_core.sources import first_line, load_tokenizer, resolve
+from lep_core.training import checkpoint as ckpt
+from lep_core.training import data, job
+from lep_core.training.freeze import freeze_body, mask_old_rows, new_row_mask
+from lep_core.training.loss import EmbeddingLM
+from lep_core.training.options import TrainOptions
+from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
+from lep_core.training.runtime import (MIXED, check_cuda_options, is_out_of_memory, load_for_training, lr_at,
+                                       make_optimizer, oom_advice, resolve_device, resolve_precision)
+from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
+
+Progress = Callable[[int, int], None]
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def _logger(run_dir: Path, main: bool) -> logging.Logger:
+    log = logging.getLogger("lep.train")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    if main:
+        # a job started by the app already has its stderr in train.log; the CLI gets both
+        handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+        if not os.environ.get("LEP_JOB"):
+            handlers.append(logging.FileHandler(run_dir / job.LOG, encoding="utf-8"))
+        for h in handlers:
+            h.setFormatter(fmt)
+            log.addHandler(h)
+    else:
+        log.addHandler(logging.NullHandler())
+    return log
+
+
+# ---------------------------------------------------------------- the job
+
+def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or resume) one training job; returns the summary printed by `lep train --json`."""
+    options, run_dir = resolve_options(given, resume, overwrite)
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    problems = check_cuda_options(options, device)
+    if problems:
+        raise LepInputError("; ".join(problems))
+    if run_dir.exists():
+        own_run(run_dir)
+    source = resolve(options.model, "model")
+    tokenizer = load_tokenizer(source)
+
+    if resume:
+        blocks = data.load_blocks(run_dir / DATA_DIR)
+    else:
+        blocks = data.pack(data.tokenize_corpus(tokenizer, options.corpus), options.seq_len, options.val_fraction, options.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite and not resume:
+        clear_run(run_dir)
+    session = _Session(options, run_dir, device, precision, source, tokenizer, blocks, resume)
+    try:
+        return session.run(progress)
+    except (LepInputError, LepJobError) as exc:
+        session.fail(str(exc))
+        raise
+    except _NonFinite as exc:
+        session.fail(str(exc))
+        raise LepJobError(str(exc)) from None
+    except (OSError, SafetensorError) as exc:
+        last = ckpt.checkpoints(run_dir)
+        msg = (f"could not write to {run_dir}: {first_line(exc)}; "
+               + (f"checkpoint {last[-1].name} is kept" if last else "no checkpoint was written yet")
+               + ": free disk space or fix permissions, then run again with --resume")
+        session.fail(msg)
+        raise LepJobError(msg) from exc
+    except BaseException as exc:
+        if is_out_of_memory(exc):
+            msg = oom_advice(options, device, session.step) + _kept(run_dir)
+            session.fail(msg)
+            raise LepJobError(msg) from None
+        session.fail(f"{type(exc).__name__}: {first_line(exc)}")
+        raise
+
+
+def _kept(run_dir: Path) -> str:
+    last = ckpt.checkpoints(run_dir)
+    return f"; the last checkpoint {last[-1].name} is kept (run again with --resume)" if last else ""
+
+
+class _Session:
+    """One process's part of a run: set up once, then loop."""
+
+    def __init__(self, options: TrainOptions, run_dir: Path, device: str, precision: str, source, tokenizer,
+                 blocks: data.Blocks, resume: bool):
+        from accelerate import Accelerator
+
+        self.options, self.run_dir, self.source, self.tokenizer, self.blocks = options, run_dir, source, tokenizer, blocks
+        self.step, self.stop_requested, self.resume = 0, False, resume
+        self.acc = Accelerator(cpu=device == "cpu", mixed_precision=MIXED[precision])
+        self.main = self.acc.is_main_process
+        self.device, self.precision = str(self.acc.device), precision
+        self.log = _logger(run_dir, self.main)
+        torch.manual_seed(options.seed + self.acc.process_index)
+        if self.main:
+            self._write_setup()
+
+    # -- files
+    def status(self, **fields: Any) -> None:
+        if self.main:
+            job.write_status(self.run_dir, **fields)
+
+    def fail(self, message: str) -> None:
+        if self.main and self.run_dir.is_dir():
+            try:
+                job.write_status(self.run_dir, state="failed", error=message, pid=os.getpid())
+            except OSError:
+                pass
+            self.log.error("failed: %s", message)
+
+    def _write_setup(self) -> None:
+        o = self.options
+        if not self.resume:
+            (self.run_dir / DATA_DIR).mkdir(exist_ok=True)
+            data.save_blocks(self.blocks, self.run_dir / DATA_DIR)
+            write_json_atomic(self.run_dir / job.CONFIG, {**o.to_dict(), "model_hash": content_hash(o.model)})
+        fields = {} if self.resume else {"step": 0, "loss": None, "val_loss": None}
+        self.status(state="running", pid=os.getpid(), total=o.steps, error=None, device=self.device,
+                    precision=self.precision, started=job.now(), eta_s=None, **fields)
+
+    # -- setup
+    def _setup_model(self) -> None:
+        o = self.options
+        index = self.acc.local_process_index if self.device.startswith("cuda") else 0
+        model = load_for_training(self.source, self.precision, self.device, o.load_in_4bit, index)
+        self.model = model
+        self.trainable = freeze_body(model)
+        with torch.no_grad():
+            for p in self.trainable.params():
+                p.data = p.data.float()
+        if getattr(model.config, "tie_word_embeddings", False):
+            model.tie_weights()
+        if o.train_rows == "new":
+            self.trainable.new_rows = new_row_mask(o.model if Path(o.model).is_dir() else None,
+                                                   self.trainable.embed.shape[0], o.old_rows)
+        if o.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if not o.load_in_4bit:
+            model.to(self.acc.device)
+        model.train()
+        self.optimizer = make_optimizer(self.trainable.params(), o, self.device)
+        self.wrapped = self.acc.prepare_model(EmbeddingLM(model), device_placement=False)
+        if self.resume:
+            self._load_latest()
+        self.optimizer = self.acc.prepare_optimizer(self.optimizer, device_placement=False)
+
+    def _load_latest(self) -> None:
+        recorded = stored_hash(self.run_dir)
+        if recorded and Path(self.options.model).exists() and content_hash(self.options.model) != recorded:
+            raise LepInputError(f"the model {self.options.model} changed since this run started: "
+                                "resume needs the same model (or start a new run)")
+        last = ckpt.checkpoints(self.run_dir)[-1]
+        meta = ckpt.load_checkpoint(last, self.trainable, self.optimizer)
+        self.step = int(meta["step"])
+        self.elapsed0 = float(meta.get("elapsed_s", 0.0))
+        if self.main:
+            job.truncate_metrics(self.run_dir, self.step)
+        self.log.info("resumed from %s (step %d)", last.name, self.step)
+
+    # -- the loop
+    def run(self, progress: Progress | None) -> dict[str, Any]:
+        o = self.options
+        self.elapsed0 = 0.0
+        previous = {signal.SIGTERM: signal.getsignal(signal.SIGTERM), signal.SIGINT: signal.getsignal(signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, self._on_signal)
+        try:
+            self._setup_model()
+            return self._loop(progress)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum, frame) -> None:
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.log.info("stop requested (signal %d): finishing step %d and saving a checkpoint", signum, self.step + 1)
+            try:
+                self.status(state="stopping")
+            except OSError:
+                pass
+
+    def _loop(self, progress: Progress | None) -> dict[str, Any]:
+        o, acc = self.options, self.acc
+        world, rank = acc.num_processes, acc.process_index
+        tokens_per_step = o.batch_size * o.seq_len * o.grad_accum * world
+        self.log.info("training %s on %s (%s): %d train / %d val blocks of %d tokens, %d steps, %d tokens per step, rows %s",
+                      Path(o.model).name, self.device, self.precision, len(self.blocks.train), len(self.blocks.val),
+                      o.seq_len, o.steps, tokens_per_step, o.train_rows)
+        self.status(state="running", step=self.step, total=o.steps, tokens_per_step=tokens_per_step)
+        start = time.perf_counter()
+        mark_t, mark_step, step_times = start, self.step, []
+        loss_value, val_loss = float("nan"), None
+        while self.step < o.steps and not self._should_stop():
+            t0 = time.perf_counter()
+            lr = lr_at(self.step, o)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss_value = self._train_step(world, rank)
+            self.step += 1
+            step_times.append(time.perf_counter() - t0)
+            elapsed = self.elapsed0 + time.perf_counter() - start
+            if progress:
+                progress(self.step, o.steps)
+            evaluate = bool(self.blocks.val.size) and (
+                (o.eval_every and self.step % o.eval_every == 0) or self.step == o.steps)
+            val_loss = self.validate() if evaluate else None
+            if self.step % o.log_every == 0 or val_loss is not None or self.step == o.steps:
+                now = time.perf_counter()
+                tps = (self.step - mark_step) * tokens_per_step / max(now - mark_t, 1e-9)
+                mark_t, mark_step = now, self.step
+                record = {"step": self.step, "loss": round(loss_value, 6), "lr": lr, "tokens": self.step * tokens_per_step,
+                          "tokens_per_s": round(tps, 1), "elapsed_s": round(elapsed, 3)}
+                if val_loss is not None:
+                    record["val_loss"] = round(val_loss, 6)
+                recent = step_times[-20:]
+                eta = (o.steps - self.step) * sum(recent) / len(recent)
+                if self.main:
+                    job.append_metrics(self.run_dir, record)
+                self.status(state="stopping" if self.stop_requested else "running", step=self.step, loss=record["loss"],
+                            eta_s=round(eta, 1), elapsed_s=record["elapsed_s"], tokens_per_s=record["tokens_per_s"],
+                            **({"val_loss": record["val_loss"]} if val_loss is not None else {}))
+                self.log.info("step %d/%d loss %.4f lr %.3g %.0f tok/s%s", self.step, o.steps, loss_value, lr, tps,
+                              f" val {val_loss:.4f}" if val_loss is not None else "")
+            if o.save_every and self.step % o.save_every == 0 and self.step < o.steps:
+                self.save(elapsed, loss_value)
+        elapsed = self.elapsed0 + time.perf_counter() - start
+        self.save(elapsed, loss_value)
+        if self.step < o.steps:
+            self.status(state="stopped", step=self.step, eta_s=None)
+            self.log.info("stopped at step %d; continue with --resume", self.step)
+            return self._summary("stopped", loss_value, elapsed)
+        final = self._finish(loss_value, val_loss, elapsed)
+        return {**self._summary("finished", loss_value, elapsed), "final": str(final), "val_loss": val_loss}
+
+    def _should_stop(self) -> bool:
+        if self.acc.num_processes == 1:
+            return self.stop_requested
+        flag = torch.tensor([1.0 if self.stop_requested else 0.0], device=self.acc.device)
+        return bool(self.acc.reduce(flag, "max").item() > 0)
+
+    def _train_step(self, world: int, rank: int) -> float:
+        o, acc = self.options, self.acc
+        total = 0.0
+        for micro in range(o.grad_accum):
+            ids = data.micro_batch(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world)
+            ids = ids.to(acc.device)
+            sync = micro == o.grad_accum - 1
+            with acc.no_sync(self.wrapped) if not sync and world > 1 else nullcontext():
+                loss = self.wrapped(ids)
+                acc.backward(loss / o.grad_accum)
+            total += float(loss.detach())
+        mean = total / o.grad_accum
+        if world > 1:
+            mean = float(acc.reduce(torch.tensor([mean], device=acc.device), "mean").item())
+        if not math.isfinite(mean):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise _NonFinite(self._nonfinite_message("loss", mean))
+        mask_old_rows(self.trainable)
+        params = self.trainable.params()
+        if o.max_grad_norm > 0:
+            norm = float(acc.clip_grad_norm_(params, o.max_grad_norm))
+            if not math.isfinite(norm) and self.precision != "fp16":
+                self.optimizer.zero_grad(set_to_none=True)
+                raise _NonFinite(self._nonfinite_message("gradient norm", norm))
+        if o.weight_decay:
+            self._decay()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return mean
+
+    def _decay(self) -> None:
+        """Decoupled weight decay on the trained rows only (old rows stay bit-identical with --train-rows new)."""
+        factor = 1 - self.optimizer.param_groups[0]["lr"] * self.options.weight_decay
+        with torch.no_grad():
+            for p in self.trainable.params():
+                if self.trainable.new_rows is None:
+                    p.mul_(factor)
+                else:
+                    p[self.trainable.new_rows.to(p.device)] *= factor
+
+    def _nonfinite_message(self, what: str, value: float) -> str:
+        return (f"the {what} became {value} at step {self.step + 1} (lr {lr_at(self.step, self.options):.3g}); "
+                f"the weights of step {self.step} were not updated{_kept(self.run_dir)}. "
+                "Lower --lr, raise --warmup, or use --precision fp32")
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        o = self.options
+        self.wrapped.eval()
+        losses = [float(self.wrapped(ids.to(self.acc.device))) for ids in data.val_batches(self.blocks, o.batch_size, o.eval_batches)]
+        self.wrapped.train()
+        return sum(losses) / max(len(losses), 1)
+
+    def save(self, elapsed: float, loss: float) -> None:
+        if self.main:
+            ckpt.save_checkpoint(self.run_dir, self.step, self.trainable, self.optimizer,
+                                 {"elapsed_s": round(elapsed, 3), "loss": loss}, self.options.keep_checkpoints)
+        self.acc.wait_for_everyone()
+
+    def _finish(self, loss: float, val_loss: float | None, elapsed: float) -> Path:
+        o = self.options
+        final = self.run_dir / "final"
+        if self.main:
+            from lep_core.workspace import read_manifest
+
+            source_dir = Path(self.source.location) if not self.source.is_hub and not self.source.gguf_file else None
+            init = (read_manifest(source_dir) or {}).get("metrics", {}) if source_dir else {}
+            metrics = {"steps": self.step, "loss": loss, "val_loss": val_loss, "tokens": self.step * o.batch_size * o.seq_len * o.grad_accum * self.acc.num_processes,
+                       "seconds": round(elapsed, 3), "init": {k: init[k] for k in ("old_rows", "new_rows", "new_row_ranges") if k in init}}
+            inputs = {"model": describe_input(o.model), "corpus": [describe_input(c) for c in o.corpus]}
+            params = {"operation": "train", **{k: v for k, v in o.to_dict().items() if k not in ("model", "corpus", "out")}}
+            ckpt.write_final(final, self.acc.unwrap_model(self.wrapped).model, self.tokenizer, self.trainable, source_dir,
+                             {"kind": "model", "inputs": inputs, "params": params, "metrics": metrics})
+            write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
+            self.status(state="finished", step=self.step, eta_s=0, final=str(final), loss=round(loss, 6),
+                        **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}))
+            self.log.info("finished: %s", final)
+        self.acc.wait_for_everyone()
+        return final
+
+    def _summary(self, state: str, loss: float, elapsed: float) -> dict[str, Any]:
+        o = self.options
+        tokens = self.step * o.batch_size * o.seq_len * o.grad_accum * self.acc.num_processes
+        return {"state": state, "out": str(self.run_dir), "steps": self.step, "total": o.steps, "loss": loss,
+                "tokens": tokens, "seconds": round(elapsed, 3), "device": self.device, "precision": self.precision}

@@ -1,0 +1,275 @@
+"""Compare tab: the original and the adapted model side by side, blind A/B votes, bits-per-char.
+
+Replies are generated one side after the other (each streamed), so their speed figures do not
+compete for the same cores; both use the same prompt, sampling settings and seed. In blind mode
+the sides are shuffled per round (a round lasts until the vote) and named only after the vote.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lep_core.errors import LepInputError
+from lep_core.evaluation.bpc import score_text
+from lep_core.evaluation.generation import Sampling, stream_reply
+from lep_core.evaluation.models import ModelCache
+from lep_core.evaluation.transcripts import write_transcripts
+from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
+from lep_studio.context import AppContext
+from lep_studio.widgets import ASSETS, corpus_choices, message
+
+ROLES = ("original", "adapted")
+VOTES = (("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both are bad", "both_bad"))
+_CACHE = ModelCache(capacity=2)
+
+
+def demo_prompts() -> list[str]:
+    path = ASSETS / "demo_prompts.json"
+    try:
+        return [item["prompt"] for item in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def model_id(ctx: AppContext, src: str) -> str:
+    """A stable id for the tally: the path inside the workspace, or SRC as given."""
+    try:
+        return str(Path(src).resolve().relative_to(ctx.workspace))
+    except ValueError:
+        return src
+
+
+def new_session(blind: bool) -> dict[str, Any]:
+    order = list(ROLES)
+    if blind:
+        random.shuffle(order)
+    return {"round_id": new_round_id(), "sides": {"A": order[0], "B": order[1]}, "blind": blind,
+            "history": {"A": [], "B": []}, "turns": [], "voted": False, "models": {}}
+
+
+def side_label(session: dict[str, Any], side: str, ctx: AppContext) -> str:
+    if session["blind"] and not session["voted"]:
+        return f"Model {side}"
+    role = session["sides"][side]
+    name = Path(session["models"].get(side, "")).name
+    return f"{side} · {role}" + (f" · {name}" if name else "")
+
+
+def stats_line(reply: dict[str, Any] | None) -> str:
+    if not reply:
+        return ""
+    if reply.get("error"):
+        return f"⚠ {reply['error']}"
+    state = "done" if reply.get("done") else "writing…"
+    note = f" · _{'; '.join(reply['notes'])}_" if reply.get("notes") else ""
+    return (f"{reply['tokens']} tokens · {reply['seconds']:.2f} s · {reply['tokens_per_s']:.1f} tok/s · "
+            f"**{reply['chars_per_s']:.1f} chars/s** · {state}{note}")
+
+
+def tally_rows(path: Path) -> list[list[Any]]:
+    return [[r["model_1"], r["model_2"], r["wins_1"], r["wins_2"], r["ties"], r["both_bad"], r["n"]]
+            for r in tally(read_votes(path))]
+
+
+def build(ctx: AppContext) -> None:
+    vote_file = votes_path(ctx.workspace)
+    models = ctx.model_choices()
+    default_orig = models[0][1] if models else None
+    default_adapted = next((p for label, p in models if label.startswith("adapted")), default_orig)
+
+    gr.Markdown("Send one prompt to the **original** and the **adapted** model: the answers appear side by "
+                "side with tokens, seconds and characters per second. Tick *blind* to hide which is which and vote.")
+    with gr.Row():
+        original = gr.Dropdown(models, value=default_orig, label="Original model", allow_custom_value=True, scale=3)
+        adapted = gr.Dropdown(models, value=default_adapted, label="Adapted model", allow_custom_value=True, scale=3)
+        refresh = gr.Button("↻ Refresh list", scale=1)
+    with gr.Accordion("Sampling (the same for both sides)", open=False, elem_id="compare-sampling"):
+        with gr.Row():
+            max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="compare-max-new")
+            greedy = gr.Checkbox(value=True, label="Greedy")
+            temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
+            top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+    blind = gr.Checkbox(value=True, label="Blind A/B mode (sides shuffled per round, names shown after the vote)",
+                        elem_id="compare-blind")
+    session = gr.State(None)
+    with gr.Row():
+        with gr.Column():
+            chat_a = gr.Chatbot(label="Model A", height=380, elem_id="compare-chat-a")
+            stats_a = gr.Markdown(elem_id="compare-stats-a")
+        with gr.Column():
+            chat_b = gr.Chatbot(label="Model B", height=380, elem_id="compare-chat-b")
+            stats_b = gr.Markdown(elem_id="compare-stats-b")
+    with gr.Row():
+        prompt = gr.Textbox(label="Prompt", placeholder="Type a message, or pick a demo prompt", lines=2,
+                            scale=4, elem_id="compare-prompt")
+        examples = gr.Dropdown(demo_prompts(), label="Demo prompts", value=None, scale=2)
+    with gr.Row():
+        send = gr.Button("Send to both", variant="primary", elem_id="compare-send")
+        stop = gr.Button("Stop")
+        clear = gr.Button("New chat")
+    with gr.Row():
+        vote_buttons = [gr.Button(label, interactive=False, elem_id=f"compare-vote-{key}") for label, key in VOTES]
+    vote_status = gr.Markdown(elem_id="compare-vote-status")
+    tally_table = gr.Dataframe(
+        value=lambda: tally_rows(vote_file),
+        headers=["model 1", "model 2", "wins 1", "wins 2", "ties", "both bad", "n"],
+        label=f"Tally per model pair (from {vote_file.relative_to(ctx.workspace)})", interactive=False,
+        elem_id="compare-tally",
+    )
+    with gr.Row():
+        export = gr.Button("Export transcript (JSONL + Markdown)")
+        files = gr.File(label="Transcript files", file_count="multiple", interactive=False)
+
+    with gr.Accordion("Evaluate: bits-per-char and chars/token on a held-out text", open=False,
+                      elem_id="compare-eval"):
+        texts = [(f"held-out · {p.name}", str(p)) for p in sorted(ASSETS.glob("heldout_*.txt"))] + corpus_choices(ctx)
+        eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label="Text", allow_custom_value=True)
+        eval_btn = gr.Button("Evaluate both models", elem_id="compare-eval-run")
+        eval_table = gr.Dataframe(headers=["model", "role", "bits/char", "chars/token", "prefill chars/s", "tokens"],
+                                  interactive=False, elem_id="compare-eval-table")
+        eval_plot = gr.Plot(elem_id="compare-eval-plot")
+
+    # ---- handlers -------------------------------------------------------------------------
+    def on_refresh():
+        choices = ctx.model_choices()
+        return gr.update(choices=choices), gr.update(choices=choices)
+
+    def chats_of(sess):
+        return [gr.update(value=sess["history"][s], label=side_label(sess, s, ctx)) for s in ("A", "B")]
+
+    def votes_enabled(on: bool):
+        return [gr.update(interactive=on) for _ in VOTES]
+
+    def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_blind, sess):
+        text = (text or "").strip()
+        if not text:
+            gr.Warning("The prompt is empty: type a message to send.")
+            yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
+            return
+        try:
+            sampling = Sampling(max_new_tokens=int(n_new), greedy=bool(is_greedy), temperature=float(temp),
+                                top_p=float(topp), seed=int(seed_value or 0))
+        except LepInputError as exc:
+            gr.Warning(str(exc))
+            yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
+            return
+        if sess is None or sess["voted"] or sess["blind"] != bool(is_blind):
+            sess = new_session(bool(is_blind))
+        srcs = {"original": orig_src, "adapted": adapted_src}
+        sess["models"] = {s: srcs[sess["sides"][s]] or "" for s in ("A", "B")}
+        stats: dict[str, dict | None] = {"A": None, "B": None}
+        turn = {"round_id": sess["round_id"], "prompt": text, "sampling": sampling.as_dict(), "replies": {}}
+        for s in ("A", "B"):
+            sess["history"][s] = sess["history"][s] + [{"role": "user", "content": text}]
+        yield (*chats_of(sess), "", "", "", sess, gr.skip(), *votes_enabled(False))
+        for s in ("A", "B"):
+            src = sess["models"][s]
+            messages = [{"role": m["role"], "content": m["content"]} for m in sess["history"][s]
+                        if not m.get("metadata")]
+            sess["history"][s].append({"role": "assistant", "content": ""})
+            try:
+                if not src:
+                    raise LepInputError(f"no {sess['sides'][s]} model chosen: pick one above")
+                model, tokenizer = _CACHE.get(src)
+                for reply in stream_reply(model, tokenizer, messages, sampling):
+                    sess["history"][s][-1] = {"role": "assistant", "content": reply.text}
+                    stats[s] = {**reply.as_dict(), "done": reply.done}
+                    yield (*chats_of(sess), stats_line(stats["A"]), stats_line(stats["B"]), gr.skip(), sess,
+                           gr.skip(), *votes_enabled(False))
+                turn["replies"][s] = {"model": model_id(ctx, src), "role": sess["sides"][s], **reply.as_dict()}
+                if not reply.used_chat_template:
+                    gr.Warning(f"Model {s} has no chat template: it continues the prompt as plain text.")
+            except Exception as exc:  # noqa: BLE001 - one side failing leaves the other working
+                sess["history"][s][-1] = {"role": "assistant", "content": f"⚠ {message(exc)}",
+                                          "metadata": {"title": "error"}}
+                stats[s] = {"error": message(exc)}
+                turn["replies"][s] = {"model": model_id(ctx, src or "?"), "role": sess["sides"][s],
+                                      "error": message(exc)}
+        sess["turns"].append(turn)
+        both_ok = all("text" in turn["replies"][s] for s in ("A", "B"))
+        status = "Both answers are in: vote below." if sess["blind"] and both_ok else ""
+        yield (*chats_of(sess), stats_line(stats["A"]), stats_line(stats["B"]), "", sess, status,
+               *votes_enabled(sess["blind"] and both_ok))
+
+    def on_vote(choice: str, sess):
+        if not sess or sess["voted"] or not sess["turns"]:
+            gr.Warning("Nothing to vote on: send a prompt in blind mode first.")
+            return (gr.skip(),) * 4 + tuple(gr.skip() for _ in VOTES)  # chats, status, session
+        last = sess["turns"][-1]
+        vote = make_vote(
+            choice, {s: model_id(ctx, sess["models"][s]) for s in ("A", "B")}, dict(sess["sides"]),
+            last["prompt"], {s: last["replies"][s].get("text", "") for s in ("A", "B")}, last["sampling"],
+            round_id=sess["round_id"], extra={"turns": len(sess["turns"])},
+        )
+        append_vote(vote_file, vote)
+        sess["voted"] = True
+        last["vote"] = choice
+        reveal = ", ".join(f"{s} was the {sess['sides'][s]} model" for s in ("A", "B"))
+        return (*chats_of(sess), sess, f"Vote recorded: **{dict((k, l) for l, k in VOTES)[choice]}**. {reveal}. "
+                                 "The next prompt starts a new round.", *votes_enabled(False))
+
+    def on_clear(is_blind):
+        sess = new_session(bool(is_blind))
+        return (*chats_of(sess), "", "", sess, "", *votes_enabled(False))
+
+    def on_export(sess):
+        if not sess or not sess["turns"]:
+            gr.Warning("No transcript yet: send a prompt first.")
+            return gr.skip()
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        jsonl, md = write_transcripts(vote_file.parent / "transcripts", sess["turns"], f"{stamp}-{sess['round_id']}")
+        return [str(jsonl), str(md)]
+
+    def on_eval(orig_src, adapted_src, text_path, progress=gr.Progress()):
+        import plotly.graph_objects as go
+
+        from lep_core.corpus import read_corpus
+
+        try:
+            text = read_corpus([text_path]) if text_path else ""
+            if not text:
+                raise LepInputError("no text chosen: pick a held-out text")
+        except LepInputError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip()
+        rows = []
+        for role, src in (("original", orig_src), ("adapted", adapted_src)):
+            progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")
+            try:
+                if not src:
+                    raise LepInputError(f"no {role} model chosen: pick one above")
+                model, tokenizer = _CACHE.get(src)
+                score = score_text(model, tokenizer, text)
+                rows.append([model_id(ctx, src), role, round(score.bits_per_char, 4),
+                             round(score.chars_per_token, 3), round(score.prefill_chars_per_s or 0, 1), score.tokens])
+            except Exception as exc:  # noqa: BLE001
+                gr.Warning(f"{role}: {message(exc)}")
+        if not rows:
+            return gr.skip(), gr.skip()
+        names = [f"{r[1]}: {Path(r[0]).name}" for r in rows]
+        fig = go.Figure([go.Bar(name="bits/char (lower is better)", x=names, y=[r[2] for r in rows]),
+                         go.Bar(name="chars/token (higher is better)", x=names, y=[r[3] for r in rows])])
+        fig.update_layout(barmode="group", height=320, margin=dict(l=20, r=20, t=30, b=20))
+        return rows, fig
+
+    refresh.click(on_refresh, outputs=[original, adapted])
+    examples.change(lambda p: p or gr.skip(), inputs=examples, outputs=prompt)
+    send_inputs = [original, adapted, prompt, max_new, greedy, temperature, top_p, seed, blind, session]
+    send_outputs = [chat_a, chat_b, stats_a, stats_b, prompt, session, vote_status, *vote_buttons]
+    send_event = send.click(on_send, send_inputs, send_outputs)
+    submit_event = prompt.submit(on_send, send_inputs, send_outputs)
+    stop.click(None, cancels=[send_event, submit_event])
+    for button, (_, key) in zip(vote_buttons, VOTES):
+        button.click(lambda sess, k=key: on_vote(k, sess), [session],
+                     [chat_a, chat_b, session, vote_status, *vote_buttons]).then(
+            lambda: tally_rows(vote_file), outputs=tally_table)
+    clear.click(on_clear, [blind], [chat_a, chat_b, stats_a, stats_b, session, vote_status, *vote_buttons])
+    export.click(on_export, [session], files)
+    eval_btn.click(on_eval, [original, adapted, eval_text], [eval_table, eval_plot])

@@ -1,0 +1,135 @@
+"""Propagation tab (design §6.4): base + instruct model(s) + adapted base -> adapted instruct model(s).
+
+Lays out the inputs and calls lep_core.propagation.propagate; the report comes back as a table and
+a chart of held-out error per mode, and the result path is ready for the Compare tab.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+import gradio as gr
+
+from lep_core.errors import LepInputError
+from lep_core.propagation.modes import DEFAULT_MODE, Mode
+from lep_core.propagation.options import PropagateOptions
+from lep_core.propagation.propagate import propagate
+from lep_studio.context import AppContext
+from lep_studio.widgets import corpus_choices, guarded, output_dir
+
+COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
+           "heldout_rel_error": "held-out error", "heldout_cosine": "held-out cosine", "seconds": "seconds"}
+INTRO = ("**Learned Embedding Propagation.** Pick the **base** model, one or more **instruct** models fine-tuned from "
+         "it, and the **adapted base** (the base with the new tokenizer and trained embeddings, from tabs 2–3). "
+         "Each instruct model gets the adapted embeddings, projected by a d×d matrix fitted between base and "
+         "instruct. With the demo, base and instruct are the same model. A model can also be typed as a folder or hub id.")
+
+
+def report_rows(result: dict) -> list[dict]:
+    """Table rows for one or several targets: the mode comparison when asked for, else the fitted sides."""
+    reports = result.get("reports") or [result]
+    rows = []
+    for rep in reports:
+        if rep.get("mode_comparison"):
+            rows += [{"target": rep["instruct"], **r} for r in rep["mode_comparison"]]
+        else:
+            rows += [{"target": rep["instruct"], "mode": rep["mode"], "side": side, **vals}
+                     for side, vals in rep["sides"].items()]
+    return rows
+
+
+def report_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS)).rename(columns=COLUMNS)
+    return frame.round({"fit residual": 6, "held-out error": 6, "held-out cosine": 6, "seconds": 2})
+
+
+def chart(rows: list[dict]) -> go.Figure:
+    """Held-out relative error per mode (lower is better), one bar group per side."""
+    fig = go.Figure()
+    for side in dict.fromkeys(r["side"] for r in rows):
+        part = [r for r in rows if r["side"] == side]
+        fig.add_bar(name=side, x=[f"{r['mode']}<br>{r['target']}" if len({p['target'] for p in rows}) > 1 else r["mode"]
+                                  for r in part],
+                    y=[r["heldout_rel_error"] for r in part],
+                    text=[f"{r['heldout_rel_error']:.3g}" if r["heldout_rel_error"] is not None else "–" for r in part],
+                    textposition="auto")
+    fig.update_layout(title="held-out relative error per mode (lower is better)", barmode="group", height=320,
+                      margin=dict(l=50, r=10, t=40, b=60), yaxis_title="‖XP − Y‖ / ‖Y‖ on held-out rows")
+    return fig
+
+
+def _demo_default(choices: list[tuple[str, str]]) -> str | None:
+    """The demo model (base and instruct at once, as the design's demo does), else nothing pre-selected."""
+    return next((p for label, p in choices if "smollm2" in label), None)
+
+
+def build(ctx: AppContext) -> None:
+    models = ctx.model_choices()
+    default = _demo_default(models)
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=2):
+            base = gr.Dropdown(models, value=default, label="base model", allow_custom_value=True, elem_id="prop-base")
+            instruct = gr.Dropdown(models, value=[default] if default else [], multiselect=True, allow_custom_value=True,
+                                   label="instruct model(s)", elem_id="prop-instruct")
+            adapted = gr.Dropdown(models, value=None, label="adapted base (new tokenizer, trained embeddings)",
+                                  allow_custom_value=True, elem_id="prop-adapted")
+            with gr.Row():
+                mode = gr.Dropdown([m.value for m in Mode], value=DEFAULT_MODE.value, label="mode", elem_id="prop-mode")
+                compare = gr.Checkbox(label="compare all modes", value=False, elem_id="prop-compare")
+            mode_help = gr.Markdown(DEFAULT_MODE.help, elem_id="prop-mode-help")
+            with gr.Accordion("more options", open=False):
+                ridge = gr.Number(0.0, label="ridge (pull P toward identity, relative strength)", minimum=0)
+                corpus = gr.Dropdown(corpus_choices(ctx), multiselect=True, label="corpus (occ_conversion only)")
+            with gr.Row():
+                name = gr.Textbox(label="output name (workspace/adapted/…)", value="", elem_id="prop-name", scale=3)
+                overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+            run = gr.Button("Propagate", variant="primary", elem_id="prop-run")
+            refresh = gr.Button("↻ Refresh lists", size="sm")
+        with gr.Column(scale=3):
+            status = gr.Markdown(elem_id="prop-status", elem_classes="lep-status")
+            result_path = gr.Textbox(label="result (open it in 5 · Compare)", interactive=False, elem_id="prop-result")
+            table = gr.Dataframe(label="report", interactive=False, elem_id="prop-report", elem_classes="lep-table")
+            plot = gr.Plot(label="held-out error per mode", elem_id="prop-chart")
+
+    def suggest(adapted_v: str | None, instruct_v: list[str] | None) -> str:
+        if not adapted_v:
+            return ""
+        first = Path(instruct_v[0]).name if instruct_v else "instruct"
+        return f"{first}-lep-{Path(adapted_v).name}"
+
+    @guarded
+    def start(base_v, instruct_v, adapted_v, mode_v, compare_v, ridge_v, corpus_v, name_v, overwrite_v,
+              progress=gr.Progress()):
+        problems = [what for what, v in (("a base model", base_v), ("an instruct model", instruct_v),
+                                         ("the adapted base", adapted_v)) if not v]
+        if problems:
+            raise LepInputError("pick " + ", ".join(problems) + " first")
+        out = output_dir(ctx, "adapted", name_v or suggest(adapted_v, instruct_v), overwrite_v)
+        progress(0.0, desc="checking the models")
+        opts = PropagateOptions(base=base_v, instruct=list(instruct_v), adapted=adapted_v, out=str(out), mode=Mode(mode_v),
+                                ridge=float(ridge_v or 0.0), corpus=list(corpus_v or []), compare_modes=bool(compare_v),
+                                overwrite=bool(overwrite_v))
+        result = propagate(opts, lambda fraction, message: progress(fraction, desc=message))
+        rows = report_rows(result)
+        paths = list(result.get("outputs", {}).values()) or [result["out"]]
+        head = result.get("reports", [result])[0]
+        err = head.get("heldout_rel_error")
+        msg = (f"Wrote **adapted/{out.name}** ({len(paths)} model{'s' if len(paths) > 1 else ''}, {head['mode']}, "
+               f"{head['new_vocab_size']:,} tokens) in {result['seconds']:.1f} s; held-out error "
+               f"{err:.4g}." if err is not None else f"Wrote **adapted/{out.name}**.")
+        msg += " Next: open **5 · Compare** to chat with it side by side with the original."
+        return msg, "\n".join(paths), report_frame(rows), chart(rows), *lists()
+
+    def lists():
+        m = ctx.model_choices()
+        return gr.Dropdown(choices=m), gr.Dropdown(choices=m), gr.Dropdown(choices=m)
+
+    gr.on([adapted.input, instruct.input], suggest, [adapted, instruct], name, show_progress="hidden")
+    mode.change(lambda m: Mode(m).help, mode, mode_help, show_progress="hidden")
+    run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite],
+              [status, result_path, table, plot, base, instruct, adapted])
+    refresh.click(lists, None, [base, instruct, adapted])

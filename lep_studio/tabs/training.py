@@ -1,0 +1,250 @@
+"""Training tab (design §6.3): embedding-only training as a background job, drawn from its files.
+
+Start writes a job spec and launches `lep train` as a child process; every view is re-read from the
+run folder (status.json, metrics.jsonl, train.log) on a gr.Timer tick and on page load, so a reload
+or a second browser tab re-attaches to a running job and closing the browser never pauses it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from lep_core.errors import LepInputError
+from lep_core.training import job
+from lep_core.training.options import OPTIMIZERS, PRECISIONS, TRAIN_ROWS, TrainOptions, option_help
+from lep_core.workspace import KINDS
+from lep_studio.context import AppContext
+from lep_studio.widgets import corpus_choices, guarded, output_dir, save_uploads
+
+INTRO = ("**Train the embeddings only.** Pick a model (usually the one initialised in tab 2) and a corpus; the body "
+         "stays frozen. The job runs in the background: you can close the browser, and a reload shows it again. "
+         "The defaults finish on the demo model in a few minutes on a CPU.")
+MAX_POINTS = 2000
+
+
+def _runs_root(ctx: AppContext) -> Path:
+    return ctx.workspace / KINDS["run"]
+
+
+def _thin(rows: list[dict]) -> list[dict]:
+    """At most MAX_POINTS points to draw, always keeping the last one."""
+    if len(rows) <= MAX_POINTS:
+        return rows
+    step = len(rows) // MAX_POINTS + 1
+    return rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else [])
+
+
+def _ema(values: list[float], alpha: float = 0.1) -> list[float]:
+    out, acc = [], None
+    for v in values:
+        acc = v if acc is None else (1 - alpha) * acc + alpha * v
+        out.append(acc)
+    return out
+
+
+def _figure(title: str, ytitle: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title="step",
+                      yaxis_title=ytitle, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+    return fig
+
+
+def charts(rows: list[dict]) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Loss (raw, smoothed, validation), learning rate and tokens/s against the step."""
+    rows = _thin(rows)
+    steps = [r["step"] for r in rows]
+    loss = _figure("loss", "loss")
+    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name="train", mode="lines", opacity=0.35)
+    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name="train (smoothed)", mode="lines")
+    val = [r for r in rows if "val_loss" in r]
+    if val:
+        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name="validation", mode="lines+markers")
+    lr = _figure("learning rate", "lr")
+    lr.add_scatter(x=steps, y=[r["lr"] for r in rows], mode="lines", name="lr")
+    tps = _figure("throughput", "tokens/s")
+    tps.add_scatter(x=steps, y=[r["tokens_per_s"] for r in rows], mode="lines", name="tokens/s")
+    return loss, lr, tps
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def status_text(run: Path, status: dict | None) -> str:
+    if not status:
+        return f"**{run.name}**: no status yet."
+    state, step, total = status.get("state", "?"), status.get("step") or 0, status.get("total") or 0
+    pct = min(99, int(100 * step / total)) if total and state != "finished" else 100 if state == "finished" else 0
+    parts = [f"**{run.name}** · **{state}** · step {step}/{total} ({pct} %)"]
+    if status.get("loss") is not None:
+        parts.append(f"loss {status['loss']:.4f}")
+    if status.get("val_loss") is not None:
+        parts.append(f"val {status['val_loss']:.4f}")
+    parts.append(f"elapsed {_clock(status.get('elapsed_s'))}")
+    if state in job.ACTIVE:
+        parts.append(f"ETA {_clock(status.get('eta_s'))}")
+    text = " · ".join(parts)
+    if state == "failed":
+        text += f"\n\n⚠ {status.get('error') or 'failed'}" + (f" (exit code {status['exit_code']})" if status.get("exit_code") else "")
+    if state == "stopped":
+        text += "\n\nStopped with a checkpoint: **Resume** continues where it left off."
+    if state == "finished" and status.get("final"):
+        text += f"\n\nFinal model: `{status['final']}` (use it as the adapted base in **4 · Propagation**)."
+    return text
+
+
+def runs_table(ctx: AppContext) -> pd.DataFrame:
+    rows = job.list_runs(_runs_root(ctx))
+    frame = pd.DataFrame([{"run": r["run"], "state": r["state"], "step": f"{r['step'] or 0}/{r['total'] or '?'}",
+                           "loss": r["loss"]} for r in rows])
+    return frame if not frame.empty else pd.DataFrame(columns=["run", "state", "step", "loss"])
+
+
+def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    return [(r["run"], r["path"]) for r in job.list_runs(_runs_root(ctx))]
+
+
+def active_run(ctx: AppContext) -> str | None:
+    return next((r["path"] for r in job.list_runs(_runs_root(ctx)) if r["state"] in job.ACTIVE), None)
+
+
+def build(ctx: AppContext) -> None:
+    models = ctx.model_choices()
+    default_model = next((p for label, p in models if "smollm2" in label), models[0][1] if models else None)
+    corpora = corpus_choices(ctx)
+    d = TrainOptions()
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=2):
+            model = gr.Dropdown(models, value=default_model, label="model", allow_custom_value=True, elem_id="train-model")
+            corpus = gr.Dropdown(corpora, value=[p for _, p in corpora if "/assets/" in p][:6], multiselect=True,
+                                 label="corpus", elem_id="train-corpus")
+            upload = gr.File(label="…or upload text files (copied into the workspace)", file_count="multiple",
+                             file_types=[".txt", ".jsonl", ".parquet", ".md"], height=90)
+            name = gr.Textbox(label="run name (workspace/runs/…)", value="", elem_id="train-name",
+                              placeholder="empty: <model>-<time>")
+            with gr.Row():
+                steps = gr.Number(30, label="steps", precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
+                batch = gr.Number(2, label="batch size", precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
+                seq = gr.Number(128, label="sequence length", precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
+                lr = gr.Number(d.lr, label="learning rate", info=option_help("lr"), elem_id="train-lr")
+            with gr.Row():
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="device", info=option_help("device"))
+                precision = gr.Dropdown(list(PRECISIONS), value="auto", label="precision", info=option_help("precision"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="optimizer", info=option_help("optimizer"))
+            with gr.Accordion("more options", open=False):
+                with gr.Row():
+                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="rows to train", info=option_help("train_rows"))
+                    four_bit = gr.Checkbox(label="4-bit body (CUDA)", value=False, info=option_help("load_in_4bit"))
+                    ckpt = gr.Checkbox(label="gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
+                with gr.Row():
+                    warmup = gr.Number(5, label="warm-up steps", precision=0, minimum=0)
+                    accum = gr.Number(1, label="gradient accumulation", precision=0, minimum=1)
+                    eval_every = gr.Number(10, label="validate every", precision=0, minimum=0, elem_id="train-eval-every")
+                    save_every = gr.Number(10, label="checkpoint every", precision=0, minimum=0)
+                    seed = gr.Number(0, label="seed", precision=0)
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="train-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+                resume = gr.Button("Resume", elem_id="train-resume")
+            command = gr.Textbox(label="command (the same run from a terminal)", interactive=False, lines=2,
+                                 elem_id="train-command", buttons=["copy"])
+        with gr.Column(scale=3):
+            current = gr.Dropdown(run_choices(ctx), value=None, label="run shown", allow_custom_value=False, elem_id="train-run")
+            status = gr.Markdown("No run yet: press **Start**.", elem_id="train-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label="loss", elem_id="train-loss")
+            with gr.Row():
+                lr_plot = gr.Plot(label="learning rate", elem_id="train-lr-plot")
+                tps_plot = gr.Plot(label="tokens/s", elem_id="train-tps-plot")
+            log = gr.Textbox(label="log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
+                             autoscroll=True)
+            runs = gr.Dataframe(runs_table(ctx), label="runs in this workspace", interactive=False, elem_id="train-runs")
+    timer = gr.Timer(2.0)
+
+    def view(run_path: str | None):
+        """Everything shown about one run, read back from its files."""
+        if not run_path or not Path(run_path).is_dir():
+            empty = charts([])
+            return "No run yet: press **Start**.", *empty, "", runs_table(ctx)
+        run = Path(run_path)
+        st = job.read_status(run)
+        return status_text(run, st), *charts(job.read_metrics(run)), job.log_tail(run, 40), runs_table(ctx)
+
+    outputs = [status, loss_plot, lr_plot, tps_plot, log, runs]
+
+    def options_of(model_v, corpus_v, upload_v, name_v, steps_v, batch_v, seq_v, lr_v, device_v, precision_v,
+                   optimizer_v, rows_v, four_bit_v, ckpt_v, warmup_v, accum_v, eval_v, save_v, seed_v) -> dict:
+        corpus_paths = list(corpus_v or []) + save_uploads(ctx, upload_v)
+        problems = [w for w, v in (("a model", model_v), ("a corpus", corpus_paths)) if not v]
+        if problems:
+            raise LepInputError("pick " + " and ".join(problems) + " first")
+        run_name = (name_v or "").strip() or f"{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = output_dir(ctx, "run", run_name, overwrite=False)
+        opts = TrainOptions(model=model_v, corpus=corpus_paths, out=str(out), steps=int(steps_v), batch_size=int(batch_v),
+                            seq_len=int(seq_v), lr=float(lr_v), device=device_v, precision=precision_v,
+                            optimizer=optimizer_v, train_rows=rows_v, load_in_4bit=bool(four_bit_v),
+                            gradient_checkpointing=bool(ckpt_v), warmup=int(warmup_v), grad_accum=int(accum_v),
+                            eval_every=int(eval_v), save_every=int(save_v), seed=int(seed_v))
+        opts.validate()
+        return opts.to_dict()
+
+    def _refuse_second() -> None:
+        busy = active_run(ctx)
+        if busy:
+            raise LepInputError(f"a training job is already running (runs/{Path(busy).name}): stop it first")
+
+    @guarded
+    def on_start(*values):
+        _refuse_second()
+        opts = options_of(*values)
+        st = job.start_job(opts)
+        cmd = " ".join(["lep", *st["command"][3:]])
+        return gr.Dropdown(choices=run_choices(ctx), value=opts["out"]), cmd, *view(opts["out"])
+
+    @guarded
+    def on_stop(run_path):
+        if not run_path or not job.stop_job(Path(run_path)):
+            raise LepInputError("no running job in the run shown: pick a running one in 'run shown'")
+        gr.Info("Stopping: the job finishes its step and saves a checkpoint.")
+        return view(run_path)
+
+    @guarded
+    def on_resume(run_path):
+        if not run_path:
+            raise LepInputError("pick a stopped run in 'run shown' first")
+        _refuse_second()
+        run = Path(run_path)
+        st = job.read_status(run) or {}
+        if st.get("state") == "finished":
+            raise LepInputError(f"{run.name} has finished; to train longer start a new run from its final model")
+        import json
+
+        opts = json.loads((run / job.CONFIG).read_text(encoding="utf-8"))
+        opts = {k: v for k, v in opts.items() if k in TrainOptions.__dataclass_fields__}
+        started = job.start_job(opts, resume=True)
+        return " ".join(["lep", *started["command"][3:]]), *view(run_path)
+
+    def on_load():
+        """A fresh page: show the running job if any, else the newest run."""
+        choices = run_choices(ctx)
+        pick = active_run(ctx) or (choices[0][1] if choices else None)
+        return gr.Dropdown(choices=choices, value=pick), *view(pick)
+
+    inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
+              warmup, accum, eval_every, save_every, seed]
+    start.click(on_start, inputs, [current, command, *outputs])
+    stop.click(on_stop, current, outputs)
+    resume.click(on_resume, current, [command, *outputs])
+    current.input(view, current, outputs, show_progress="hidden")
+    timer.tick(view, current, outputs, show_progress="hidden")
+    from gradio.context import Context
+
+    Context.root_block.load(on_load, None, [current, *outputs])

@@ -1,0 +1,230 @@
+"""Vocabulary tab: extend or replace a tokenizer (preview before writing), then initialise a model for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+import pandas as pd
+
+from lep_core.corpus import read_corpus
+from lep_core.embeddings.init import InitMethod, init_model
+from lep_core.errors import LepInputError
+from lep_core.tokenizer.analysis import compare
+from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
+from lep_core.tokenizer.learn import ALPHABETS
+from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
+from lep_core.workspace import list_artifacts, read_manifest
+from lep_studio.context import AppContext
+from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, guarded, output_dir, save_uploads, tokenizer_choices
+
+HELDOUT = ASSETS / "heldout_ru.txt"
+SAMPLE_ROWS = 40
+COMPARE_COLUMNS = ["tokenizer", "vocab", "tokens", "chars/token", "× first", "round-trip errors"]
+SAMPLE_COLUMNS = ["id", "text", "count in corpus"]
+NO_LIKE = "(none: byte-level BPE with ChatML specials)"
+
+
+def _bar(progress: gr.Progress, desc: str) -> Callable[[int, int], None]:
+    return lambda done, total: progress(done / max(total, 1), desc=desc)
+
+
+def _corpus(paths: list[str] | None) -> list[str]:
+    if not paths:
+        raise LepInputError("no corpus picked: choose demo files or upload your own text files")
+    return list(paths)
+
+
+def _heldout_rows(tokenizers: dict) -> pd.DataFrame:
+    """chars/token of each tokenizer on Russian text that is not in the demo corpus."""
+    rows = compare(tokenizers, HELDOUT.read_text(encoding="utf-8"))
+    values = [(r["tokenizer"], r["vocab_size"], r["tokens"], round(r["chars_per_token"], 3),
+               round(r["relative_compression"], 3), r["roundtrip_errors"]) for r in rows]
+    return pd.DataFrame(values, columns=COMPARE_COLUMNS)
+
+
+def _shown(text: str) -> str:
+    return text.replace(" ", "␣").replace("\n", "↵")
+
+
+def workspace_table(ctx: AppContext, kind: str) -> pd.DataFrame:
+    """What is in workspace/<kind>: name, how it was made, size, when."""
+    rows = []
+    for folder in list_artifacts(kind, ctx.workspace):
+        man = read_manifest(folder) or {}
+        params, metrics = man.get("params", {}), man.get("metrics", {})
+        size = metrics.get("vocab_size_after") or metrics.get("vocab_size") or metrics.get("new_vocab") or ""
+        how = params.get("operation", "")
+        how += f" · {params['method']}" if "method" in params else ""
+        rows.append({"name": folder.name, "made by": how or "(external)", "vocab": size,
+                     "created": man.get("created", "")[:19].replace("T", " ")})
+    return pd.DataFrame(rows, columns=["name", "made by", "vocab", "created"])
+
+
+def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, progress=gr.Progress()):
+    """Learn the extension in memory and show what Create would write; nothing touches the disk."""
+    progress(0, desc="reading corpus")
+    tok = cached_tokenizer(base)
+    text = read_corpus(_corpus(corpus))
+    ext = learn_extension(tok, text, int(add or 0), alphabet, int(min_freq or 0), _bar(progress, "learning merges"))
+    progress(0.95, desc="building the extended tokenizer")
+    new = build_extended_tokenizer(tok, ext)
+    table = _heldout_rows({"before": tok, "after": new})
+    step = max(1, len(ext.new_tokens) // SAMPLE_ROWS)
+    samples = pd.DataFrame([(r["id"], _shown(r["text"]), r["count"]) for r in ext.table()[::step][:SAMPLE_ROWS]],
+                           columns=SAMPLE_COLUMNS)
+    before, after = table["chars/token"]
+    status = (f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
+              f"On held-out Russian text chars/token goes **{before:.2f} → {after:.2f}** (×{after / before:.2f}). "
+              "Nothing is written yet: press **Create** to save it.")
+    return status, table, samples
+
+
+def build(ctx: AppContext) -> None:
+    toks = tokenizer_choices(ctx)
+    models = ctx.model_choices()
+    corpora = corpus_choices(ctx)
+    demo_corpus = [p for label, p in corpora if label.startswith("demo")]
+    base0 = models[0][1] if models else (toks[0][1] if toks else None)
+
+    def suggest(base: str | None, add: float | None) -> str:
+        return f"{Path(base).name if base else 'tokenizer'}-ru{int(add or 0)}"
+
+    gr.Markdown("Give the model a vocabulary that fits Russian. **Extend** keeps every old token and adds new "
+                "Russian ones (best for LEP); **Replace** trains a new tokenizer from scratch. Then "
+                "**Initialise a model** for the new tokenizer.")
+    with gr.Tabs():
+        with gr.Tab("Extend", id="extend"):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=380):
+                    base = gr.Dropdown(toks, value=base0, label="Base tokenizer (or model)", allow_custom_value=True)
+                    corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus")
+                    upload = gr.UploadButton("⇪ Upload corpus files (copied into workspace/corpora)", size="sm",
+                                             file_count="multiple", file_types=[".txt", ".jsonl", ".parquet"],
+                                             elem_id="ext-upload")
+                    with gr.Row():
+                        add = gr.Number(3000, precision=0, minimum=1, label="new tokens", elem_id="ext-add", min_width=110)
+                        min_freq = gr.Number(2, precision=0, minimum=1, label="min count", min_width=100, info=None)
+                        alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="alphabet", min_width=170, scale=2)
+                    with gr.Row():
+                        name = gr.Textbox(suggest(base0, 3000), label="output name (workspace/tokenizers/…)",
+                                          elem_id="ext-name", scale=3)
+                        overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                    with gr.Row():
+                        preview_btn = gr.Button("Preview", elem_id="ext-preview")
+                        create_btn = gr.Button("Create", variant="primary", elem_id="ext-create")
+                with gr.Column(scale=3):
+                    ext_status = gr.Markdown("Pick a base and a corpus, then **Preview**.", elem_id="ext-status",
+                                             elem_classes="lep-status")
+                    ext_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label="Held-out Russian text (assets/heldout_ru.txt)", interactive=False,
+                                               elem_id="ext-compare", elem_classes="lep-table")
+                    ext_samples = gr.Dataframe(pd.DataFrame(columns=SAMPLE_COLUMNS), label="Sample of the new tokens (␣ = leading space)", interactive=False,
+                                               max_height=300, elem_id="ext-samples", elem_classes="lep-table")
+        with gr.Tab("Replace", id="replace"):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=380):
+                    r_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus")
+                    with gr.Row():
+                        r_size = gr.Number(8000, precision=0, minimum=300, label="vocabulary size")
+                        r_algo = gr.Radio(list(ALGORITHMS), value="bpe", label="algorithm")
+                    r_like = gr.Dropdown([NO_LIKE, *toks], value=base0 or NO_LIKE, allow_custom_value=True,
+                                         label="keep special tokens, chat template and style of")
+                    with gr.Row():
+                        r_name = gr.Textbox("ru-bpe-8000", label="output name (workspace/tokenizers/…)", scale=3)
+                        r_overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                    r_btn = gr.Button("Train", variant="primary", elem_id="rep-train")
+                with gr.Column(scale=3):
+                    r_status = gr.Markdown("A new vocabulary changes every id: the model then needs all its embeddings "
+                                           "initialised and trained. Prefer **Extend** for LEP.", elem_id="rep-status",
+                                           elem_classes="lep-status")
+                    r_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label="Held-out Russian text", interactive=False, elem_classes="lep-table")
+        with gr.Tab("Initialise a model", id="init"):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=380):
+                    i_model = gr.Dropdown(models, value=base0 if models else None, label="Model",
+                                          allow_custom_value=True, elem_id="init-model")
+                    i_tok = gr.Dropdown(ctx.choices("tokenizer"), label="New tokenizer (workspace/tokenizers)",
+                                        elem_id="init-tokenizer")
+                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="new rows from",
+                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice)")
+                    with gr.Row():
+                        i_name = gr.Textbox("", label="output name (workspace/models/…)", elem_id="init-name", scale=3)
+                        i_overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                    i_btn = gr.Button("Initialise", variant="primary", elem_id="init-run")
+                with gr.Column(scale=3):
+                    i_status = gr.Markdown("Resizes the model's embeddings (and untied head) to the new tokenizer; "
+                                           "old tokens keep their rows.", elem_id="init-status", elem_classes="lep-status")
+                    model_table = gr.Dataframe(workspace_table(ctx, "model"), label="Models in the workspace",
+                                               interactive=False, elem_id="model-table", elem_classes="lep-table")
+    tok_table = gr.Dataframe(workspace_table(ctx, "tokenizer"), label="Tokenizers in the workspace",
+                             interactive=False, elem_id="tok-table", elem_classes="lep-table")
+    refresh = gr.Button("↻ Refresh lists", size="sm")
+
+    listed = [base, r_like, i_model, i_tok, tok_table, model_table]
+
+    def lists(new_tok: str | None = None):
+        """Fresh choices everywhere after something was written (the new tokenizer pre-selected for init)."""
+        t = tokenizer_choices(ctx)
+        return (gr.Dropdown(choices=t), gr.Dropdown(choices=[NO_LIKE, *t]), gr.Dropdown(choices=ctx.model_choices()),
+                gr.Dropdown(choices=ctx.choices("tokenizer"), value=new_tok) if new_tok else
+                gr.Dropdown(choices=ctx.choices("tokenizer")),
+                workspace_table(ctx, "tokenizer"), workspace_table(ctx, "model"))
+
+    @guarded
+    def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, name_v, overwrite_v, progress=gr.Progress()):
+        out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
+        progress(0, desc="reading corpus")
+        r = extend_tokenizer(base_v, _corpus(corpus_v), int(add_v or 0), out, alphabet_v, int(min_freq_v or 0),
+                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"))
+        status = (f"Created **tokenizers/{out.name}**: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
+                  f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
+                  f"round-trip errors {r['roundtrip_errors']}. Next: **Initialise a model** for it.")
+        return status, *lists(str(out))
+
+    @guarded
+    def replace(corpus_v, size_v, algo_v, like_v, name_v, overwrite_v, progress=gr.Progress()):
+        out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
+        like = None if not like_v or like_v == NO_LIKE else like_v
+        progress(0, desc="training the tokenizer")
+        r = train_tokenizer(_corpus(corpus_v), int(size_v or 0), algo_v, out, like=like, overwrite=bool(overwrite_v))
+        new = cached_tokenizer(str(out))
+        table = _heldout_rows({f"like · {Path(like).name}": cached_tokenizer(like), f"new · {out.name}": new}
+                              if like else {f"new · {out.name}": new})
+        status = (f"Created **tokenizers/{out.name}**: vocabulary {r['vocab_size']:,}, corpus chars/token "
+                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']}. New ids differ from the "
+                  "old ones: initialise a model for it, then train its embeddings.")
+        return status, table, *lists(str(out))
+
+    @guarded
+    def initialise(model_v, tok_v, method_v, name_v, overwrite_v, progress=gr.Progress()):
+        if not model_v or not tok_v:
+            raise LepInputError("pick a model and a tokenizer first (create one under Extend or Replace)")
+        out = output_dir(ctx, "model", name_v or f"{Path(model_v).name}-{Path(tok_v).name}", overwrite_v)
+        progress(0.1, desc="loading the model and resizing its embeddings")
+        r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v))
+        status = (f"Created **models/{out.name}**: {r['new_vocab']:,} tokens, {r['initialised_rows']:,} new rows "
+                  f"({method_v}), {r['copied_rows']:,} copied, {'tied' if r['tied'] else 'untied'} embeddings, "
+                  f"{r['seconds']:.1f} s. Next: train its embeddings in **3 · Training**.")
+        return status, *lists()
+
+    gr.on([base.change, add.change], suggest, [base, add], name, show_progress="hidden")
+    gr.on([i_model.change, i_tok.change], lambda m, t: f"{Path(m).name}-{Path(t).name}" if m and t else "",
+          [i_model, i_tok], i_name, show_progress="hidden")
+    @guarded
+    def uploaded(files, current, current_r):
+        saved = save_uploads(ctx, files)  # before listing, so the new files are among the choices
+        choices = corpus_choices(ctx)
+        return (gr.Dropdown(choices=choices, value=[*(current or []), *saved]),
+                gr.Dropdown(choices=choices, value=current_r))
+
+    upload.upload(uploaded, [upload, corpus, r_corpus], [corpus, r_corpus])
+    preview_btn.click(guarded(preview), [base, corpus, add, alphabet, min_freq], [ext_status, ext_compare, ext_samples],
+                      show_progress_on=ext_status)
+    create_btn.click(create, [base, corpus, add, alphabet, min_freq, name, overwrite], [ext_status, *listed],
+                     show_progress_on=ext_status)
+    r_btn.click(replace, [r_corpus, r_size, r_algo, r_like, r_name, r_overwrite], [r_status, r_compare, *listed],
+                show_progress_on=r_status)
+    i_btn.click(initialise, [i_model, i_tok, i_method, i_name, i_overwrite], [i_status, *listed],
+                show_progress_on=i_status)
+    refresh.click(lambda: (*lists(), *[gr.Dropdown(choices=corpus_choices(ctx))] * 2), None, [*listed, corpus, r_corpus])

@@ -1,0 +1,72 @@
+"""The Vocabulary tab in a real browser: preview an extension, create it, initialise a tiny model with it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+ADD = 3000  # the default: learning it on the demo corpus takes a few seconds
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_llama) -> Path:
+    ws = tmp_path_factory.mktemp("ws_vocabulary")
+    shutil.copytree(tiny_llama, ws / "models" / "tiny-llama")
+    return ws
+
+
+def test_extend_create_and_initialise(app_server, page, workspace, screenshots, tmp_path):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="2 · Vocabulary").click()
+
+    # an uploaded file is copied into workspace/corpora and joins the corpus
+    mine = tmp_path / "мой_текст.txt"
+    mine.write_text("Добрый вечер! Как прошёл ваш день?\n" * 20, encoding="utf-8")
+    with page.expect_file_chooser() as chooser:
+        page.locator("#ext-upload").click()
+    chooser.value.set_files(str(mine))
+    expect(page.locator("#ext-corpus")).to_contain_text("workspace · мой_текст.txt")
+    assert (workspace / "corpora" / "мой_текст.txt").read_text(encoding="utf-8") == mine.read_text(encoding="utf-8")
+
+    expect(page.locator("#ext-add input")).to_have_value(str(ADD))
+    expect(page.locator("#ext-name textarea, #ext-name input").first).to_have_value(f"tiny-llama-ru{ADD}")
+
+    page.locator("#ext-preview").click()
+    status = page.locator("#ext-status")
+    expect(status).to_contain_text(f"{ADD:,} new tokens", timeout=60_000)
+    expect(status).to_contain_text("Nothing is written yet")
+    assert not (workspace / "tokenizers" / f"tiny-llama-ru{ADD}").exists()  # preview writes nothing
+    samples = page.locator("#ext-samples")
+    expect(samples).to_contain_text("count in corpus")
+    new_ids = [int(x) for x in re.findall(r"\b\d{5}\b", samples.inner_text()) if int(x) >= 49152]
+    assert len(new_ids) >= 10  # rows of new tokens, ids after the old vocabulary
+    compare = page.locator("#ext-compare")
+    expect(compare).to_contain_text("after")
+
+    page.locator("#ext-create").click()
+    expect(status).to_contain_text(f"Created tokenizers/tiny-llama-ru{ADD}", timeout=60_000)
+    expect(page.locator("#tok-table")).to_contain_text(f"tiny-llama-ru{ADD}")
+    made = workspace / "tokenizers" / f"tiny-llama-ru{ADD}"
+    manifest = json.loads((made / "lep.json").read_text(encoding="utf-8"))
+    assert manifest["metrics"]["added"] == ADD and manifest["metrics"]["roundtrip_errors"] == 0
+    page.screenshot(path=str(screenshots / "vocabulary.png"), full_page=True)
+
+    # a second Create with the same name is refused, not silently overwritten
+    page.locator("#ext-create").click()
+    expect(page.get_by_text("already exists").first).to_be_visible(timeout=30_000)
+
+    page.get_by_role("tab", name="Initialise a model").click()
+    expect(page.locator("#init-name textarea, #init-name input").first).to_have_value(f"tiny-llama-tiny-llama-ru{ADD}")
+    page.locator("#init-run").click()
+    expect(page.locator("#init-status")).to_contain_text(f"Created models/tiny-llama-tiny-llama-ru{ADD}", timeout=90_000)
+    expect(page.locator("#model-table")).to_contain_text(f"tiny-llama-tiny-llama-ru{ADD}")
+    model_dir = workspace / "models" / f"tiny-llama-tiny-llama-ru{ADD}"
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["vocab_size"] == 49152 + ADD
