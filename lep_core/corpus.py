@@ -90,7 +90,7 @@ def read_corpus(paths: Iterable[str | os.PathLike], min_chars: int = 1) -> str:
     if len(text.strip()) < min_chars:
         have = len(text.strip())
         raise LepInputError(
-            f"the corpus is empty: pass files with text in them" if have == 0
+            "the corpus is empty: pass files with text in them" if have == 0
             else f"the corpus has only {have} characters (at least {min_chars} needed): add more text"
         )
     return text

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import torch
 
 from lep_core.corpus import read_corpus
+from lep_core.device import resolve_device
 from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
 from lep_core.propagation.embeddings_io import ModelFiles, local_folder, open_model, write_model
@@ -33,16 +34,6 @@ from lep_core.sources import load_tokenizer, resolve
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_json_atomic, write_manifest
 
 Progress = Callable[[int, int], None]
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise LepInputError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise LepInputError(f"unknown device {device!r}: choose auto, cpu or cuda")
-    return device
 
 
 def check_options(opts: PropagateOptions) -> list[str]:

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from lep_core.errors import LepJobError
 from lep_core.sources import first_line, save_model
-from lep_core.workspace import atomic_dir, write_json_atomic
+from lep_core.workspace import atomic_dir
 
 CKPT_DIR = "checkpoints"
 
@@ -144,6 +144,3 @@ def _replace_tensors(tmp: Path, model, trainable, source_dir: Path) -> bool:
             shutil.copytree(item, tmp / item.name)
     return True
 
-
-def write_status(run_dir: Path, status: dict[str, Any]) -> None:
-    write_json_atomic(Path(run_dir) / "status.json", status)

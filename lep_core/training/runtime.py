@@ -15,14 +15,6 @@ from lep_core.errors import LepInputError
 from lep_core.training.options import TrainOptions
 
 
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise LepInputError("--device cuda, but no CUDA GPU is visible: use --device cpu (or auto)")
-    return device
-
-
 def resolve_precision(precision: str, device: str) -> str:
     """auto = bf16 on CUDA where supported, fp32 otherwise (fp16 only when asked)."""
     if precision == "auto":

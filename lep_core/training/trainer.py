@@ -28,7 +28,8 @@ from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
 from lep_core.training.runtime import (MIXED, check_cuda_options, is_out_of_memory, load_for_training, lr_at,
-                                       make_optimizer, oom_advice, resolve_device, resolve_precision)
+                                       make_optimizer, oom_advice, resolve_precision)
+from lep_core.device import resolve_device
 from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
 
 Progress = Callable[[int, int], None]
@@ -192,7 +193,6 @@ class _Session:
 
     # -- the loop
     def run(self, progress: Progress | None) -> dict[str, Any]:
-        o = self.options
         self.elapsed0 = 0.0
         previous = {signal.SIGTERM: signal.getsignal(signal.SIGTERM), signal.SIGINT: signal.getsignal(signal.SIGINT)}
         for sig in previous:

@@ -6,7 +6,6 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from lep_core.corpus import read_corpus
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.embeddings.init import init_model
 from lep_core.errors import LepInputError

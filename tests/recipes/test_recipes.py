@@ -62,7 +62,7 @@ def test_replay_reproduces_artefacts(tmp_path, tiny_llama, ru_corpus):
     recipe_file.write_text(yaml.safe_dump(_recipe(tiny_llama, corpus)), encoding="utf-8")
     recipe = load_recipe(recipe_file)
     first = run_recipe(recipe, tmp_path / "ws1", log=lambda _: None)
-    second = run_recipe(recipe, tmp_path / "ws2", log=lambda _: None)
+    run_recipe(recipe, tmp_path / "ws2", log=lambda _: None)
     assert [r["step"] for r in first] == ["extend", "init", "train", "propagate"]
     for sub in ("tokenizers/t", "models/m", "runs/r/final", "adapted/a"):
         tok1, w1 = _digest(tmp_path / "ws1" / sub)

@@ -55,7 +55,7 @@ def test_cuda_paths_are_guarded_on_cpu():
     with pytest.raises(LepInputError, match="fp16 needs CUDA"):
         resolve_precision("fp16", "cpu")
     if not torch.cuda.is_available():
-        from lep_core.training.runtime import resolve_device
+        from lep_core.device import resolve_device
 
         with pytest.raises(LepInputError, match="no CUDA GPU"):
             resolve_device("cuda")
