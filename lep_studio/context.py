@@ -27,5 +27,10 @@ class AppContext:
         """Everything that holds a model: models, finished runs (their final/), adapted models."""
         out = [(f"model · {n}", p) for n, p in self.choices("model")]
         out += [(f"run · {p.name}", str(p / "final")) for p in list_artifacts("run", self.workspace) if (p / "final").is_dir()]
-        out += [(f"adapted · {n}", p) for n, p in self.choices("adapted")]
+        for folder in list_artifacts("adapted", self.workspace):
+            if (folder / "config.json").is_file():
+                out.append((f"adapted · {folder.name}", str(folder)))
+            else:  # one propagation onto several instruct models: OUT/<name>/ each
+                out += [(f"adapted · {folder.name}/{sub.name}", str(sub)) for sub in sorted(folder.iterdir())
+                        if (sub / "config.json").is_file()]
         return out
