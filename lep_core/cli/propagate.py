@@ -30,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--ridge", type=_ridge, default=0.0, help="pull P toward identity (relative strength, default 0)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to accumulate the fit")
     p.add_argument("--solver", default=Solver.gram.value, choices=[s.value for s in Solver],
-                   help="gram: float64 Gram matrices, O(d²) memory (default); lstsq: exact QR, for small models")
+                   help="gram: float64 Gram sums of float32 chunk products, O(d²) memory (default); "
+                        "gram64: float64 products too; lstsq: exact QR, for small models")
     p.add_argument("--corpus", nargs="+", default=[], metavar="FILE", help="text for occ_conversion's weights")
     p.add_argument("--compare-modes", action="store_true", help="also fit every other mode and report them")
     add_overwrite(p)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, shape_of, token_bytes
+from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, piece_bytes, shape_of, token_bytes
 
 ANCHOR = "\n"
 WEIGHTINGS = ("mean", "sum", "length")
@@ -35,24 +35,23 @@ class Decomposition:
         return ~self.direct
 
 
-def _direct_ids(new_tok, old_tok) -> list[int]:
+def _direct_ids(new_tok, old_tok, new_pieces: list[str | None], old_vocab: dict[str, int]) -> list[int]:
     """Old id of each new id when the same vocabulary string exists in T (same family), else -1."""
-    old_vocab = old_tok.get_vocab()
-    new_pieces = id_to_piece(new_tok)
     same_family = shape_of(new_tok).family == shape_of(old_tok).family
-    new_added = {i for i in new_tok.added_tokens_decoder}
+    out = [old_vocab.get(piece, -1) if same_family and piece is not None else -1 for piece in new_pieces]
     old_added = {t.content: i for i, t in old_tok.added_tokens_decoder.items()}
-    out = []
-    for idx, piece in enumerate(new_pieces):
-        if piece is None:
-            out.append(-1)
-        elif idx in new_added:
-            out.append(old_added.get(piece, old_vocab.get(piece, -1)))
-        elif same_family:
-            out.append(old_vocab.get(piece, -1))
-        else:
-            out.append(-1)
+    for idx in new_tok.added_tokens_decoder:  # special tokens: by their text, in any family
+        if idx < len(out) and new_pieces[idx] is not None:
+            out[idx] = old_added.get(new_pieces[idx], old_vocab.get(new_pieces[idx], -1))
     return out
+
+
+def _new_token_bytes(new_tok, new_pieces: list[str | None], ids: list[int]) -> list[bytes]:
+    """Bytes of the given new ids only (an extension has a few thousand, not the whole vocabulary)."""
+    family = shape_of(new_tok).family
+    added = new_tok.added_tokens_decoder
+    return [b"" if new_pieces[i] is None else new_pieces[i].encode("utf-8") if i in added
+            else piece_bytes(new_pieces[i], family) for i in ids]
 
 
 def _encode_in_context(old_tok, texts: list[str]) -> list[list[int]]:
@@ -95,46 +94,56 @@ def decomposition_matrix(
     """M with rows = new ids, columns = old embedding rows. mean: 1/k; sum: 1; length: by byte length."""
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}: choose one of {WEIGHTINGS}")
-    direct = _direct_ids(new_tok, old_tok)
-    new_bytes, _ = token_bytes(new_tok)
-    rows: list[list[int]] = [[d] if d >= 0 else [] for d in direct]
+    new_pieces = id_to_piece(new_tok)
+    old_vocab = old_tok.get_vocab()
+    direct_t = torch.tensor(_direct_ids(new_tok, old_tok, new_pieces, old_vocab), dtype=torch.int64)
+    undecided = (direct_t < 0).nonzero().flatten().tolist()
     todo_text: list[int] = []
     texts: list[str] = []
     todo_bytes: list[int] = []
-    for idx, d in enumerate(direct):
-        if d >= 0 or not new_bytes[idx]:
+    raws: list[bytes] = []
+    for idx, raw in zip(undecided, _new_token_bytes(new_tok, new_pieces, undecided)):
+        if not raw:
             continue
         try:
-            texts.append(new_bytes[idx].decode("utf-8"))
+            texts.append(raw.decode("utf-8"))
             todo_text.append(idx)
         except UnicodeDecodeError:
             todo_bytes.append(idx)
-    for idx, ids in zip(todo_text, _encode_in_context(old_tok, texts)):
-        rows[idx] = ids
-    for idx, ids in zip(todo_bytes, _byte_rows(old_tok, [new_bytes[i] for i in todo_bytes])):
-        rows[idx] = ids
+            raws.append(raw)
+    built = _encode_in_context(old_tok, texts) + _byte_rows(old_tok, raws)
 
-    num_cols = old_rows if old_rows is not None else max(old_tok.get_vocab().values()) + 1
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
-    cols = torch.tensor([c for r in rows for c in r], dtype=torch.int64)
+    # assemble the CSR arrays: direct rows hold one id, built rows their encoding, the rest nothing
+    num_rows = len(new_pieces)
+    num_cols = old_rows if old_rows is not None else max(old_vocab.values()) + 1
+    built_rows = torch.tensor(todo_text + todo_bytes, dtype=torch.int64)
+    built_len = torch.tensor([len(ids) for ids in built], dtype=torch.int64)
+    lengths = (direct_t >= 0).to(torch.int64)
+    lengths[built_rows] = built_len
+    crow = torch.zeros(num_rows + 1, dtype=torch.int64)
+    crow[1:] = torch.cumsum(lengths, 0)
+    cols = torch.empty(int(crow[-1]), dtype=torch.int64)
+    direct_rows = (direct_t >= 0).nonzero().flatten()
+    cols[crow[direct_rows]] = direct_t[direct_rows]
+    offsets = torch.arange(int(built_len.sum())) - torch.repeat_interleave(torch.cumsum(built_len, 0) - built_len, built_len)
+    cols[torch.repeat_interleave(crow[built_rows], built_len) + offsets] = torch.tensor(
+        [c for ids in built for c in ids], dtype=torch.int64)
     if cols.numel() and int(cols.max()) >= num_cols:
         raise ValueError(f"old tokenizer produced id {int(cols.max())} but the old embeddings have {num_cols} rows")
-    row_of = torch.repeat_interleave(torch.arange(len(rows)), lengths)
+    row_of = torch.repeat_interleave(torch.arange(num_rows), lengths)
     if weighting == "sum":
         values = torch.ones(cols.numel())
     elif weighting == "length":
         old_bytes, _ = token_bytes(old_tok)
         size = torch.tensor([max(len(b), 1) for b in old_bytes], dtype=torch.float32)
         weight = size[cols]
-        totals = torch.zeros(len(rows)).index_add_(0, row_of, weight)
+        totals = torch.zeros(num_rows).index_add_(0, row_of, weight)
         values = weight / totals[row_of]
     else:
         values = 1.0 / lengths[row_of].to(torch.float32)
     single = lengths[row_of] == 1
     values = torch.where(single, torch.full_like(values, 1.0 / overlap_penalty), values)
-    crow = torch.zeros(len(rows) + 1, dtype=torch.int64)
-    crow[1:] = torch.cumsum(lengths, 0)
     with warnings.catch_warnings():  # "sparse CSR is beta": the operations used here (mm, to_dense) are stable
         warnings.simplefilter("ignore", UserWarning)
-        matrix = torch.sparse_csr_tensor(crow, cols, values.to(torch.float32), size=(len(rows), num_cols))
-    return Decomposition(matrix=matrix, lengths=lengths, direct=torch.tensor(direct) >= 0)
+        matrix = torch.sparse_csr_tensor(crow, cols, values.to(torch.float32), size=(num_rows, num_cols))
+    return Decomposition(matrix=matrix, lengths=lengths, direct=direct_t >= 0)

@@ -17,7 +17,10 @@ from lep_core.propagation.rows import RowMix
 from lep_core.propagation.solve import Gram, Solver, gram_residual, solve_exact, solve_gram
 
 HELDOUT_FRACTION = 0.1
-CHUNK_BYTES = 256 * 2**20  # float64 rows gathered per chunk
+# ||XP - Y||² from the Gram sums is exact to ~1e-7 of ||Y - X||² with float32 chunk products, so a residual
+# under this share of ||Y - X|| / ||Y|| is measured by a direct pass over the rows instead
+RESIDUAL_FLOOR = 3e-3
+CHUNK_BYTES = 256 * 2**20  # rows gathered per chunk (as float64)
 
 
 @dataclass
@@ -52,16 +55,19 @@ def _max_nnz(d: int) -> int:
     return max(1024, CHUNK_BYTES // (8 * d))
 
 
-def _score(mix: RowMix, src: torch.Tensor, dst: torch.Tensor, p: torch.Tensor, device) -> tuple[float, float]:
+def _score(mix: RowMix, src: torch.Tensor, dst: torch.Tensor, p: torch.Tensor, device,
+           dtype: torch.dtype = torch.float64) -> tuple[float, float]:
     """Relative error and mean cosine of X·P against Y over the rows of mix (a second, small pass)."""
     err = norm = cos_sum = 0.0
+    p = p.to(dtype)
     for start, end in mix.chunks(_max_nnz(src.shape[1])):
-        x = mix.apply(src, start, end, device)
-        y = mix.apply(dst, start, end, device)
+        x = mix.apply(src, start, end, device, dtype)
+        y = mix.apply(dst, start, end, device, dtype)
         pred = x @ p
         err += float(((pred - y) ** 2).sum())
         norm += float((y * y).sum())
-        cos_sum += float(torch.nn.functional.cosine_similarity(pred, y, dim=1, eps=1e-12).sum())
+        dots = (pred * y).sum(1)
+        cos_sum += float((dots / (pred.norm(dim=1) * y.norm(dim=1)).clamp_min(1e-12)).sum())
     if mix.num_rows == 0:
         return float("nan"), float("nan")
     return (err / norm) ** 0.5 if norm > 0 else 0.0, cos_sum / mix.num_rows
@@ -82,33 +88,35 @@ def fit_projection(
     fit=False scores P = identity (straight mode) on the same rows.
     """
     start_t = time.perf_counter()
+    solver = Solver(solver)
+    work = solver.work_dtype
     d = src.shape[1]
     nonempty = mix.nonempty()
-    held = torch.zeros(mix.num_rows, dtype=torch.bool)
-    held[nonempty[heldout_split(nonempty.numel())]] = True
-    held_mix = mix.select(held.nonzero().flatten())
+    held_ids = nonempty[heldout_split(nonempty.numel())]
+    held_mix = mix.select(held_ids)
     eye = torch.eye(d, dtype=torch.float64, device=device)
     if not fit:
         p_full = p_train = eye
-        full_err, _ = _score(mix.select(nonempty), src, dst, eye, device)
-    elif Solver(solver) is Solver.lstsq:
+        full_err, _ = _score(mix.select(nonempty), src, dst, eye, device, work)
+    elif solver is Solver.lstsq:
+        held = torch.zeros(mix.num_rows, dtype=torch.bool)
+        held[held_ids] = True
         p_full, p_train, full_err = _fit_exact(mix.select(nonempty), held[nonempty], src, dst, ridge, device)
     else:
-        # one pass: Gram of every row, plus the Gram of the held-out rows; train = all - held
-        everything, held_gram = Gram(d, device), Gram(d, device)
-        for lo, hi in mix.chunks(_max_nnz(d)):
-            x, y = mix.apply(src, lo, hi, device), mix.apply(dst, lo, hi, device)
-            everything.add(x, y)
-            m = held[lo:hi].to(device)
-            if m.any():
-                held_gram.add(x[m], y[m])
-            if progress:
-                progress(hi, mix.num_rows)
-        everything.rows = int(nonempty.numel())
+        # the training rows and the held-out rows are accumulated apart (no row twice): all = train + held
+        train_ids = nonempty[~torch.isin(nonempty, held_ids)]
+        joint = _joint_rows(src, dst, mix.num_cols, work, device)
+        train_gram = _accumulate(mix.select(train_ids), joint, d, device, progress, 0, mix.num_rows)
+        held_gram = _accumulate(held_mix, joint, d, device, progress, train_ids.numel(), mix.num_rows)
+        everything = train_gram + held_gram
         p_full = solve_gram(everything, ridge)
-        p_train = solve_gram(everything - held_gram, ridge) if held.any() else p_full
+        p_train = solve_gram(train_gram, ridge) if held_ids.numel() else p_full
         full_err = gram_residual(everything, p_full)
-    held_err, held_cos = _score(held_mix, src, dst, p_train, device) if held.any() else (float("nan"), float("nan"))
+        floor = RESIDUAL_FLOOR * (everything.ztz / max(everything.yty, 1e-300)) ** 0.5
+        if 0 < full_err < floor:  # below the precision of the Gram formula: measure it directly instead
+            full_err, _ = _score(mix.select(nonempty), src, dst, p_full, device, work)
+    held = held_ids.numel() > 0
+    held_err, held_cos = _score(held_mix, src, dst, p_train, device, work) if held else (float("nan"), float("nan"))
     report = FitReport(
         fit_rows=int(nonempty.numel()),
         fit_residual=full_err,
@@ -118,6 +126,26 @@ def fit_projection(
         seconds=time.perf_counter() - start_t,
     )
     return Fit(p_full.cpu(), report)
+
+
+def _joint_rows(src: torch.Tensor, dst: torch.Tensor, old_rows: int, work: torch.dtype, device):
+    """[S·src | S·dst] for a chunk of rows, as one function of (mix, lo, hi).
+
+    float32: one (V, 2d) float32 table [src | dst[:V]] so each chunk is a single sparse product
+    (4.2 GB for an 8B model); float64: rows gathered and cast per chunk, never a whole float64 copy."""
+    if work == torch.float32:
+        table = torch.cat([src[:old_rows].to(device=device, dtype=work), dst[:old_rows].to(device=device, dtype=work)], dim=1)
+        return lambda mix, lo, hi: mix.apply(table, lo, hi, device, work)
+    return lambda mix, lo, hi: torch.cat([mix.apply(src, lo, hi, device, work), mix.apply(dst, lo, hi, device, work)], dim=1)
+
+
+def _accumulate(mix: RowMix, joint, d: int, device, progress, done: int, total: int) -> Gram:
+    gram = Gram(d, device)
+    for lo, hi in mix.chunks(_max_nnz(d)):
+        gram.add_joint(joint(mix, lo, hi))
+        if progress:
+            progress(done + hi, total)
+    return gram
 
 
 def _fit_exact(mix, held, src, dst, ridge, device) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -130,11 +158,13 @@ def _fit_exact(mix, held, src, dst, ridge, device) -> tuple[torch.Tensor, torch.
     return p_full, p_train, full_err
 
 
-def apply_projection(table: torch.Tensor, p: torch.Tensor, rows: int | None = None, chunk: int = 8192) -> torch.Tensor:
+def apply_projection(table: torch.Tensor, p: torch.Tensor, rows: int | None = None, chunk: int = 16384) -> torch.Tensor:
     """table[:rows]·P in chunks, computed in float32 (float64 when the table is), cast back to table's dtype."""
     rows = table.shape[0] if rows is None else rows
     work = torch.float64 if table.dtype == torch.float64 else torch.float32
     p_w = p.to(device=table.device, dtype=work)
+    if table.dtype == work:  # no cast needed: one product, written straight into the result
+        return torch.matmul(table[:rows], p_w)
     out = torch.empty(rows, table.shape[1], dtype=table.dtype, device=table.device)
     for lo in range(0, rows, chunk):
         hi = min(lo + chunk, rows)

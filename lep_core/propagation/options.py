@@ -17,7 +17,7 @@ class PropagateOptions:
     mode: Mode = DEFAULT_MODE
     ridge: float = 0.0  # pulls P toward identity; relative to the mean diagonal of XᵀX
     device: str = "auto"  # auto | cpu | cuda: where the Gram matrices are accumulated
-    solver: Solver = Solver.gram  # gram (O(d²) memory) or lstsq (exact QR, small d)
+    solver: Solver = Solver.gram  # gram / gram64 (O(d²) memory) or lstsq (exact QR, small d)
     corpus: list[str] = field(default_factory=list)  # text for occ_conversion
     compare_modes: bool = False  # also fit every other mode and report them side by side
     overwrite: bool = False

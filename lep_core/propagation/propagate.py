@@ -48,7 +48,7 @@ def check_options(opts: PropagateOptions) -> list[str]:
     try:
         Solver(opts.solver)
     except ValueError:
-        problems.append(f"unknown solver {opts.solver!r}: choose gram or lstsq")
+        problems.append(f"unknown solver {opts.solver!r}: choose one of " + ", ".join(s.value for s in Solver))
     problems += check_names([resolve(s, "instruct model").name for s in opts.instruct])
     return problems
 

@@ -2,12 +2,13 @@
 
 Every fitting mode is X = S·B_e, Y = S·I_e for some S: the decomposition matrix M (conversion
 modes), a selection of old ids (union, bypass). Rows are produced in chunks, each computed in
-float64 straight from the stored (maybe bf16) rows, so no full float64 copy of a 128k x 4096
-matrix is ever made.
+the working dtype (float32 or float64) straight from the stored (maybe bf16) rows, so no full
+float64 copy of a 128k x 4096 matrix is ever made.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -69,18 +70,31 @@ class RowMix:
             yield start, end
             start = end
 
-    def apply(self, table: torch.Tensor, start: int, end: int, device: str | torch.device = "cpu") -> torch.Tensor:
-        """(end - start, d) float64 rows of S·table for one chunk."""
+    def apply(self, table: torch.Tensor, start: int, end: int, device: str | torch.device = "cpu",
+              dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """(end - start, d) rows of S·table for one chunk, in dtype.
+
+        When table is already in dtype on device, one sparse CSR product does it; otherwise the rows
+        are gathered and cast chunk by chunk (so a bf16 table never needs a whole float64 copy)."""
         lo, hi = int(self.crow[start]), int(self.crow[end])
+        if table.dtype == dtype and table.device == torch.device(device):
+            with warnings.catch_warnings():  # "sparse CSR is beta": CSR @ dense is stable
+                warnings.simplefilter("ignore", UserWarning)
+                chunk = torch.sparse_csr_tensor(
+                    (self.crow[start : end + 1] - lo).to(table.device), self.cols[lo:hi].to(table.device),
+                    self.vals[lo:hi].to(device=table.device, dtype=dtype), size=(end - start, table.shape[0]))
+                return chunk @ table
         cols = self.cols[lo:hi]
-        gathered = table[cols.to(table.device)].to(device=device, dtype=torch.float64)
-        gathered *= self.vals[lo:hi].to(device).unsqueeze(1)
+        gathered = table[cols.to(table.device)].to(device=device, dtype=dtype)
+        weights = self.vals[lo:hi]
+        if not bool((weights == 1).all()):  # selections (union, bypass) and single-token rows need no scaling
+            gathered *= weights.to(device=device, dtype=dtype).unsqueeze(1)
         lengths = self.crow[start + 1 : end + 1] - self.crow[start:end]
         if hi - lo == end - start and bool((lengths == 1).all()):  # one old row per fitting row: nothing to sum
             return gathered
         # each row's first entry by indexing, the few further entries (multi-token rows) added on top
         first = (self.crow[start:end] - lo).clamp(max=max(hi - lo - 1, 0))
-        out = gathered[first.to(device)] if hi > lo else torch.zeros(end - start, table.shape[1], dtype=torch.float64, device=device)
+        out = gathered[first.to(device)] if hi > lo else torch.zeros(end - start, table.shape[1], dtype=dtype, device=device)
         out[(lengths == 0).to(device)] = 0.0
         is_first = torch.zeros(hi - lo, dtype=torch.bool)
         is_first[first[lengths > 0]] = True

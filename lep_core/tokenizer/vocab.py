@@ -87,13 +87,21 @@ def shape_of(tokenizer) -> TokenizerShape:
     return TokenizerShape.of(state)
 
 
+@lru_cache(maxsize=1)
+def _byte_translation() -> dict[int, str]:
+    """str.translate table: byte-level symbol -> the latin-1 character of its byte; any other
+    character below 256 -> U+FFFF, so that encoding to latin-1 fails for pieces that are not byte-level."""
+    table = {c: "\uffff" for c in range(256)}
+    table.update({ord(ch): chr(b) for ch, b in byte_decoder().items()})
+    return table
+
+
 def piece_bytes(piece: str, family: str) -> bytes:
     """The bytes a vocabulary string stands for (special tokens excluded: see token_bytes)."""
     if family == BYTE_LEVEL:
-        table = byte_decoder()
-        try:
-            return bytes(table[c] for c in piece)
-        except KeyError:  # not a byte-level symbol (an added token stored verbatim)
+        try:  # translate + latin-1 runs in C: this is called for every token of a 128k vocabulary
+            return piece.translate(_byte_translation()).encode("latin-1")
+        except UnicodeEncodeError:  # not a byte-level symbol (an added token stored verbatim)
             return piece.encode("utf-8")
     match = _BYTE_PIECE.match(piece)
     if match:
@@ -110,21 +118,14 @@ def id_to_piece(tokenizer) -> list[str | None]:
     return pieces
 
 
-def token_bytes(tokenizer) -> tuple[list[bytes], list[bool]]:
-    """Bytes of every id and whether it is an added/special token (whose text is taken verbatim)."""
+def token_bytes(tokenizer, pieces: list[str | None] | None = None) -> tuple[list[bytes], list[bool]]:
+    """Bytes of every id and whether it is an added/special token (whose text is taken verbatim).
+
+    pieces: id_to_piece(tokenizer) when the caller has it already (it costs a full vocabulary copy)."""
     family = shape_of(tokenizer).family
-    pieces = id_to_piece(tokenizer)
-    added = {idx for idx in tokenizer.added_tokens_decoder}
-    out: list[bytes] = []
-    is_added: list[bool] = []
-    for idx, piece in enumerate(pieces):
-        if piece is None:
-            out.append(b"")
-            is_added.append(False)
-        elif idx in added:
-            out.append(piece.encode("utf-8"))
-            is_added.append(True)
-        else:
-            out.append(piece_bytes(piece, family))
-            is_added.append(False)
-    return out, is_added
+    pieces = id_to_piece(tokenizer) if pieces is None else pieces
+    added = set(tokenizer.added_tokens_decoder)
+    is_added = [idx in added for idx in range(len(pieces))]
+    out = [b"" if piece is None else piece.encode("utf-8") if special else piece_bytes(piece, family)
+           for piece, special in zip(pieces, is_added)]
+    return out, [special and piece is not None for piece, special in zip(pieces, is_added)]

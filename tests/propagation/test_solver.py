@@ -90,3 +90,32 @@ def test_modes_enum_feeds_choices():
     assert all(m.help for m in Mode)
     with pytest.raises(LepInputError, match="choose one of"):
         parse_mode("nope")
+
+
+def test_float32_gram_matches_float64_and_exact_solvers_on_a_near_identity_pair():
+    """The default solver multiplies float32 chunks; against float64 and exact QR it must agree to 1e-5,
+    and its residual (kept for Z = Y - X) must match a direct computation even when it is tiny."""
+    g = torch.Generator().manual_seed(3)
+    mix = RowMix.selection(torch.arange(3000), 3000)
+    src = torch.randn(3000, 48, generator=g)
+    q = torch.eye(48) + 0.05 * torch.randn(48, 48, generator=g)
+    dst = src @ q + 1e-4 * torch.randn(3000, 48, generator=g)
+    fits = {s: fit_projection(mix, src, dst, solver=s) for s in ("gram", "gram64", "lstsq")}
+    for s in ("gram", "gram64"):
+        rel = torch.linalg.norm(fits[s].p - fits["lstsq"].p) / torch.linalg.norm(fits["lstsq"].p)
+        assert rel < 1e-5, (s, float(rel))
+    direct = float(torch.linalg.norm(src.double() @ fits["gram"].p - dst.double()) / torch.linalg.norm(dst.double()))
+    assert direct < 1e-3
+    assert fits["gram"].report.fit_residual == pytest.approx(direct, rel=0.02)
+    same = fit_projection(mix, src, src.clone())
+    assert torch.equal(same.p, torch.eye(48, dtype=torch.float64)) and same.report.fit_residual == 0.0
+
+
+def test_joint_accumulation_with_symmetric_blocks_equals_plain_products():
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(200, 37, generator=g, dtype=torch.float64), torch.randn(200, 37, generator=g, dtype=torch.float64)
+    gram = Gram(37)
+    gram.add(x[:120], y[:120])
+    gram.add(x[120:], y[120:])
+    assert torch.allclose(gram.xtx, x.T @ x, atol=1e-10) and torch.allclose(gram.xtz, x.T @ (y - x), atol=1e-10)
+    assert gram.yty == pytest.approx(float((y * y).sum()), rel=1e-12)
