@@ -15,13 +15,13 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.errors import LepInputError
-from lep_core.sources import load_model, load_tokenizer, save_model
+from lep_core.sources import load_model, load_tokenizer, resolve, save_model
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
 
 
@@ -158,18 +158,30 @@ def init_model(
     method: str | InitMethod = "mean",
     overwrite: bool = False,
     seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Load, resize, initialise, save atomically with the new tokenizer, write lep.json."""
+    """Load, resize, initialise, save atomically with the new tokenizer, write lep.json.
+
+    progress(fraction, message) is called between the stages (loading and saving dominate the time).
+    """
+    tick = progress or (lambda fraction, message: None)
     try:
         method = InitMethod(method)
     except ValueError:
         raise LepInputError(f"unknown init method {method!r}: choose one of {', '.join(m.value for m in InitMethod)}") from None
     check_output_free(out, overwrite)
+    tick(0.0, "loading the tokenizers")
     new_tok = load_tokenizer(tokenizer_dir)
     old_tok = load_tokenizer(model_src)
     start = time.perf_counter()
-    model = load_model(model_src)
+    tick(0.1, "loading the model")
+    source = resolve(model_src, "model")
+    # the stored dtype (bf16 for most 7-8B checkpoints: half the RAM and disk of float32); new rows are
+    # computed in float32 and cast to it. De-quantized GGUF weights stay float32.
+    model = load_model(source, dtype=None if source.gguf_file else "auto")
+    tick(0.4, f"initialising the new rows ({method.value})")
     facts = resize_and_init(model, old_tok, new_tok, method, seed)
+    tick(0.6, "saving the model")
     with atomic_dir(out, overwrite) as tmp:
         save_model(model, new_tok, tmp)
         facts["seconds"] = round(time.perf_counter() - start, 3)
@@ -180,4 +192,5 @@ def init_model(
             params={"operation": "init", "method": method.value, "seed": seed},
             metrics=facts,
         )
+    tick(1.0, "done")
     return {"out": str(Path(out).resolve()), **facts}

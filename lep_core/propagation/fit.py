@@ -103,12 +103,10 @@ def fit_projection(
         held[held_ids] = True
         p_full, p_train, full_err = _fit_exact(mix.select(nonempty), held[nonempty], src, dst, ridge, device)
     else:
-        # the training rows and the held-out rows are accumulated apart (no row twice): all = train + held
-        train_ids = nonempty[~torch.isin(nonempty, held_ids)]
-        joint = _joint_rows(src, dst, mix.num_cols, work, device)
-        train_gram = _accumulate(mix.select(train_ids), joint, d, device, progress, 0, mix.num_rows)
-        held_gram = _accumulate(held_mix, joint, d, device, progress, train_ids.numel(), mix.num_rows)
-        everything = train_gram + held_gram
+        # every row once, then the held-out rows again: the 90% training Gram is all - held
+        everything = _accumulate(mix, src, dst, work, device, progress)
+        held_gram = _accumulate(held_mix, src, dst, work, device)
+        train_gram = everything - held_gram
         p_full = solve_gram(everything, ridge)
         p_train = solve_gram(train_gram, ridge) if held_ids.numel() else p_full
         full_err = gram_residual(everything, p_full)
@@ -128,23 +126,25 @@ def fit_projection(
     return Fit(p_full.cpu(), report)
 
 
-def _joint_rows(src: torch.Tensor, dst: torch.Tensor, old_rows: int, work: torch.dtype, device):
-    """[S·src | S·dst] for a chunk of rows, as one function of (mix, lo, hi).
-
-    float32: one (V, 2d) float32 table [src | dst[:V]] so each chunk is a single sparse product
-    (4.2 GB for an 8B model); float64: rows gathered and cast per chunk, never a whole float64 copy."""
-    if work == torch.float32:
-        table = torch.cat([src[:old_rows].to(device=device, dtype=work), dst[:old_rows].to(device=device, dtype=work)], dim=1)
-        return lambda mix, lo, hi: mix.apply(table, lo, hi, device, work)
-    return lambda mix, lo, hi: torch.cat([mix.apply(src, lo, hi, device, work), mix.apply(dst, lo, hi, device, work)], dim=1)
-
-
-def _accumulate(mix: RowMix, joint, d: int, device, progress, done: int, total: int) -> Gram:
+def _accumulate(mix: RowMix, src: torch.Tensor, dst: torch.Tensor, work: torch.dtype, device,
+                progress: Callable[[int, int], None] | None = None) -> Gram:
+    """The Gram sums of X = S·src, Y = S·dst. The identity prefix (an extension's old tokens, ~all rows)
+    is read straight from the tables; the other rows are mixed chunk by chunk."""
+    d = src.shape[1]
     gram = Gram(d, device)
-    for lo, hi in mix.chunks(_max_nnz(d)):
-        gram.add_joint(joint(mix, lo, hi))
+    step = _max_nnz(d)
+    prefix = mix.identity_prefix()
+    for lo in range(0, prefix, step):
+        hi = min(lo + step, prefix)
+        gram.add(src[lo:hi].to(device=device, dtype=work), dst[lo:hi].to(device=device, dtype=work))
         if progress:
-            progress(done + hi, total)
+            progress(hi, mix.num_rows)
+    rest = mix.select(torch.arange(prefix, mix.num_rows)) if prefix else mix
+    for lo, hi in rest.chunks(step):
+        gram.add(rest.apply(src, lo, hi, device, work), rest.apply(dst, lo, hi, device, work))
+        if progress:
+            progress(prefix + hi, mix.num_rows)
+    gram.rows = int(mix.nonempty().numel())
     return gram
 
 

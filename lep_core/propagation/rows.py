@@ -56,6 +56,17 @@ class RowMix:
         take = torch.repeat_interleave(starts, lengths) + within
         return RowMix(crow, self.cols[take], self.vals[take], self.num_cols)
 
+    def identity_prefix(self) -> int:
+        """How many leading rows are exactly e_r (row r = old row r, weight 1): an extended tokenizer's
+        old tokens. Those rows of S·table are table[:k] itself, so they need no gathering at all."""
+        n = min(self.num_rows, self.num_cols)
+        if n == 0:
+            return 0
+        starts = self.crow[:n].clamp(max=max(self.cols.numel() - 1, 0))
+        ok = (self.lengths[:n] == 1) & (self.cols[starts] == torch.arange(n)) & (self.vals[starts] == 1)
+        bad = (~ok).nonzero()
+        return int(bad[0]) if bad.numel() else n
+
     def nonempty(self) -> torch.Tensor:
         """Ids of rows with at least one entry (empty rows carry no information to fit on)."""
         return (self.lengths > 0).nonzero().flatten()

@@ -57,25 +57,22 @@ class Gram:
         return float(torch.trace(self.xtx) + 2 * torch.trace(self.xtz)) + self.ztz
 
     def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """x, y: (n, d) rows on self.device, float32 or float64 (the sums are float64 either way)."""
-        self.add_joint(torch.cat([x, y], dim=1))
+        """x, y: (n, d) rows on self.device, float32 or float64 (the sums are float64 either way).
 
-    def add_joint(self, xy: torch.Tensor, blocks: int = 4) -> None:
-        """xy = [X | Y], (n, 2d), overwritten with [X | Y - X]. XᵀX is symmetric, so only its upper
-        block triangle is multiplied (row block i = X_iᵀ·xy[:, i:]): ~20% fewer operations."""
-        d = self.d
-        xy[:, d:] -= xy[:, :d]
-        part = torch.zeros(d, 2 * d, dtype=xy.dtype, device=xy.device)
-        bounds = [round(d * k / blocks) for k in range(blocks + 1)]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            torch.matmul(xy[:, lo:hi].T, xy[:, lo:], out=part[lo:hi, lo:])
-        xtx = part[:, :d]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):  # mirror the upper blocks into the lower ones
-            xtx[hi:, lo:hi] = xtx[lo:hi, hi:].T
+        XᵀX is symmetric: its two diagonal half-blocks and the upper off-diagonal one are multiplied,
+        the lower one mirrored (a quarter of XᵀX's operations saved)."""
+        z = y - x
+        h = self.d // 2
+        top = x[:, :h].T @ x  # (h, d): the upper half-rows of XᵀX
+        bottom = x[:, h:].T @ x[:, h:]  # (d - h, d - h)
+        xtx = torch.empty(self.d, self.d, dtype=top.dtype, device=top.device)
+        xtx[:h] = top
+        xtx[h:, h:] = bottom
+        xtx[h:, :h] = top[:, h:].T
         self.xtx += xtx.to(torch.float64)
-        self.xtz += part[:, d:].to(torch.float64)
-        self.ztz += float(torch.linalg.vector_norm(xy[:, d:], dim=1).to(torch.float64).square().sum())
-        self.rows += int(xy.shape[0])
+        self.xtz += (x.T @ z).to(torch.float64)
+        self.ztz += float(torch.linalg.vector_norm(z, dim=1).to(torch.float64).square().sum())  # row norms, in float64
+        self.rows += int(x.shape[0])
 
     def _combine(self, other: "Gram", sign: int) -> "Gram":
         out = Gram(self.d, self.device)

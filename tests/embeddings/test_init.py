@@ -111,3 +111,17 @@ def test_replacement_tokenizer_init(tmp_path, tiny_llama, ru_corpus):
     old_vocab = load_tokenizer(tiny_llama).get_vocab()
     for token in ("<|im_start|>", "<|im_end|>", "Ġ"):
         assert torch.equal(new_in[new_tok.convert_tokens_to_ids(token)], old_in[old_vocab[token]])
+
+
+def test_init_keeps_the_stored_dtype_of_a_bf16_model(tmp_path, tiny_llama, extended_byte):
+    """A 7-8B checkpoint is stored in bf16: initialising it must not double its size to float32."""
+    src = tmp_path / "bf16"
+    AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.bfloat16).save_pretrained(src)
+    AutoTokenizer.from_pretrained(tiny_llama).save_pretrained(src)
+    init_model(src, extended_byte, tmp_path / "out")
+    out = AutoModelForCausalLM.from_pretrained(tmp_path / "out", dtype="auto")
+    assert out.get_input_embeddings().weight.dtype == torch.bfloat16
+    old = AutoModelForCausalLM.from_pretrained(src, dtype="auto").get_input_embeddings().weight
+    new = out.get_input_embeddings().weight
+    assert torch.equal(new[: old.shape[0]], old)  # old rows untouched
+    assert new.shape[0] > old.shape[0] and bool(new[old.shape[0]:].abs().sum(1).gt(0).any())
