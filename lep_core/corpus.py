@@ -46,15 +46,20 @@ def _read_txt(path: Path) -> str:
         ) from None
 
 
-def _read_jsonl(path: Path) -> str:
-    texts = []
+def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed record) for each non-empty line; a line that is not JSON is an error naming it."""
     for number, line in enumerate(_read_txt(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise LepInputError(f"{path} line {number} is not valid JSON ({exc.msg})") from None
+            raise LepInputError(f"{path.name} line {number}: not valid JSON ({exc.msg}): fix or remove the line") from None
+
+
+def _read_jsonl(path: Path) -> str:
+    texts = []
+    for number, record in jsonl_records(path):
         text = record.get("text") if isinstance(record, dict) else None
         if not isinstance(text, str):
             raise LepInputError(f"{path} line {number} has no string field \"text\"")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -11,8 +13,16 @@ from typing import Any
 from lep_core.errors import LepInputError
 from lep_core.workspace import KINDS, inside, list_artifacts, read_manifest, workspace_root
 
+HEADLINE = {  # the figures a table row shows first, per kind
+    "tokenizer": ("added", "vocab_size_after", "vocab_size", "corpus_chars_per_token_after", "corpus_chars_per_token",
+                  "roundtrip_errors"),
+    "model": ("new_vocab", "initialised_rows", "vocab_size", "parameters"),
+    "run": ("step", "steps", "loss", "val_loss", "tokens"),
+    "adapted": ("mode", "new_vocab_size", "heldout_rel_error", "heldout_cosine"),
+}
 OPENS_IN = {"tokenizer": "Tokenizers", "model": "Vocabulary", "run": "Training", "adapted": "Compare",
-            "eval": "Compare", "corpus": "Training"}
+            "eval": "Compare", "corpus": "Training",
+            "data": "Calibration"}
 
 
 @dataclass
@@ -29,10 +39,12 @@ class Artifact:
 
     @property
     def opens_in(self) -> str:
-        return OPENS_IN[self.kind]
+        return OPENS_IN.get(self.kind, "Workspace")
 
     def row(self) -> dict[str, Any]:
-        headline = {k: v for k, v in self.metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+        scalars = {k: v for k, v in self.metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+        picked = {k: scalars[k] for k in HEADLINE.get(self.kind, ()) if k in scalars}
+        headline = picked or scalars
         return {"kind": self.kind, "name": self.name, "size": human_size(self.size_bytes),
                 "created": self.created or "", "state": self.state or "",
                 "summary": ", ".join(f"{k}={_short(v)}" for k, v in list(headline.items())[:4]),
@@ -63,25 +75,63 @@ def folder_size(path: Path) -> int:
     return total
 
 
+def _run_facts(path: Path, manifest: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A run without lep.json yet (running, stopped, failed): its job spec and status stand in."""
+    from lep_core.training.job import CONFIG, read_status
+
+    status = read_status(path) or {}
+    if not manifest.get("params") and (path / CONFIG).is_file():
+        try:
+            config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+        manifest = {"created": manifest.get("created") or _mtime(path), "inputs": {
+            "model": {"path": config.pop("model", "")}, "corpus": [{"path": c} for c in config.pop("corpus", [])]},
+            "params": {"operation": "train", **{k: v for k, v in config.items() if k not in ("out", "model_hash")}},
+            "metrics": {k: status[k] for k in ("step", "total", "loss", "val_loss") if status.get(k) is not None}}
+    return manifest, status.get("state")
+
+
+def _mtime(path: Path) -> str:
+    return _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _entries(kind: str, workspace: str | os.PathLike | None) -> list[Path]:
+    """Artefact folders of a kind; corpora are files (uploads) as well as folders."""
+    if kind != "corpus":
+        return list_artifacts(kind, workspace)
+    folder = workspace_root(workspace) / KINDS["corpus"]
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
 def inventory(workspace: str | os.PathLike | None = None) -> list[Artifact]:
     out: list[Artifact] = []
     for kind in KINDS:
-        for path in list_artifacts(kind, workspace):
+        for path in _entries(kind, workspace):
+            if path.is_file():
+                out.append(Artifact(kind, path.name, path, path.stat().st_size, _mtime(path)))
+                continue
             manifest = read_manifest(path) or read_manifest(path / "final") or {}
             state = None
             if kind == "run":
-                from lep_core.training.job import read_status
-
-                state = (read_status(path) or {}).get("state")
+                manifest, state = _run_facts(path, manifest)
             out.append(Artifact(kind, path.name, path, folder_size(path), manifest.get("created"),
                                 manifest.get("params", {}), manifest.get("metrics", {}), manifest.get("inputs", {}), state))
     return out
+
+
+def find_artifact(path: str | os.PathLike, workspace: str | os.PathLike | None = None) -> Artifact | None:
+    """The listed artefact at `path`, or None when it is gone."""
+    target = Path(path).resolve()
+    return next((a for a in inventory(workspace) if a.path.resolve() == target), None)
 
 
 def delete_artifact(path: str | os.PathLike, workspace: str | os.PathLike | None = None) -> None:
     """Delete one artefact folder; refuses anything that is not a complete artefact inside the workspace."""
     root = workspace_root(workspace)
     target = inside(path, root)
+    if not target.exists():
+        raise LepInputError(f"{target.name} is not in the workspace any more (deleted already?): refresh the list")
     if target.parent.parent != root or target.parent.name not in KINDS.values():
         raise LepInputError(f"{target} is not an artefact folder of the workspace {root}: nothing deleted")
     if target.parent.name == KINDS["run"]:
@@ -89,7 +139,12 @@ def delete_artifact(path: str | os.PathLike, workspace: str | os.PathLike | None
 
         if is_active(target):
             raise LepInputError(f"run {target.name} is still running: stop it first")
+    if target.is_file() and target.parent.name != KINDS["corpus"]:
+        raise LepInputError(f"{target} is not an artefact folder of the workspace {root}: nothing deleted")
     # rename first, then delete: a crash mid-delete never leaves a half-deleted artefact that looks whole
     trash = target.parent / f".{target.name}.deleting"
     os.replace(target, trash)
-    shutil.rmtree(trash, ignore_errors=True)
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink()

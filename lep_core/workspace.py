@@ -22,6 +22,7 @@ KINDS = {  # kind -> sub-folder of the workspace
     "adapted": "adapted",
     "eval": "evals",
     "corpus": "corpora",
+    "data": "data",  # chat datasets, e.g. the original model's answers for calibration
 }
 MANIFEST = "lep.json"
 _FULL_HASH_LIMIT = 64 * 2**20  # bigger files get a fingerprint (size + head + tail), not a full hash

@@ -20,7 +20,7 @@ fits Russian, train only the new embeddings on plain Russian text, then carry th
 model with LEP so it keeps its chat skills while reading and writing Russian in far fewer tokens. \
 Every step writes a plain folder into the workspace `{workspace}`.
 
-**Start here:** open *1 · Tokenizers* to see how the demo model splits Russian text, then *2 · Vocabulary* to extend its vocabulary.
+**Start here:** press **Run the demo recipe** in the *Start* tab: it runs every step below on the demo model, each visible in its own tab, and opens *5 · Compare* when done.
 """
 
 
@@ -28,9 +28,11 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     """All tabs in pipeline order; each tab module lays itself out in build(ctx)."""
     with gr.Blocks(title="LEP Studio") as demo:
         gr.Markdown(HEADER.format(workspace=ctx.workspace), elem_id="lep-header")
-        for name, label in TABS:
-            with gr.Tab(label, id=name):
-                importlib.import_module(f"lep_studio.tabs.{name}").build(ctx)
+        with gr.Tabs(elem_id="lep-tabs") as tabs:
+            ctx.ui["tabs"] = tabs  # tabs switch to another with `return gr.Tabs(selected=<tab id>)` into ctx.ui["tabs"]
+            for name, label in TABS:
+                with gr.Tab(label, id=name):
+                    importlib.import_module(f"lep_studio.tabs.{name}").build(ctx)
     return demo
 
 

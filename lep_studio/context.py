@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lep_core.workspace import KINDS, list_artifacts, workspace_root
 
@@ -11,6 +12,7 @@ from lep_core.workspace import KINDS, list_artifacts, workspace_root
 @dataclass(frozen=True)
 class AppContext:
     workspace: Path
+    ui: dict[str, Any] = field(default_factory=dict, compare=False)  # shared components, e.g. "tabs" (the gr.Tabs)
 
     @classmethod
     def create(cls, workspace: str | None = None) -> "AppContext":

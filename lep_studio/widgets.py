@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import shutil
 from pathlib import Path
@@ -54,6 +55,62 @@ def save_uploads(ctx: AppContext, files: list[Any] | None) -> list[str]:
         shutil.copyfile(src, dest)
         saved.append(str(dest))
     return saved
+
+
+def neutral(fig: Any) -> Any:
+    """A plotly figure legible in the light and the dark theme: no white card, grey text and grid."""
+    fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font_color="#8a8f98")
+    fig.update_xaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
+    fig.update_yaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
+    return fig
+
+
+def number(value: Any, label: str, minimum: float | None = None, maximum: float | None = None,
+           whole: bool = True) -> Any:
+    """A form number as int/float, or one readable line naming the field (a cleared field arrives as None)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise LepInputError(f"{label} is empty: enter a number")
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        raise LepInputError(f"{label} must be a number (got {value!r})") from None
+    if not math.isfinite(parsed):
+        raise LepInputError(f"{label} must be a finite number (got {value!r})")
+    if whole and parsed != int(parsed):
+        raise LepInputError(f"{label} must be a whole number (got {value!r})")
+    if minimum is not None and parsed < minimum:
+        raise LepInputError(f"{label} must be at least {minimum:g} (got {parsed:g})")
+    if maximum is not None and parsed > maximum:
+        raise LepInputError(f"{label} must be at most {maximum:g} (got {parsed:g})")
+    return int(parsed) if whole else parsed
+
+
+def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "corpus") -> list[str]:
+    """Text the app may read: files in the workspace or the bundled assets; anything else is refused."""
+    chosen = [p for p in ([paths] if isinstance(paths, str) else paths or []) if p and str(p).strip()]
+    if not chosen:
+        raise LepInputError(f"no {label} picked: choose demo files or upload your own text files")
+    out = []
+    for p in chosen:
+        path = Path(p).expanduser()
+        path = (path if path.is_absolute() else ctx.workspace / path).resolve()
+        if not any(path == root or root in path.parents for root in (ctx.workspace, ASSETS.resolve())):
+            raise LepInputError(f"{label} {p} is outside the workspace: upload the file (it is copied into "
+                                "workspace/corpora) and pick it from the list")
+        if not path.exists():
+            raise LepInputError(f"{label} {p} does not exist: pick one from the list")
+        out.append(str(path))
+    return out
+
+
+def check_model(src: str | None, what: str = "model") -> str:
+    """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json."""
+    if not src or not str(src).strip():
+        raise LepInputError(f"pick a {what} first")
+    source = resolve(src, what)
+    if not source.is_hub and not source.gguf_file and not (Path(source.location) / "config.json").is_file():
+        raise LepInputError(f"{src} is not a {what} folder (no config.json): pick one from the list")
+    return str(src)
 
 
 def output_dir(ctx: AppContext, kind: str, name: str, overwrite: bool) -> Path:

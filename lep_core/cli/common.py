@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +24,34 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def add_option_flags(parser: argparse.ArgumentParser, options: type, *, lists: tuple[str, ...] = (),
+                     skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of an options dataclass, help and choices taken from the field, so they live in one place.
+
+    Parsers using this should set argument_default=argparse.SUPPRESS: flags left out then fall back to the
+    dataclass defaults instead of being passed as None.
+    """
+    for f in dataclasses.fields(options):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.name in lists:
+            parser.add_argument(flag, nargs="+", help=help_text)
+        elif isinstance(default, bool):
+            parser.add_argument(flag, action="store_true", help=help_text)
+        elif isinstance(default, str) and "choices" not in f.metadata:
+            parser.add_argument(flag, help=help_text)
+        else:
+            kind = str if "choices" in f.metadata else float if isinstance(default, float) else int
+            suffix = f" (default {default})" if default is not None else ""
+            parser.add_argument(flag, type=kind, choices=f.metadata.get("choices"), help=help_text + suffix)
+
+
+def given_options(args: argparse.Namespace, options: type) -> dict[str, Any]:
+    """The options the user actually passed (the rest keep the dataclass defaults)."""
+    names = {f.name for f in dataclasses.fields(options)}
+    return {k: v for k, v in vars(args).items() if k in names}

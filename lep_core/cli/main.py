@@ -18,8 +18,10 @@ COMMAND_MODULES = (
     "model",
     "train",
     "propagate",
+    "calibrate",
     "evaluate",
     "run",
+    "recipe",
     "bench",
     "app",
 )

@@ -1,6 +1,6 @@
-"""Embedding-only checkpoints (a few MB to a few GB, never the body) and the final HF model folder.
+"""Checkpoints of the trained tensors only (embeddings or LoRA adapters, never the body) and the final HF folder.
 
-checkpoints/step-000020/ holds trainable.safetensors (embed [+ head]), state.pt (optimizer, RNG, step;
+checkpoints/step-000020/ holds trainable.safetensors (embed [+ head], or the LoRA A/B pairs), state.pt (optimizer, RNG, step;
 plain tensors and numbers, loaded with weights_only=True) and meta.json. Each is written into a
 temporary folder and renamed, so a checkpoint that exists is complete.
 """
@@ -55,10 +55,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
     try:
         (Path(run_dir) / CKPT_DIR).mkdir(parents=True, exist_ok=True)
         with atomic_dir(target, overwrite=True) as tmp:
-            tensors = {"embed": trainable.embed.detach().float().cpu().contiguous()}
-            if trainable.head is not None:
-                tensors["head"] = trainable.head.detach().float().cpu().contiguous()
-            save_file(tensors, str(tmp / "trainable.safetensors"))
+            save_file(trainable.state(), str(tmp / "trainable.safetensors"))
             torch.save({"optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
             (tmp / "meta.json").write_text(json.dumps({"step": step, **extra}), encoding="utf-8")
     except (OSError, SafetensorError) as exc:
@@ -75,11 +72,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
 
 def load_checkpoint(path: Path, trainable, optimizer) -> dict[str, Any]:
     """Put the checkpoint's rows, optimizer state and RNG back; returns meta.json."""
-    tensors = load_file(str(path / "trainable.safetensors"))
-    with torch.no_grad():
-        trainable.embed.copy_(tensors["embed"].to(trainable.embed.dtype))
-        if trainable.head is not None:
-            trainable.head.copy_(tensors["head"].to(trainable.head.dtype))
+    trainable.load_state(load_file(str(path / "trainable.safetensors")))
     state = torch.load(path / "state.pt", weights_only=True, map_location="cpu")
     optimizer.load_state_dict(state["optimizer"])
     set_rng_state(state["rng"])
@@ -123,7 +116,7 @@ def _replace_tensors(tmp: Path, model, trainable, source_dir: Path) -> bool:
     if not any(src.glob("*.safetensors")):
         return False
     targets = {}
-    for param in trainable.params():
+    for param in trainable.written():
         found = _tensor_key(src, _param_names(model, param), tuple(param.shape))
         if found is None:
             return False

@@ -34,10 +34,16 @@ def tokenize_corpus(tokenizer, paths: Iterable[str | os.PathLike]) -> np.ndarray
 
 @dataclass
 class Blocks:
-    """Packed blocks split into train and validation, shape (n, seq_len) int32 each."""
+    """Packed blocks split into train and validation, shape (n, seq_len) int32 each.
+
+    Chat data adds target masks of the same shape (True where the token is scored: the answers);
+    text blocks have none, and every next token is scored.
+    """
 
     train: np.ndarray
     val: np.ndarray
+    train_mask: np.ndarray | None = None
+    val_mask: np.ndarray | None = None
 
     @property
     def seq_len(self) -> int:
@@ -52,24 +58,36 @@ def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int) -> Bl
             f"the corpus has {len(tokens)} tokens, fewer than one block of --seq-len {seq_len}: "
             "add more text or lower --seq-len"
         )
-    blocks = tokens[: n * seq_len].reshape(n, seq_len)
+    return split(tokens[: n * seq_len].reshape(n, seq_len), None, val_fraction, seed)
+
+
+def split(rows: np.ndarray, mask: np.ndarray | None, val_fraction: float, seed: int) -> Blocks:
+    """Hold out a seeded share of the rows (at least one when asked and there are two or more)."""
+    n = len(rows)
     n_val = int(round(n * val_fraction)) if n >= 2 else 0
     n_val = min(n_val, n - 1)
     if val_fraction > 0 and n >= 2:
         n_val = max(n_val, 1)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
-    return Blocks(train=blocks[order[n_val:]], val=blocks[np.sort(order[:n_val])])
+    train, val = order[n_val:], np.sort(order[:n_val])
+    if mask is None:
+        return Blocks(train=rows[train], val=rows[val])
+    return Blocks(train=rows[train], val=rows[val], train_mask=mask[train], val_mask=mask[val])
+
+
+_FILES = {"train": "train_blocks.npy", "val": "val_blocks.npy", "train_mask": "train_mask.npy", "val_mask": "val_mask.npy"}
 
 
 def save_blocks(blocks: Blocks, folder: Path) -> None:
     """Cache the packed data in the run so --resume trains on exactly the same blocks."""
-    np.save(folder / "train_blocks.npy", blocks.train, allow_pickle=False)
-    np.save(folder / "val_blocks.npy", blocks.val, allow_pickle=False)
+    for name, file in _FILES.items():
+        if getattr(blocks, name) is not None:
+            np.save(folder / file, getattr(blocks, name), allow_pickle=False)
 
 
 def load_blocks(folder: Path) -> Blocks:
-    return Blocks(train=np.load(folder / "train_blocks.npy", allow_pickle=False),
-                  val=np.load(folder / "val_blocks.npy", allow_pickle=False))
+    found = {name: np.load(folder / file, allow_pickle=False) for name, file in _FILES.items() if (folder / file).is_file()}
+    return Blocks(**found)
 
 
 @functools.lru_cache(maxsize=4)
@@ -91,17 +109,28 @@ def sample_indices(n_train: int, seed: int, start: int, count: int) -> np.ndarra
     return out
 
 
+Batch = tuple[torch.Tensor, torch.Tensor | None]  # (ids (B, L) int64, target mask (B, L) bool or None)
+
+
+def _rows(ids: np.ndarray, mask: np.ndarray | None, idx) -> Batch:
+    return torch.from_numpy(ids[idx].astype(np.int64)), None if mask is None else torch.from_numpy(mask[idx])
+
+
+def micro_rows(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,
+               rank: int = 0, world: int = 1) -> Batch:
+    """Ids (and target mask) of one micro-batch of one process at one optimizer step."""
+    start = ((step * grad_accum + micro) * world + rank) * batch_size
+    idx = sample_indices(len(blocks.train), seed, start, batch_size)
+    return _rows(blocks.train, blocks.train_mask, idx)
+
+
 def micro_batch(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,
                 rank: int = 0, world: int = 1) -> torch.Tensor:
     """(batch_size, seq_len) int64 ids of one micro-batch of one process at one optimizer step."""
-    start = ((step * grad_accum + micro) * world + rank) * batch_size
-    idx = sample_indices(len(blocks.train), seed, start, batch_size)
-    return torch.from_numpy(blocks.train[idx].astype(np.int64))
+    return micro_rows(blocks, seed, step, micro, grad_accum, batch_size, rank, world)[0]
 
 
-def val_batches(blocks: Blocks, batch_size: int, limit: int) -> list[torch.Tensor]:
-    """The first `limit` validation micro-batches, always the same ones."""
-    out = []
-    for i in range(0, min(len(blocks.val), batch_size * limit), batch_size):
-        out.append(torch.from_numpy(blocks.val[i:i + batch_size].astype(np.int64)))
-    return out
+def val_batches(blocks: Blocks, batch_size: int, limit: int, train: bool = False) -> list[Batch]:
+    """The first `limit` validation micro-batches (or training rows, in order), always the same ones."""
+    ids, mask = (blocks.train, blocks.train_mask) if train else (blocks.val, blocks.val_mask)
+    return [_rows(ids, mask, slice(i, i + batch_size)) for i in range(0, min(len(ids), batch_size * limit), batch_size)]

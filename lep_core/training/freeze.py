@@ -27,6 +27,26 @@ class Trainable:
     def params(self) -> list[torch.nn.Parameter]:
         return [self.embed] + ([self.head] if self.head is not None else [])
 
+    def state(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint holds (float32, on the CPU)."""
+        out = {"embed": self.embed.detach().float().cpu().contiguous()}
+        if self.head is not None:
+            out["head"] = self.head.detach().float().cpu().contiguous()
+        return out
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.embed.copy_(tensors["embed"].to(self.embed.dtype))
+            if self.head is not None:
+                self.head.copy_(tensors["head"].to(self.head.dtype))
+
+    def finish(self, model) -> None:
+        """Nothing to fold back: the trained tensors are the model's own."""
+
+    def written(self) -> list[torch.nn.Parameter]:
+        """The tensors the final folder replaces."""
+        return self.params()
+
 
 def is_tied(model) -> bool:
     head = model.get_output_embeddings()

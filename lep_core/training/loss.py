@@ -25,8 +25,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden, weight, targets, compute_dtype, chunk):  # hidden (N, d), weight (V, d), targets (N,)
         n = hidden.shape[0]
         w = weight.to(compute_dtype)
+        need_weight = ctx.needs_input_grad[1]  # a frozen head (LoRA training) skips its (V, d) gradient
         grad_hidden = torch.empty_like(hidden)
-        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        grad_weight = torch.zeros(weight.shape if need_weight else (0,), dtype=torch.float32, device=weight.device)
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         for s, e in _chunks(n, chunk):
             h = hidden[s:e].to(compute_dtype)
@@ -39,16 +40,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
             probs[torch.arange(e - s, device=probs.device), tgt] -= 1.0
             g = probs.to(compute_dtype)
             grad_hidden[s:e] = (g @ w).to(hidden.dtype)
-            grad_weight.addmm_(g.T.float(), h.float()) if compute_dtype != torch.float32 else grad_weight.addmm_(g.T, h)
+            if need_weight:
+                grad_weight.addmm_(g.T.float(), h.float()) if compute_dtype != torch.float32 else grad_weight.addmm_(g.T, h)
         ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))
         ctx.count = n
+        ctx.need_weight = need_weight
         return total / max(n, 1)
 
     @staticmethod
     def backward(ctx, grad_out):
         grad_hidden, grad_weight = ctx.saved_tensors
         scale = grad_out / max(ctx.count, 1)
-        return grad_hidden * scale.to(grad_hidden.dtype), grad_weight * scale.to(grad_weight.dtype), None, None, None
+        weight_grad = grad_weight * scale.to(grad_weight.dtype) if ctx.need_weight else None
+        return grad_hidden * scale.to(grad_hidden.dtype), weight_grad, None, None, None
 
 
 def _plain_loss(hidden, weight, targets, compute_dtype, chunk) -> torch.Tensor:
@@ -74,7 +78,11 @@ def supports_fused_head(model) -> bool:
 
 
 class EmbeddingLM(torch.nn.Module):
-    """Wraps a causal LM so forward(ids) returns the mean next-token loss; DDP/accelerate wrap this module."""
+    """Wraps a causal LM so forward(ids[, mask]) returns the mean next-token loss; DDP/accelerate wrap this module.
+
+    target_mask (B, L) bool marks the tokens that are scored (chat data: the answers); a token at
+    position t is predicted from position t - 1. Without a mask every next token is scored.
+    """
 
     def __init__(self, model, chunk_tokens: int = CHUNK_TOKENS):
         super().__init__()
@@ -82,13 +90,17 @@ class EmbeddingLM(torch.nn.Module):
         self.chunk = chunk_tokens
         self.fused = supports_fused_head(model)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, target_mask: torch.Tensor | None = None) -> torch.Tensor:
         if not self.fused:
-            return self.model(input_ids=input_ids, labels=input_ids, use_cache=False).loss
+            labels = input_ids if target_mask is None else input_ids.masked_fill(~target_mask, -100)
+            return self.model(input_ids=input_ids, labels=labels, use_cache=False).loss
         backbone = getattr(self.model, self.model.base_model_prefix)
         hidden = backbone(input_ids=input_ids, use_cache=False).last_hidden_state[:, :-1]  # (B, L-1, d)
         hidden = hidden.reshape(-1, hidden.shape[-1])
         targets = input_ids[:, 1:].reshape(-1)
+        if target_mask is not None:
+            keep = target_mask[:, 1:].reshape(-1)
+            hidden, targets = hidden[keep], targets[keep]  # (N_scored, d), (N_scored,)
         weight = self.model.get_output_embeddings().weight
         compute = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) else weight.dtype
         if torch.is_grad_enabled() and (weight.requires_grad or hidden.requires_grad):

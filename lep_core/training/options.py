@@ -15,6 +15,8 @@ from lep_core.errors import LepInputError
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OPTIMIZERS = ("adamw", "adamw8bit")
 TRAIN_ROWS = ("all", "new")
+DATA_KINDS = ("text", "chat")
+TRAIN_PARAMS = ("embeddings", "lora")
 
 
 def _opt(default: Any, help: str, **meta: Any) -> Any:
@@ -24,7 +26,10 @@ def _opt(default: Any, help: str, **meta: Any) -> Any:
 @dataclass
 class TrainOptions:
     model: str = _opt("", "model to train: folder, .gguf file or hub id")
-    corpus: list[str] = field(default_factory=list, metadata={"help": "text files or folders (.txt, .jsonl, .parquet)"})
+    corpus: list[str] = field(default_factory=list, metadata={
+        "help": "text files or folders (.txt, .jsonl, .parquet); with --data chat, chat JSONL files with `messages`"})
+    data: str = _opt("text", "text: corpus packed into blocks, loss on every token; chat: one conversation per row "
+                     "in the model's chat template, loss on the assistant's answers only", choices=DATA_KINDS)
     out: str = _opt("", "run folder (metrics, status, checkpoints, final model)")
     steps: int = _opt(200, "optimizer steps")
     batch_size: int = _opt(4, "blocks per micro-batch (per process)")
@@ -41,6 +46,11 @@ class TrainOptions:
     load_in_4bit: bool = _opt(False, "load the frozen body in 4-bit (bitsandbytes NF4, CUDA only)")
     gradient_checkpointing: bool = _opt(False, "recompute activations in backward: less memory, about a third slower")
     train_rows: str = _opt("all", "all rows, or only the rows added by vocabulary extension (old tokens stay untouched)", choices=TRAIN_ROWS)
+    train_params: str = _opt("embeddings", "what training changes: the embeddings and head, or LoRA adapters on the "
+                             "attention projections (merged into the body when saved)", choices=TRAIN_PARAMS)
+    lora_rank: int = _opt(8, "LoRA rank r (with --train-params lora)")
+    lora_alpha: float = _opt(16.0, "LoRA scale alpha; the update is (alpha / r) * B @ A")
+    lora_mlp: bool = _opt(False, "also put LoRA adapters on the MLP projections (gate/up/down)")
     old_rows: int | None = _opt(None, "rows below this id count as old for --train-rows new (default: from the model's lep.json)")
     val_fraction: float = _opt(0.05, "share of blocks held out for validation loss")
     eval_every: int = _opt(50, "steps between validation losses (0 = only at the end)")
@@ -81,9 +91,19 @@ class TrainOptions:
             out.append(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
         if not 0 <= self.min_lr_ratio <= 1:
             out.append("--min-lr-ratio must be in [0, 1]")
-        for name, allowed in (("device", DEVICES), ("precision", PRECISIONS), ("optimizer", OPTIMIZERS), ("train_rows", TRAIN_ROWS)):
+        for name, allowed in (("device", DEVICES), ("precision", PRECISIONS), ("optimizer", OPTIMIZERS), ("train_rows", TRAIN_ROWS),
+                              ("data", DATA_KINDS), ("train_params", TRAIN_PARAMS)):
             if getattr(self, name) not in allowed:
                 out.append(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}")
+        if self.train_params == "lora":
+            if self.lora_rank < 1:
+                out.append(f"--lora-rank must be at least 1 (got {self.lora_rank})")
+            if not self.lora_alpha > 0:
+                out.append(f"--lora-alpha must be positive (got {self.lora_alpha})")
+            if self.train_rows == "new":
+                out.append("--train-rows new applies to embeddings: drop it with --train-params lora")
+            if self.load_in_4bit:
+                out.append("--load-in-4bit cannot be merged with LoRA adapters: drop it with --train-params lora")
         return out
 
     def validate(self) -> None:

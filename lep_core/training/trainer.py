@@ -1,4 +1,7 @@
-"""The embedding-only training loop: one run folder in, metrics/status/checkpoints/final out.
+"""The training loop: one run folder in, metrics/status/checkpoints/final out.
+
+What is trained (embeddings + head, or LoRA adapters) and on what (packed text blocks, or chat
+conversations scored on the answers only) are options; the loop, checkpoints and files are the same.
 
 Reads top to bottom: run-folder checks, setup (data, model, optimizer, resume), the loop, the finish.
 Every state change is written to status.json; SIGTERM saves a checkpoint and exits with "stopped".
@@ -6,11 +9,10 @@ Every state change is written to status.json; SIGTERM saves a checkpoint and exi
 
 from __future__ import annotations
 
-import logging
+import json
 import math
 import os
 import signal
-import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,7 +25,9 @@ from lep_core.errors import LepInputError, LepJobError
 from lep_core.sources import first_line, load_tokenizer, resolve
 from lep_core.training import checkpoint as ckpt
 from lep_core.training import data, job
+from lep_core.training.chat import chat_blocks
 from lep_core.training.freeze import freeze_body, mask_old_rows, new_row_mask
+from lep_core.training.lora import attach as attach_lora
 from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
@@ -33,37 +37,22 @@ from lep_core.device import resolve_device
 from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
 
 Progress = Callable[[int, int], None]
+CHAT_INFO, LOSS_BEFORE = "chat.json", "answer_loss_before.json"
 
 
 class _NonFinite(Exception):
     pass
 
 
-def _logger(run_dir: Path, main: bool) -> logging.Logger:
-    log = logging.getLogger("lep.train")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    if main:
-        # a job started by the app already has its stderr in train.log; the CLI gets both
-        handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-        if not os.environ.get("LEP_JOB"):
-            handlers.append(logging.FileHandler(run_dir / job.LOG, encoding="utf-8"))
-        for h in handlers:
-            h.setFormatter(fmt)
-            log.addHandler(h)
-    else:
-        log.addHandler(logging.NullHandler())
-    return log
-
-
 # ---------------------------------------------------------------- the job
 
-def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Run (or resume) one training job; returns the summary printed by `lep train --json`."""
+def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None,
+          origin: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run (or resume) one training job; returns the summary printed by `lep train --json`.
+
+    origin ({"operation", "inputs", "params"}) lets a caller such as calibration say in the manifests what
+    the run was for and what went into it beyond the model and the data files.
+    """
     options, run_dir = resolve_options(given, resume, overwrite)
     device = resolve_device(options.device)
     precision = resolve_precision(options.precision, device)
@@ -75,14 +64,18 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
     source = resolve(options.model, "model")
     tokenizer = load_tokenizer(source)
 
+    chat_info = None
     if resume:
         blocks = data.load_blocks(run_dir / DATA_DIR)
+        chat_info = _read_json(run_dir / DATA_DIR / CHAT_INFO)
+    elif options.data == "chat":
+        blocks, chat_info = chat_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
     else:
         blocks = data.pack(data.tokenize_corpus(tokenizer, options.corpus), options.seq_len, options.val_fraction, options.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if overwrite and not resume:
         clear_run(run_dir)
-    session = _Session(options, run_dir, device, precision, source, tokenizer, blocks, resume)
+    session = _Session(options, run_dir, device, precision, source, tokenizer, blocks, resume, chat_info, origin)
     try:
         return session.run(progress)
     except (LepInputError, LepJobError) as exc:
@@ -107,6 +100,10 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
         raise
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def _kept(run_dir: Path) -> str:
     last = ckpt.checkpoints(run_dir)
     return f"; the last checkpoint {last[-1].name} is kept (run again with --resume)" if last else ""
@@ -116,15 +113,17 @@ class _Session:
     """One process's part of a run: set up once, then loop."""
 
     def __init__(self, options: TrainOptions, run_dir: Path, device: str, precision: str, source, tokenizer,
-                 blocks: data.Blocks, resume: bool):
+                 blocks: data.Blocks, resume: bool, chat_info: dict[str, Any] | None = None,
+                 origin: dict[str, Any] | None = None):
         from accelerate import Accelerator
 
         self.options, self.run_dir, self.source, self.tokenizer, self.blocks = options, run_dir, source, tokenizer, blocks
+        self.chat_info, self.origin, self.loss_before = chat_info, origin or {}, None
         self.step, self.stop_requested, self.resume = 0, False, resume
         self.acc = Accelerator(cpu=device == "cpu", mixed_precision=MIXED[precision])
         self.main = self.acc.is_main_process
         self.device, self.precision = str(self.acc.device), precision
-        self.log = _logger(run_dir, self.main)
+        self.log = job.run_logger(run_dir, self.main)
         torch.manual_seed(options.seed + self.acc.process_index)
         if self.main:
             self._write_setup()
@@ -147,8 +146,12 @@ class _Session:
         if not self.resume:
             (self.run_dir / DATA_DIR).mkdir(exist_ok=True)
             data.save_blocks(self.blocks, self.run_dir / DATA_DIR)
+            if self.chat_info is not None:
+                write_json_atomic(self.run_dir / DATA_DIR / CHAT_INFO, self.chat_info)
             write_json_atomic(self.run_dir / job.CONFIG, {**o.to_dict(), "model_hash": content_hash(o.model)})
         fields = {} if self.resume else {"step": 0, "loss": None, "val_loss": None}
+        if self.chat_info is not None:
+            fields["data"] = self.chat_info  # conversations kept and skipped (too long, no answer)
         self.status(state="running", pid=os.getpid(), total=o.steps, error=None, device=self.device,
                     precision=self.precision, started=job.now(), eta_s=None, **fields)
 
@@ -158,12 +161,16 @@ class _Session:
         index = self.acc.local_process_index if self.device.startswith("cuda") else 0
         model = load_for_training(self.source, self.precision, self.device, o.load_in_4bit, index)
         self.model = model
-        self.trainable = freeze_body(model)
-        with torch.no_grad():
-            for p in self.trainable.params():
-                p.data = p.data.float()
-        if getattr(model.config, "tie_word_embeddings", False):
-            model.tie_weights()
+        if o.train_params == "lora":
+            freeze_body(model)  # re-ties a model whose config says tied, like the embedding path
+            self.trainable = attach_lora(model, o.lora_rank, o.lora_alpha, o.lora_mlp)
+        else:
+            self.trainable = freeze_body(model)
+            with torch.no_grad():
+                for p in self.trainable.params():
+                    p.data = p.data.float()
+            if getattr(model.config, "tie_word_embeddings", False):
+                model.tie_weights()
         if o.train_rows == "new":
             self.trainable.new_rows = new_row_mask(o.model if Path(o.model).is_dir() else None,
                                                    self.trainable.embed.shape[0], o.old_rows)
@@ -177,6 +184,19 @@ class _Session:
         if self.resume:
             self._load_latest()
         self.optimizer = self.acc.prepare_optimizer(self.optimizer, device_placement=False)
+        if o.data == "chat":
+            self._measure_before()
+
+    def _measure_before(self) -> None:
+        """Loss on the answers before any training step (kept in the run, so a resume reports the same figure)."""
+        path = self.run_dir / DATA_DIR / LOSS_BEFORE
+        self.loss_before = _read_json(path) if self.resume else None
+        if self.loss_before is None:
+            self.loss_before = self.answer_loss()
+            if self.main:
+                write_json_atomic(path, self.loss_before)
+        self.status(loss_before=self.loss_before)
+        self.log.info("loss on the answers before training: %s", self.loss_before)
 
     def _load_latest(self) -> None:
         recorded = stored_hash(self.run_dir)
@@ -216,10 +236,11 @@ class _Session:
     def _loop(self, progress: Progress | None) -> dict[str, Any]:
         o, acc = self.options, self.acc
         world, rank = acc.num_processes, acc.process_index
-        tokens_per_step = o.batch_size * o.seq_len * o.grad_accum * world
-        self.log.info("training %s on %s (%s): %d train / %d val blocks of %d tokens, %d steps, %d tokens per step, rows %s",
-                      Path(o.model).name, self.device, self.precision, len(self.blocks.train), len(self.blocks.val),
-                      o.seq_len, o.steps, tokens_per_step, o.train_rows)
+        tokens_per_step = o.batch_size * self.blocks.seq_len * o.grad_accum * world
+        self.log.info("training %s (%s) on %s (%s): %d train / %d val %s of %d tokens, %d steps, %d tokens per step",
+                      Path(o.model).name, o.train_params if o.train_params == "lora" else f"embeddings, rows {o.train_rows}",
+                      self.device, self.precision, len(self.blocks.train), len(self.blocks.val),
+                      "conversations" if o.data == "chat" else "blocks", self.blocks.seq_len, o.steps, tokens_per_step)
         self.status(state="running", step=self.step, total=o.steps, tokens_per_step=tokens_per_step)
         start = time.perf_counter()
         mark_t, mark_step, step_times = start, self.step, []
@@ -263,8 +284,9 @@ class _Session:
             self.status(state="stopped", step=self.step, eta_s=None)
             self.log.info("stopped at step %d; continue with --resume", self.step)
             return self._summary("stopped", loss_value, elapsed)
-        final = self._finish(loss_value, val_loss, elapsed)
-        return {**self._summary("finished", loss_value, elapsed), "final": str(final), "val_loss": val_loss}
+        final, after = self._finish(loss_value, val_loss, elapsed)
+        extra = {"answer_loss_before": self.loss_before, "answer_loss_after": after, "data": self.chat_info} if after else {}
+        return {**self._summary("finished", loss_value, elapsed), "final": str(final), "val_loss": val_loss, **extra}
 
     def _should_stop(self) -> bool:
         if self.acc.num_processes == 1:
@@ -276,11 +298,11 @@ class _Session:
         o, acc = self.options, self.acc
         total = 0.0
         for micro in range(o.grad_accum):
-            ids = data.micro_batch(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world)
-            ids = ids.to(acc.device)
+            ids, mask = data.micro_rows(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world)
+            ids, mask = ids.to(acc.device), None if mask is None else mask.to(acc.device)
             sync = micro == o.grad_accum - 1
             with acc.no_sync(self.wrapped) if not sync and world > 1 else nullcontext():
-                loss = self.wrapped(ids)
+                loss = self.wrapped(ids, mask)
                 acc.backward(loss / o.grad_accum)
             total += float(loss.detach())
         mean = total / o.grad_accum
@@ -318,12 +340,19 @@ class _Session:
                 "Lower --lr, raise --warmup, or use --precision fp32")
 
     @torch.no_grad()
-    def validate(self) -> float:
+    def validate(self, train_rows: bool = False) -> float:
         o = self.options
         self.wrapped.eval()
-        losses = [float(self.wrapped(ids.to(self.acc.device))) for ids in data.val_batches(self.blocks, o.batch_size, o.eval_batches)]
+        dev = self.acc.device
+        losses = [float(self.wrapped(ids.to(dev), None if mask is None else mask.to(dev)))
+                  for ids, mask in data.val_batches(self.blocks, o.batch_size, o.eval_batches, train=train_rows)]
         self.wrapped.train()
         return sum(losses) / max(len(losses), 1)
+
+    def answer_loss(self) -> dict[str, float | None]:
+        """Mean loss on the answers of the first training rows and of the held-out rows (chat data)."""
+        val = self.validate() if self.blocks.val.size else None
+        return {"train": round(self.validate(train_rows=True), 6), "val": None if val is None else round(val, 6)}
 
     def save(self, elapsed: float, loss: float) -> None:
         if self.main:
@@ -331,29 +360,39 @@ class _Session:
                                  {"elapsed_s": round(elapsed, 3), "loss": loss}, self.options.keep_checkpoints)
         self.acc.wait_for_everyone()
 
-    def _finish(self, loss: float, val_loss: float | None, elapsed: float) -> Path:
+    def _finish(self, loss: float, val_loss: float | None, elapsed: float) -> tuple[Path, dict[str, Any] | None]:
         o = self.options
         final = self.run_dir / "final"
+        answer_loss = self.answer_loss() if o.data == "chat" else None  # before LoRA is merged: same model, exact
         if self.main:
             from lep_core.workspace import read_manifest
 
             source_dir = Path(self.source.location) if not self.source.is_hub and not self.source.gguf_file else None
             init = (read_manifest(source_dir) or {}).get("metrics", {}) if source_dir else {}
-            metrics = {"steps": self.step, "loss": loss, "val_loss": val_loss, "tokens": self.step * o.batch_size * o.seq_len * o.grad_accum * self.acc.num_processes,
+            metrics = {"steps": self.step, "loss": loss, "val_loss": val_loss,
+                       "tokens": self.step * o.batch_size * self.blocks.seq_len * o.grad_accum * self.acc.num_processes,
                        "seconds": round(elapsed, 3), "init": {k: init[k] for k in ("old_rows", "new_rows", "new_row_ranges") if k in init}}
-            inputs = {"model": describe_input(o.model), "corpus": [describe_input(c) for c in o.corpus]}
-            params = {"operation": "train", **{k: v for k, v in o.to_dict().items() if k not in ("model", "corpus", "out")}}
-            ckpt.write_final(final, self.acc.unwrap_model(self.wrapped).model, self.tokenizer, self.trainable, source_dir,
+            if answer_loss is not None:
+                metrics.update(answer_loss_before=self.loss_before, answer_loss_after=answer_loss, data=self.chat_info)
+            inputs = {"model": describe_input(o.model), "corpus": [describe_input(c) for c in o.corpus],
+                      **self.origin.get("inputs", {})}
+            params = {"operation": self.origin.get("operation", "train"),
+                      **{k: v for k, v in o.to_dict().items() if k not in ("model", "corpus", "out")},
+                      **self.origin.get("params", {})}
+            model = self.acc.unwrap_model(self.wrapped).model
+            self.trainable.finish(model)  # LoRA: B A folded into the body; embeddings: nothing to do
+            ckpt.write_final(final, model, self.tokenizer, self.trainable, source_dir,
                              {"kind": "model", "inputs": inputs, "params": params, "metrics": metrics})
             write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
             self.status(state="finished", step=self.step, eta_s=0, final=str(final), loss=round(loss, 6),
-                        **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}))
+                        **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}),
+                        **({"loss_after": answer_loss} if answer_loss is not None else {}))
             self.log.info("finished: %s", final)
         self.acc.wait_for_everyone()
-        return final
+        return final, answer_loss
 
     def _summary(self, state: str, loss: float, elapsed: float) -> dict[str, Any]:
         o = self.options
-        tokens = self.step * o.batch_size * o.seq_len * o.grad_accum * self.acc.num_processes
+        tokens = self.step * o.batch_size * self.blocks.seq_len * o.grad_accum * self.acc.num_processes
         return {"state": state, "out": str(self.run_dir), "steps": self.step, "total": o.steps, "loss": loss,
                 "tokens": tokens, "seconds": round(elapsed, 3), "device": self.device, "precision": self.precision}

@@ -22,7 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
-from lep_studio.widgets import ASSETS, corpus_choices, message
+from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
 ROLES = ("original", "adapted")
 VOTES = (("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both are bad", "both_bad"))
@@ -86,18 +86,22 @@ def build(ctx: AppContext) -> None:
     gr.Markdown("Send one prompt to the **original** and the **adapted** model: the answers appear side by "
                 "side with tokens, seconds and characters per second. Tick *blind* to hide which is which and vote.")
     with gr.Row():
-        original = gr.Dropdown(models, value=default_orig, label="Original model", allow_custom_value=True, scale=3)
-        adapted = gr.Dropdown(models, value=default_adapted, label="Adapted model", allow_custom_value=True, scale=3)
+        original = gr.Dropdown(models, value=default_orig, label="Original model", allow_custom_value=True, scale=3,
+                               elem_id="compare-original")
+        adapted = gr.Dropdown(models, value=default_adapted, label="Adapted model", allow_custom_value=True, scale=3,
+                              elem_id="compare-adapted")
         refresh = gr.Button("↻ Refresh list", scale=1)
     with gr.Accordion("Sampling (the same for both sides)", open=False, elem_id="compare-sampling"):
         with gr.Row():
-            max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="compare-max-new")
-            greedy = gr.Checkbox(value=True, label="Greedy")
-            temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature")
-            top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p")
-            seed = gr.Number(value=0, precision=0, label="Seed")
+            max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="compare-max-new",
+                                info="longest reply, in tokens")
+            greedy = gr.Checkbox(value=True, label="Greedy", info="likeliest token each step: same reply every time")
+            temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature", info="higher = more varied")
+            top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p", info="sample from the likeliest tokens up to this share")
+            seed = gr.Number(value=0, precision=0, label="Seed", info="same seed, same replies")
     blind = gr.Checkbox(value=True, label="Blind A/B mode (sides shuffled per round, names shown after the vote)",
                         elem_id="compare-blind")
+    ctx.ui.update({"compare.original": original, "compare.adapted": adapted})  # pre-selected by Workspace "Open"
     session = gr.State(None)
     with gr.Row():
         with gr.Column():
@@ -130,7 +134,8 @@ def build(ctx: AppContext) -> None:
     with gr.Accordion("Evaluate: bits-per-char and chars/token on a held-out text", open=False,
                       elem_id="compare-eval"):
         texts = [(f"held-out · {p.name}", str(p)) for p in sorted(ASSETS.glob("heldout_*.txt"))] + corpus_choices(ctx)
-        eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label="Text", allow_custom_value=True)
+        eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label="Text", allow_custom_value=True,
+                                info="Russian text neither model was trained on; a file in the workspace")
         eval_btn = gr.Button("Evaluate both models", elem_id="compare-eval-run")
         eval_table = gr.Dataframe(headers=["model", "role", "bits/char", "chars/token", "prefill chars/s", "tokens"],
                                   interactive=False, elem_id="compare-eval-table")
@@ -150,12 +155,14 @@ def build(ctx: AppContext) -> None:
     def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_blind, sess):
         text = (text or "").strip()
         if not text:
-            gr.Warning("The prompt is empty: type a message to send.")
+            gr.Warning("The prompt is empty: type a message to send.", duration=5)
             yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
             return
         try:
-            sampling = Sampling(max_new_tokens=int(n_new), greedy=bool(is_greedy), temperature=float(temp),
-                                top_p=float(topp), seed=int(seed_value or 0))
+            sampling = Sampling(max_new_tokens=number(n_new, "max new tokens", 1), greedy=bool(is_greedy),
+                                temperature=number(temp, "temperature", whole=False),
+                                top_p=number(topp, "top-p", whole=False),
+                                seed=number(seed_value if seed_value is not None else 0, "seed"))
         except LepInputError as exc:
             gr.Warning(str(exc))
             yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
@@ -198,6 +205,7 @@ def build(ctx: AppContext) -> None:
         yield (*chats_of(sess), stats_line(stats["A"]), stats_line(stats["B"]), "", sess, status,
                *votes_enabled(sess["blind"] and both_ok))
 
+    @guarded
     def on_vote(choice: str, sess):
         if not sess or sess["voted"] or not sess["turns"]:
             gr.Warning("Nothing to vote on: send a prompt in blind mode first.")
@@ -219,6 +227,7 @@ def build(ctx: AppContext) -> None:
         sess = new_session(bool(is_blind))
         return (*chats_of(sess), "", "", sess, "", *votes_enabled(False))
 
+    @guarded
     def on_export(sess):
         if not sess or not sess["turns"]:
             gr.Warning("No transcript yet: send a prompt first.")
@@ -233,7 +242,7 @@ def build(ctx: AppContext) -> None:
         from lep_core.corpus import read_corpus
 
         try:
-            text = read_corpus([text_path]) if text_path else ""
+            text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""
             if not text:
                 raise LepInputError("no text chosen: pick a held-out text")
         except LepInputError as exc:
@@ -257,9 +266,16 @@ def build(ctx: AppContext) -> None:
         fig = go.Figure([go.Bar(name="bits/char (lower is better)", x=names, y=[r[2] for r in rows]),
                          go.Bar(name="chars/token (higher is better)", x=names, y=[r[3] for r in rows])])
         fig.update_layout(barmode="group", height=320, margin=dict(l=20, r=20, t=30, b=20))
-        return rows, fig
+        return rows, neutral(fig)
 
     refresh.click(on_refresh, outputs=[original, adapted])
+    from gradio.context import Context
+
+    Context.block.select(on_refresh, None, [original, adapted], show_progress="hidden")  # new models show up
+    if "start.pair" in ctx.ui:  # the Start tab's finished recipe: its original and adapted model, pre-selected
+        ctx.ui["start.pair"].change(
+            lambda p: (gr.update(choices=ctx.model_choices(), value=p[0]), gr.update(choices=ctx.model_choices(), value=p[1]))
+            if p else (gr.skip(), gr.skip()), ctx.ui["start.pair"], [original, adapted])
     examples.change(lambda p: p or gr.skip(), inputs=examples, outputs=prompt)
     send_inputs = [original, adapted, prompt, max_new, greedy, temperature, top_p, seed, blind, session]
     send_outputs = [chat_a, chat_b, stats_a, stats_b, prompt, session, vote_status, *vote_buttons]

@@ -14,11 +14,11 @@ import plotly.graph_objects as go
 import gradio as gr
 
 from lep_core.errors import LepInputError
-from lep_core.propagation.modes import DEFAULT_MODE, Mode
+from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
 from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.propagate import propagate
 from lep_studio.context import AppContext
-from lep_studio.widgets import corpus_choices, guarded, output_dir
+from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
            "heldout_rel_error": "held-out error", "heldout_cosine": "held-out cosine", "seconds": "seconds"}
@@ -58,7 +58,7 @@ def chart(rows: list[dict]) -> go.Figure:
                     textposition="auto")
     fig.update_layout(title="held-out relative error per mode (lower is better)", barmode="group", height=320,
                       margin=dict(l=50, r=10, t=40, b=60), yaxis_title="‖XP − Y‖ / ‖Y‖ on held-out rows")
-    return fig
+    return neutral(fig)
 
 
 def _demo_default(choices: list[tuple[str, str]]) -> str | None:
@@ -72,28 +72,35 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
-            base = gr.Dropdown(models, value=default, label="base model", allow_custom_value=True, elem_id="prop-base")
+            base = gr.Dropdown(models, value=default, label="Base model", allow_custom_value=True, elem_id="prop-base",
+                               info="the model the adapted base was made from (old tokenizer)")
             instruct = gr.Dropdown(models, value=[default] if default else [], multiselect=True, allow_custom_value=True,
-                                   label="instruct model(s)", elem_id="prop-instruct")
-            adapted = gr.Dropdown(models, value=None, label="adapted base (new tokenizer, trained embeddings)",
+                                   label="Instruct model(s)", elem_id="prop-instruct",
+                                   info="chat models fine-tuned from the base: they get the new embeddings")
+            adapted = gr.Dropdown(models, value=None, label="Adapted base (new tokenizer, trained embeddings)",
+                                  info="the final model of a run in 3 · Training",
                                   allow_custom_value=True, elem_id="prop-adapted")
             with gr.Row():
-                mode = gr.Dropdown([m.value for m in Mode], value=DEFAULT_MODE.value, label="mode", elem_id="prop-mode")
-                compare = gr.Checkbox(label="compare all modes", value=False, elem_id="prop-compare")
+                mode = gr.Dropdown([m.value for m in Mode], value=DEFAULT_MODE.value, label="Mode", elem_id="prop-mode", info="conversion is the paper's method")
+                compare = gr.Checkbox(label="Compare all modes", value=False, elem_id="prop-compare",
+                                      info="also fit every other mode and show their errors")
             mode_help = gr.Markdown(DEFAULT_MODE.help, elem_id="prop-mode-help")
-            with gr.Accordion("more options", open=False):
-                ridge = gr.Number(0.0, label="ridge (pull P toward identity, relative strength)", minimum=0)
-                corpus = gr.Dropdown(corpus_choices(ctx), multiselect=True, label="corpus (occ_conversion only)")
+            with gr.Accordion("More options", open=False):
+                ridge = gr.Number(0.0, label="Ridge", minimum=0,
+                                  info="0 = plain least squares; above 0 pulls the map toward identity (for few rows)")
+                corpus = gr.Dropdown(corpus_choices(ctx), multiselect=True, label="Corpus (occ_conversion only)",
+                                     info="text whose token counts weight the sub-tokens")
             with gr.Row():
-                name = gr.Textbox(label="output name (workspace/adapted/…)", value="", elem_id="prop-name", scale=3)
-                overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                name = gr.Textbox(label="Output name (workspace/adapted/…)", value="", elem_id="prop-name", scale=3)
+                overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
+                                        info="replace a folder of that name")
             run = gr.Button("Propagate", variant="primary", elem_id="prop-run")
             refresh = gr.Button("↻ Refresh lists", size="sm")
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="prop-status", elem_classes="lep-status")
-            result_path = gr.Textbox(label="result (open it in 5 · Compare)", interactive=False, elem_id="prop-result")
-            table = gr.Dataframe(label="report", interactive=False, elem_id="prop-report", elem_classes="lep-table")
-            plot = gr.Plot(label="held-out error per mode", elem_id="prop-chart")
+            result_path = gr.Textbox(label="Result (open it in 5 · Compare)", interactive=False, elem_id="prop-result")
+            table = gr.Dataframe(pd.DataFrame(columns=list(COLUMNS.values())), label="Report", interactive=False, elem_id="prop-report", elem_classes="lep-table")
+            plot = gr.Plot(label="Held-out error per mode", elem_id="prop-chart")
 
     def suggest(adapted_v: str | None, instruct_v: list[str] | None) -> str:
         if not adapted_v:
@@ -108,10 +115,13 @@ def build(ctx: AppContext) -> None:
                                          ("the adapted base", adapted_v)) if not v]
         if problems:
             raise LepInputError("pick " + ", ".join(problems) + " first")
+        mode_p = parse_mode(mode_v)
+        ridge_n = number(ridge_v if ridge_v is not None else 0.0, "ridge", minimum=0, whole=False)
+        corpus_p = text_files(ctx, corpus_v) if corpus_v or mode_p.needs_corpus else []
         out = output_dir(ctx, "adapted", name_v or suggest(adapted_v, instruct_v), overwrite_v)
         progress(0.0, desc="checking the models")
-        opts = PropagateOptions(base=base_v, instruct=list(instruct_v), adapted=adapted_v, out=str(out), mode=Mode(mode_v),
-                                ridge=float(ridge_v or 0.0), corpus=list(corpus_v or []), compare_modes=bool(compare_v),
+        opts = PropagateOptions(base=base_v, instruct=list(instruct_v), adapted=adapted_v, out=str(out), mode=mode_p,
+                                ridge=ridge_n, corpus=corpus_p, compare_modes=bool(compare_v),
                                 overwrite=bool(overwrite_v))
         result = propagate(opts, lambda fraction, message: progress(fraction, desc=message))
         rows = report_rows(result)

@@ -13,7 +13,7 @@ import gradio as gr
 from lep_core.corpus import read_file
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
-from lep_studio.widgets import ASSETS, corpus_choices, label_of, message, tokenizer_choices, cached_tokenizer
+from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices
 
 MAX_SHOWN = 4  # tokenizers shown as coloured pieces (the table and chart take any number)
 MAX_PIECE_CHARS = 4000  # longer texts: pieces of the beginning only, stats of the whole text
@@ -67,7 +67,7 @@ def chart(rows: list[dict]) -> go.Figure:
     ))
     fig.update_layout(title="higher = fewer tokens", height=260, margin=dict(l=40, r=10, t=40, b=40),
                       yaxis_title="chars/token")
-    return fig
+    return neutral(fig)
 
 
 def stats_frame(rows: list[dict]) -> pd.DataFrame:
@@ -136,6 +136,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=2, min_width=360):
             picked = gr.Dropdown(choices, value=default_pick(ctx), multiselect=True, allow_custom_value=True,
                                  label="Tokenizers (workspace, or type a path / hub id)", elem_id="tok-picked")
+            ctx.ui["tokenizers.picked"] = picked  # the Workspace tab's "Open" pre-selects a tokenizer here
             source = gr.Dropdown(text_sources, value=PASTED, label="Text from", elem_id="tok-source")
             text = gr.Textbox(default_text(), lines=8, max_lines=12, label="Text", elem_id="tok-text")
             with gr.Row():
@@ -149,7 +150,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         table = gr.Dataframe(label="Stats (special tokens not added; round trip checked line by line)",
                              interactive=False, wrap=True, scale=4, elem_id="tok-stats", elem_classes="lep-table",
-                             column_widths=["17%", "9%", "8%", "9%", "8%", "11%", "11%", "8%", "10%", "9%"])
+                             column_widths=["15%", "8%", "7%", "8%", "7%", "12%", "12%", "7%", "12%", "10%"])
         plot = gr.Plot(label="chars/token", scale=1, min_width=240)
 
     outputs = [status, table, plot, *boxes]

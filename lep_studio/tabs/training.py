@@ -13,13 +13,30 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
+from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.training import job
-from lep_core.training.options import OPTIMIZERS, PRECISIONS, TRAIN_ROWS, TrainOptions, option_help
-from lep_core.workspace import KINDS
+from lep_core.training.options import (
+    OPTIMIZERS,
+    PRECISIONS,
+    TRAIN_ROWS,
+    TrainOptions,
+    option_help,
+)
+from lep_core.workspace import KINDS, inside
 from lep_studio.context import AppContext
-from lep_studio.widgets import corpus_choices, guarded, output_dir, save_uploads
+from lep_studio.job_controls import command_line, job_buttons, refuse_second, wire_job_controls
+from lep_studio.widgets import (
+    check_model,
+    corpus_choices,
+    guarded,
+    neutral,
+    number,
+    output_dir,
+    save_uploads,
+    text_files,
+)
 
 INTRO = ("**Train the embeddings only.** Pick a model (usually the one initialised in tab 2) and a corpus; the body "
          "stays frozen. The job runs in the background: you can close the browser, and a reload shows it again. "
@@ -51,7 +68,7 @@ def _figure(title: str, ytitle: str) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title="step",
                       yaxis_title=ytitle, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
-    return fig
+    return neutral(fig)
 
 
 def charts(rows: list[dict]) -> tuple[go.Figure, go.Figure, go.Figure]:
@@ -124,50 +141,49 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=default_model, label="model", allow_custom_value=True, elem_id="train-model")
+            model = gr.Dropdown(models, value=default_model, label="Model", allow_custom_value=True, elem_id="train-model",
+                                info="usually the model initialised in 2 · Vocabulary")
             corpus = gr.Dropdown(corpora, value=[p for _, p in corpora if "/assets/" in p][:6], multiselect=True,
-                                 label="corpus", elem_id="train-corpus")
+                                 label="Corpus", elem_id="train-corpus",
+                                 info="Russian text to train the embeddings on")
             upload = gr.File(label="…or upload text files (copied into the workspace)", file_count="multiple",
                              file_types=[".txt", ".jsonl", ".parquet", ".md"], height=90)
-            name = gr.Textbox(label="run name (workspace/runs/…)", value="", elem_id="train-name",
+            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="train-name",
                               placeholder="empty: <model>-<time>")
             with gr.Row():
-                steps = gr.Number(30, label="steps", precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
-                batch = gr.Number(2, label="batch size", precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
-                seq = gr.Number(128, label="sequence length", precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
-                lr = gr.Number(d.lr, label="learning rate", info=option_help("lr"), elem_id="train-lr")
+                steps = gr.Number(30, label="Steps", precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
+                batch = gr.Number(2, label="Batch size", precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
+                seq = gr.Number(128, label="Sequence length", precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
+                lr = gr.Number(d.lr, label="Learning rate", info=option_help("lr"), elem_id="train-lr")
             with gr.Row():
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="device", info=option_help("device"))
-                precision = gr.Dropdown(list(PRECISIONS), value="auto", label="precision", info=option_help("precision"))
-                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="optimizer", info=option_help("optimizer"))
-            with gr.Accordion("more options", open=False):
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device", info=option_help("device"))
+                precision = gr.Dropdown(list(PRECISIONS), value="auto", label="Precision", info=option_help("precision"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer", info=option_help("optimizer"))
+            with gr.Accordion("More options", open=False):
                 with gr.Row():
-                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="rows to train", info=option_help("train_rows"))
+                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="Rows to train", info=option_help("train_rows"))
                     four_bit = gr.Checkbox(label="4-bit body (CUDA)", value=False, info=option_help("load_in_4bit"))
-                    ckpt = gr.Checkbox(label="gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
+                    ckpt = gr.Checkbox(label="Gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
                 with gr.Row():
-                    warmup = gr.Number(5, label="warm-up steps", precision=0, minimum=0)
-                    accum = gr.Number(1, label="gradient accumulation", precision=0, minimum=1)
-                    eval_every = gr.Number(10, label="validate every", precision=0, minimum=0, elem_id="train-eval-every")
-                    save_every = gr.Number(10, label="checkpoint every", precision=0, minimum=0)
-                    seed = gr.Number(0, label="seed", precision=0)
-            with gr.Row():
-                start = gr.Button("Start", variant="primary", elem_id="train-start")
-                stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
-                resume = gr.Button("Resume", elem_id="train-resume")
-            command = gr.Textbox(label="command (the same run from a terminal)", interactive=False, lines=2,
-                                 elem_id="train-command", buttons=["copy"])
+                    warmup = gr.Number(5, label="Warm-up steps", precision=0, minimum=0, info=option_help("warmup"))
+                    accum = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1,
+                                      info=option_help("grad_accum"))
+                    eval_every = gr.Number(10, label="Validate every", precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
+                    save_every = gr.Number(10, label="Checkpoint every", precision=0, minimum=0, info=option_help("save_every"))
+                    seed = gr.Number(0, label="Seed", precision=0, info=option_help("seed"))
+            start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):
-            current = gr.Dropdown(run_choices(ctx), value=None, label="run shown", allow_custom_value=False, elem_id="train-run")
+            current = gr.Dropdown(run_choices(ctx), value=None, label="Run shown", allow_custom_value=False, elem_id="train-run")
             status = gr.Markdown("No run yet: press **Start**.", elem_id="train-status", elem_classes="lep-status")
-            loss_plot = gr.Plot(label="loss", elem_id="train-loss")
+            loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
             with gr.Row():
-                lr_plot = gr.Plot(label="learning rate", elem_id="train-lr-plot")
-                tps_plot = gr.Plot(label="tokens/s", elem_id="train-tps-plot")
-            log = gr.Textbox(label="log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
+                lr_plot = gr.Plot(label="Learning rate", elem_id="train-lr-plot")
+                tps_plot = gr.Plot(label="Tokens/s", elem_id="train-tps-plot")
+            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
                              autoscroll=True)
-            runs = gr.Dataframe(runs_table(ctx), label="runs in this workspace", interactive=False, elem_id="train-runs")
+            runs = gr.Dataframe(runs_table(ctx), label="Runs in this workspace", interactive=False, elem_id="train-runs")
     timer = gr.Timer(2.0)
+    ctx.ui.update({"training.model": model, "training.current": current, "training.corpus": corpus})  # Workspace "Open"
 
     def view(run_path: str | None):
         """Everything shown about one run, read back from its files."""
@@ -182,46 +198,44 @@ def build(ctx: AppContext) -> None:
 
     def options_of(model_v, corpus_v, upload_v, name_v, steps_v, batch_v, seq_v, lr_v, device_v, precision_v,
                    optimizer_v, rows_v, four_bit_v, ckpt_v, warmup_v, accum_v, eval_v, save_v, seed_v) -> dict:
-        corpus_paths = list(corpus_v or []) + save_uploads(ctx, upload_v)
-        problems = [w for w, v in (("a model", model_v), ("a corpus", corpus_paths)) if not v]
+        picked = text_files(ctx, corpus_v) if corpus_v else []
+        problems = [w for w, v in (("a model", model_v), ("a corpus", picked or upload_v)) if not v]
         if problems:
             raise LepInputError("pick " + " and ".join(problems) + " first")
+        check_model(model_v)
         run_name = (name_v or "").strip() or f"{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = output_dir(ctx, "run", run_name, overwrite=False)
-        opts = TrainOptions(model=model_v, corpus=corpus_paths, out=str(out), steps=int(steps_v), batch_size=int(batch_v),
-                            seq_len=int(seq_v), lr=float(lr_v), device=device_v, precision=precision_v,
+        lr = number(lr_v, "learning rate", whole=False)
+        if not lr > 0:
+            raise LepInputError(f"learning rate must be above 0 (got {lr:g}): try 1e-3")
+        opts = TrainOptions(model=model_v, corpus=picked or ["(uploads)"], out=str(out),
+                            steps=number(steps_v, "steps", 1), batch_size=number(batch_v, "batch size", 1),
+                            seq_len=number(seq_v, "sequence length", 2),
+                            lr=lr, device=device_v, precision=precision_v,
                             optimizer=optimizer_v, train_rows=rows_v, load_in_4bit=bool(four_bit_v),
-                            gradient_checkpointing=bool(ckpt_v), warmup=int(warmup_v), grad_accum=int(accum_v),
-                            eval_every=int(eval_v), save_every=int(save_v), seed=int(seed_v))
+                            gradient_checkpointing=bool(ckpt_v), warmup=number(warmup_v, "warm-up steps", 0),
+                            grad_accum=number(accum_v, "gradient accumulation", 1),
+                            eval_every=number(eval_v, "validate every", 0), save_every=number(save_v, "checkpoint every", 0),
+                            seed=number(seed_v, "seed"))
         opts.validate()
+        opts.corpus = picked + save_uploads(ctx, upload_v)  # copied into the workspace only once the rest is right
         return opts.to_dict()
-
-    def _refuse_second() -> None:
-        busy = active_run(ctx)
-        if busy:
-            raise LepInputError(f"a training job is already running (runs/{Path(busy).name}): stop it first")
 
     @guarded
     def on_start(*values):
-        _refuse_second()
+        refuse_second(active_run(ctx))
         opts = options_of(*values)
-        st = job.start_job(opts)
-        cmd = " ".join(["lep", *st["command"][3:]])
-        return gr.Dropdown(choices=run_choices(ctx), value=opts["out"]), cmd, *view(opts["out"])
-
-    @guarded
-    def on_stop(run_path):
-        if not run_path or not job.stop_job(Path(run_path)):
-            raise LepInputError("no running job in the run shown: pick a running one in 'run shown'")
-        gr.Info("Stopping: the job finishes its step and saves a checkpoint.")
-        return view(run_path)
+        started = job.start_job(opts)
+        return gr.Dropdown(choices=run_choices(ctx), value=opts["out"]), command_line(started), *view(opts["out"])
 
     @guarded
     def on_resume(run_path):
         if not run_path:
             raise LepInputError("pick a stopped run in 'run shown' first")
-        _refuse_second()
-        run = Path(run_path)
+        refuse_second(active_run(ctx))
+        run = inside(run_path, _runs_root(ctx))
+        if not (run / job.CONFIG).is_file():
+            raise LepInputError(f"{run_path} is not a run of this workspace: pick a stopped run in 'run shown'")
         st = job.read_status(run) or {}
         if st.get("state") == "finished":
             raise LepInputError(f"{run.name} has finished; to train longer start a new run from its final model")
@@ -230,7 +244,7 @@ def build(ctx: AppContext) -> None:
         opts = json.loads((run / job.CONFIG).read_text(encoding="utf-8"))
         opts = {k: v for k, v in opts.items() if k in TrainOptions.__dataclass_fields__}
         started = job.start_job(opts, resume=True)
-        return " ".join(["lep", *started["command"][3:]]), *view(run_path)
+        return command_line(started), *view(run_path)
 
     def on_load():
         """A fresh page: show the running job if any, else the newest run."""
@@ -240,11 +254,13 @@ def build(ctx: AppContext) -> None:
 
     inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
               warmup, accum, eval_every, save_every, seed]
-    start.click(on_start, inputs, [current, command, *outputs])
-    stop.click(on_stop, current, outputs)
-    resume.click(on_resume, current, [command, *outputs])
-    current.input(view, current, outputs, show_progress="hidden")
-    timer.tick(view, current, outputs, show_progress="hidden")
-    from gradio.context import Context
+    wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      stopping_note="Stopping: the job finishes its step and saves a checkpoint.")
 
-    Context.root_block.load(on_load, None, [current, *outputs])
+    def on_select(run_path):
+        """Opening the tab shows a job that started meanwhile (e.g. the Start tab's recipe), else the run shown."""
+        pick = active_run(ctx) or run_path
+        return gr.Dropdown(choices=run_choices(ctx), value=pick), *view(pick)
+
+    Context.block.select(on_select, current, [current, *outputs], show_progress="hidden")

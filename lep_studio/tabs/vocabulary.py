@@ -17,7 +17,8 @@ from lep_core.tokenizer.learn import ALPHABETS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
 from lep_core.workspace import list_artifacts, read_manifest
 from lep_studio.context import AppContext
-from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, guarded, output_dir, save_uploads, tokenizer_choices
+from lep_studio.widgets import (ASSETS, cached_tokenizer, corpus_choices, guarded, number, output_dir, save_uploads,
+                                text_files, tokenizer_choices)
 
 HELDOUT = ASSETS / "heldout_ru.txt"
 SAMPLE_ROWS = 40
@@ -28,12 +29,6 @@ NO_LIKE = "(none: byte-level BPE with ChatML specials)"
 
 def _bar(progress: gr.Progress, desc: str) -> Callable[[int, int], None]:
     return lambda done, total: progress(done / max(total, 1), desc=desc)
-
-
-def _corpus(paths: list[str] | None) -> list[str]:
-    if not paths:
-        raise LepInputError("no corpus picked: choose demo files or upload your own text files")
-    return list(paths)
 
 
 def _heldout_rows(tokenizers: dict) -> pd.DataFrame:
@@ -62,12 +57,19 @@ def workspace_table(ctx: AppContext, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "made by", "vocab", "created"])
 
 
+def extension_numbers(add: object, min_freq: object) -> tuple[int, int]:
+    return number(add, "new tokens", minimum=1), number(min_freq, "min count", minimum=1)
+
+
 def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, progress=gr.Progress()):
     """Learn the extension in memory and show what Create would write; nothing touches the disk."""
+    if not base:
+        raise LepInputError("pick a base tokenizer (or model) first")
+    add, min_freq = extension_numbers(add, min_freq)
     progress(0, desc="reading corpus")
     tok = cached_tokenizer(base)
-    text = read_corpus(_corpus(corpus))
-    ext = learn_extension(tok, text, int(add or 0), alphabet, int(min_freq or 0), _bar(progress, "learning merges"))
+    text = read_corpus(corpus)
+    ext = learn_extension(tok, text, add, alphabet, min_freq, _bar(progress, "learning merges"))
     progress(0.95, desc="building the extended tokenizer")
     new = build_extended_tokenizer(tok, ext)
     table = _heldout_rows({"before": tok, "after": new})
@@ -94,23 +96,30 @@ def build(ctx: AppContext) -> None:
     gr.Markdown("Give the model a vocabulary that fits Russian. **Extend** keeps every old token and adds new "
                 "Russian ones (best for LEP); **Replace** trains a new tokenizer from scratch. Then "
                 "**Initialise a model** for the new tokenizer.")
-    with gr.Tabs():
+    with gr.Tabs() as steps:
+        ctx.ui["vocabulary.tabs"] = steps
         with gr.Tab("Extend", id="extend"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=380):
-                    base = gr.Dropdown(toks, value=base0, label="Base tokenizer (or model)", allow_custom_value=True)
-                    corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus")
+                    base = gr.Dropdown(toks, value=base0, label="Base tokenizer (or model)", allow_custom_value=True,
+                                       info="the tokenizer that gets new tokens; its old tokens keep their ids")
+                    corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus",
+                                         info="Russian text the new tokens are learned from")
                     upload = gr.UploadButton("⇪ Upload corpus files (copied into workspace/corpora)", size="sm",
                                              file_count="multiple", file_types=[".txt", ".jsonl", ".parquet"],
                                              elem_id="ext-upload")
                     with gr.Row():
-                        add = gr.Number(3000, precision=0, minimum=1, label="new tokens", elem_id="ext-add", min_width=110)
-                        min_freq = gr.Number(2, precision=0, minimum=1, label="min count", min_width=100, info=None)
-                        alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="alphabet", min_width=170, scale=2)
+                        add = gr.Number(3000, precision=0, minimum=1, label="New tokens", elem_id="ext-add", min_width=110,
+                                        info="how many to add (3,000 suits the demo corpus)")
+                        min_freq = gr.Number(2, precision=0, minimum=1, label="Min count", min_width=100,
+                                             info="a new token must occur this often in the corpus")
+                        alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="Alphabet", min_width=170, scale=2,
+                                            info="cyrillic: only tokens of Russian letters; any: every script")
                     with gr.Row():
-                        name = gr.Textbox(suggest(base0, 3000), label="output name (workspace/tokenizers/…)",
+                        name = gr.Textbox(suggest(base0, 3000), label="Output name (workspace/tokenizers/…)",
                                           elem_id="ext-name", scale=3)
-                        overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                        overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
+                                                info="replace a folder of that name")
                     with gr.Row():
                         preview_btn = gr.Button("Preview", elem_id="ext-preview")
                         create_btn = gr.Button("Create", variant="primary", elem_id="ext-create")
@@ -124,15 +133,20 @@ def build(ctx: AppContext) -> None:
         with gr.Tab("Replace", id="replace"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=380):
-                    r_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus")
+                    r_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="rep-corpus",
+                                           info="text the new tokenizer is trained on")
                     with gr.Row():
-                        r_size = gr.Number(8000, precision=0, minimum=300, label="vocabulary size")
-                        r_algo = gr.Radio(list(ALGORITHMS), value="bpe", label="algorithm")
+                        r_size = gr.Number(8000, precision=0, minimum=300, label="Vocabulary size",
+                                           info="tokens in the new tokenizer (at least 300)")
+                        r_algo = gr.Radio(list(ALGORITHMS), value="bpe", label="Algorithm",
+                                         info="bpe: merges, as GPT, LLaMA, Qwen; unigram: pieces, as T5")
                     r_like = gr.Dropdown([NO_LIKE, *toks], value=base0 or NO_LIKE, allow_custom_value=True,
-                                         label="keep special tokens, chat template and style of")
+                                         label="Keep special tokens, chat template and style of",
+                                         info="usually the model you will adapt, so chat markers stay the same")
                     with gr.Row():
-                        r_name = gr.Textbox("ru-bpe-8000", label="output name (workspace/tokenizers/…)", scale=3)
-                        r_overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                        r_name = gr.Textbox("ru-bpe-8000", label="Output name (workspace/tokenizers/…)", scale=3)
+                        r_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
+                                                info="replace a folder of that name")
                     r_btn = gr.Button("Train", variant="primary", elem_id="rep-train")
                 with gr.Column(scale=3):
                     r_status = gr.Markdown("A new vocabulary changes every id: the model then needs all its embeddings "
@@ -144,13 +158,16 @@ def build(ctx: AppContext) -> None:
                 with gr.Column(scale=2, min_width=380):
                     i_model = gr.Dropdown(models, value=base0 if models else None, label="Model",
                                           allow_custom_value=True, elem_id="init-model")
+                    ctx.ui["vocabulary.init_model"] = i_model
                     i_tok = gr.Dropdown(ctx.choices("tokenizer"), label="New tokenizer (workspace/tokenizers)",
+                                        info="the extended or replacement tokenizer made above",
                                         elem_id="init-tokenizer")
-                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="new rows from",
+                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New rows from",
                                         info="mean: mean of the old sub-token rows of each new token (LEP's choice)")
                     with gr.Row():
-                        i_name = gr.Textbox("", label="output name (workspace/models/…)", elem_id="init-name", scale=3)
-                        i_overwrite = gr.Checkbox(label="overwrite", value=False, scale=1, min_width=100)
+                        i_name = gr.Textbox("", label="Output name (workspace/models/…)", elem_id="init-name", scale=3)
+                        i_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
+                                                info="replace a folder of that name")
                     i_btn = gr.Button("Initialise", variant="primary", elem_id="init-run")
                 with gr.Column(scale=3):
                     i_status = gr.Markdown("Resizes the model's embeddings (and untied head) to the new tokenizer; "
@@ -173,9 +190,13 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, name_v, overwrite_v, progress=gr.Progress()):
+        if not base_v:
+            raise LepInputError("pick a base tokenizer (or model) first")
+        add_n, min_n = extension_numbers(add_v, min_freq_v)
+        paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
         progress(0, desc="reading corpus")
-        r = extend_tokenizer(base_v, _corpus(corpus_v), int(add_v or 0), out, alphabet_v, int(min_freq_v or 0),
+        r = extend_tokenizer(base_v, paths, add_n, out, alphabet_v, min_n,
                              overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"))
         status = (f"Created **tokenizers/{out.name}**: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
@@ -184,10 +205,12 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def replace(corpus_v, size_v, algo_v, like_v, name_v, overwrite_v, progress=gr.Progress()):
+        size = number(size_v, "vocabulary size", minimum=300)
+        paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
         like = None if not like_v or like_v == NO_LIKE else like_v
         progress(0, desc="training the tokenizer")
-        r = train_tokenizer(_corpus(corpus_v), int(size_v or 0), algo_v, out, like=like, overwrite=bool(overwrite_v))
+        r = train_tokenizer(paths, size, algo_v, out, like=like, overwrite=bool(overwrite_v))
         new = cached_tokenizer(str(out))
         table = _heldout_rows({f"like · {Path(like).name}": cached_tokenizer(like), f"new · {out.name}": new}
                               if like else {f"new · {out.name}": new})
@@ -201,8 +224,8 @@ def build(ctx: AppContext) -> None:
         if not model_v or not tok_v:
             raise LepInputError("pick a model and a tokenizer first (create one under Extend or Replace)")
         out = output_dir(ctx, "model", name_v or f"{Path(model_v).name}-{Path(tok_v).name}", overwrite_v)
-        progress(0.1, desc="loading the model and resizing its embeddings")
-        r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v))
+        r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v),
+                       progress=lambda fraction, message: progress(fraction, desc=message))
         status = (f"Created **models/{out.name}**: {r['new_vocab']:,} tokens, {r['initialised_rows']:,} new rows "
                   f"({method_v}), {r['copied_rows']:,} copied, {'tied' if r['tied'] else 'untied'} embeddings, "
                   f"{r['seconds']:.1f} s. Next: train its embeddings in **3 · Training**.")
@@ -219,7 +242,11 @@ def build(ctx: AppContext) -> None:
                 gr.Dropdown(choices=choices, value=current_r))
 
     upload.upload(uploaded, [upload, corpus, r_corpus], [corpus, r_corpus])
-    preview_btn.click(guarded(preview), [base, corpus, add, alphabet, min_freq], [ext_status, ext_compare, ext_samples],
+    @guarded
+    def preview_clicked(base_v, corpus_v, add_v, alphabet_v, min_freq_v, progress=gr.Progress()):
+        return preview(base_v, text_files(ctx, corpus_v), add_v, alphabet_v, min_freq_v, progress)
+
+    preview_btn.click(preview_clicked, [base, corpus, add, alphabet, min_freq], [ext_status, ext_compare, ext_samples],
                       show_progress_on=ext_status)
     create_btn.click(create, [base, corpus, add, alphabet, min_freq, name, overwrite], [ext_status, *listed],
                      show_progress_on=ext_status)

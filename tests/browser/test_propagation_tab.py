@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.ui import pick
 from tests.propagation.conftest import make_world
 
 pytestmark = pytest.mark.browser
@@ -29,14 +30,6 @@ def workspace(tmp_path_factory, tiny_llama, ru_corpus) -> Path:
     return ws
 
 
-def pick(page, elem_id: str, label: str) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    box.fill(label)
-    page.locator(f"#{elem_id}").get_by_role("option", name=label, exact=True).click()
-    box.press("Escape")
-
-
 def test_compare_all_modes(app_server, page, workspace, screenshots):
     page.goto(app_server(workspace))
     page.get_by_role("tab", name="4 · Propagation").click()
@@ -44,7 +37,9 @@ def test_compare_all_modes(app_server, page, workspace, screenshots):
     pick(page, "prop-instruct", "model · instruct")
     pick(page, "prop-adapted", "model · adapted")
     page.locator("#prop-compare input").check()
-    page.locator("#prop-name input, #prop-name textarea").first.fill("tab-result")
+    name = page.locator("#prop-name input, #prop-name textarea").first
+    expect(name).to_have_value("instruct-lep-adapted")  # the suggestion lands first; typing after it wins
+    name.fill("tab-result")
     page.locator("#prop-run").click()
     status = page.locator("#prop-status")
     expect(status).to_contain_text("adapted/tab-result", timeout=120_000)

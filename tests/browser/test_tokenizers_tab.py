@@ -32,6 +32,7 @@ def spaced(text: str) -> re.Pattern:
 
 def test_pieces_and_stats(app_server, page, workspace, screenshots):
     page.goto(app_server(workspace))
+    page.get_by_role("tab", name="1 · Tokenizers").click()  # Start is the first tab
     box = page.locator("#tok-text textarea")
     box.fill(RUSSIAN)
     pieces = page.locator("#tok-pieces-0")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.ui import fill
+
 pytestmark = pytest.mark.browser
 
 
@@ -17,12 +19,6 @@ def workspace(tmp_path_factory, tiny_llama) -> Path:
     ws = tmp_path_factory.mktemp("ws_training")
     shutil.copytree(tiny_llama, ws / "models" / "tiny")
     return ws
-
-
-def _fill(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input").first
-    box.fill(value)
-    box.press("Tab")
 
 
 def _points(page) -> int:
@@ -34,8 +30,8 @@ def _points(page) -> int:
 def test_start_watch_stop_resume(app_server, page, workspace, screenshots):
     page.goto(app_server(workspace))
     page.get_by_role("tab", name="3 · Training").click()
-    _fill(page, "train-steps", "400")
-    _fill(page, "train-seq", "32")
+    fill(page, "train-steps", "400")
+    fill(page, "train-seq", "32")
     page.locator("#train-name input, #train-name textarea").first.fill("tab-run")
     page.locator("#train-start").click()
     status = page.locator("#train-status")

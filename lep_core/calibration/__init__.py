@@ -1,0 +1,1 @@
+"""Calibration after propagation: self-calibration on the original model's answers, continued instruction tuning."""

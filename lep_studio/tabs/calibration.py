@@ -1,0 +1,204 @@
+"""Calibration tab: after propagation, teach the adapted model the original model's answers (or a chat dataset).
+
+Start launches `lep calibrate` as a child process in workspace/runs/<name>; like the Training tab, every
+view is read back from the run folder (status.json, metrics.jsonl, train.log) on a timer tick and on page
+load, with the Training tab's charts. The final model is a run, so the Compare tab lists it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from lep_core.calibration.options import CalibrateOptions
+from lep_core.calibration.run import SPEC
+from lep_core.errors import LepInputError
+from lep_core.training import job
+from lep_core.training.options import TRAIN_PARAMS
+from lep_core.workspace import KINDS
+from lep_studio.context import AppContext
+from lep_studio.job_controls import command_line, job_buttons, refuse_second, wire_job_controls
+from lep_studio.tabs.training import active_run, charts, status_text
+from lep_studio.widgets import (
+    check_model,
+    guarded,
+    number,
+    output_dir,
+    save_uploads,
+    text_files,
+)
+
+INTRO = ("**Calibrate the adapted model.** *Self-calibration*: the original instruct model answers a prompt set "
+         "(the 24 demo prompts, or your file), and the adapted model learns to give the same answers in its new "
+         "tokenizer; the loss counts the answer tokens only. *Continued tuning*: the same training on your own chat "
+         "data (JSONL, one `{\"messages\": [...]}` per line). The job runs in the background like training.")
+MODES = ("self-calibration", "continued tuning")
+
+
+def is_calibration(run: Path) -> bool:
+    """calibration.json, or (just started, before the child wrote it) a job spec with calibration fields."""
+    if (run / SPEC).is_file():
+        return True
+    try:
+        spec = json.loads((run / job.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(spec.get("original") or spec.get("chat"))
+
+
+def calibration_runs(ctx: AppContext) -> list[tuple[str, str]]:
+    """(label, path) of the runs made by `lep calibrate`, newest first."""
+    return [(r["run"], r["path"]) for r in job.list_runs(ctx.workspace / KINDS["run"]) if is_calibration(Path(r["path"]))]
+
+
+def chat_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    """Chat datasets in the workspace: answer sets in data/ and uploaded .jsonl files."""
+    data = sorted((ctx.workspace / KINDS["data"]).glob("*/conversations.jsonl"))
+    uploads = sorted((ctx.workspace / KINDS["corpus"]).glob("*.jsonl"))
+    return [(f"data · {p.parent.name}", str(p)) for p in data] + [(f"workspace · {p.name}", str(p)) for p in uploads]
+
+
+def _losses(status: dict) -> str:
+    before, after = status.get("loss_before") or {}, status.get("loss_after") or {}
+    if not before.get("train"):
+        return ""
+    text = f"loss on the answers: before **{before['train']:.4f}**"
+    if after.get("train") is not None:
+        text += f" → after **{after['train']:.4f}**"
+    if before.get("val") is not None:
+        text += f" (held out: {before['val']:.4f}" + (f" → {after['val']:.4f}" if after.get("val") is not None else "") + ")"
+    return text
+
+
+def calibration_status(run: Path, status: dict | None) -> str:
+    if status and status.get("phase") == "answers" and status.get("state") in job.ACTIVE:
+        return (f"**{run.name}** · **{status['state']}** · the original model answers prompt "
+                f"{status.get('answered', 0)}/{status.get('prompts', '?')}")
+    text = status_text(run, {**status, "final": None} if status else status)
+    if status and status.get("phase") == "answers" and status.get("state") == "stopped":
+        text = text.replace("Resume** continues where it left off", "Resume** answers the remaining prompts, then trains")
+    extra = [t for t in (_losses(status or {}), _skips(status or {})) if t]
+    if status and status.get("state") == "finished" and status.get("final"):
+        extra.append(f"Calibrated model: `{status['final']}` — pick **run · {run.name}** in **5 · Compare**.")
+    return "\n\n".join([text, *extra])
+
+
+def _skips(status: dict) -> str:
+    data = status.get("data") or {}
+    parts = [f"{data[k]} {label}" for k, label in (("skipped_too_long", "longer than the sequence length"),
+                                                  ("skipped_no_answer", "without an answer")) if data.get(k)]
+    return f"conversations skipped: {', '.join(parts)}" if parts else ""
+
+
+def build(ctx: AppContext) -> None:
+    models = ctx.model_choices()
+    adapted_default = next((p for label, p in models if label.startswith("adapted")), models[0][1] if models else None)
+    original_default = next((p for label, p in models if "smollm2" in label), None)
+    d = CalibrateOptions()
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=2):
+            mode = gr.Radio(list(MODES), value=MODES[0], label="What to train on", elem_id="calib-mode")
+            model = gr.Dropdown(models, value=adapted_default, label="Adapted model (to calibrate)",
+                                allow_custom_value=True, elem_id="calib-model")
+            original = gr.Dropdown(models, value=original_default, label="Original instruct model (writes the answers)",
+                                   allow_custom_value=True, elem_id="calib-original")
+            prompts = gr.File(label="Prompt file (.txt / .json / .jsonl); empty: the 24 demo prompts",
+                              file_types=[".txt", ".json", ".jsonl"], height=90, elem_id="calib-prompts")
+            chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label="Chat data (continued tuning)",
+                               elem_id="calib-chat", visible=False)
+            chat_upload = gr.File(label="…or upload chat JSONL (copied into the workspace)", file_count="multiple",
+                                  file_types=[".jsonl"], height=90, visible=False)
+            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="calib-name",
+                              placeholder="empty: calib-<model>-<time>")
+            with gr.Row():
+                steps = gr.Number(d.steps, label="Steps", precision=0, minimum=1, elem_id="calib-steps")
+                lr = gr.Number(d.lr, label="Learning rate", elem_id="calib-lr")
+                batch = gr.Number(d.batch_size, label="Batch size", precision=0, minimum=1, elem_id="calib-batch")
+                seq = gr.Number(d.seq_len, label="Longest conversation (tokens)", precision=0, minimum=2,
+                                elem_id="calib-seq")
+            with gr.Row():
+                params = gr.Dropdown(list(TRAIN_PARAMS), value="embeddings", label="Train",
+                                     info="LoRA: adapters on attention, merged",
+                                     elem_id="calib-params")
+                rank = gr.Number(d.lora_rank, label="LoRA rank", precision=0, minimum=1)
+                max_new = gr.Number(d.max_new_tokens, label="Max answer tokens", precision=0, minimum=1,
+                                    elem_id="calib-max-new")
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
+            start, stop, resume, command = job_buttons("calib")
+        with gr.Column(scale=3):
+            current = gr.Dropdown(calibration_runs(ctx), value=None, label="Run shown", elem_id="calib-run")
+            status = gr.Markdown("No calibration yet: press **Start**.", elem_id="calib-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label="Loss", elem_id="calib-loss")
+            with gr.Row():
+                lr_plot = gr.Plot(label="Learning rate", elem_id="calib-lr-plot")
+                tps_plot = gr.Plot(label="Tokens/s", elem_id="calib-tps-plot")
+            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="calib-log",
+                             autoscroll=True)
+    timer = gr.Timer(2.0)
+
+    def view(run_path: str | None):
+        if not run_path or not Path(run_path).is_dir():
+            return "No calibration yet: press **Start**.", *charts([]), ""
+        run = Path(run_path)
+        return calibration_status(run, job.read_status(run)), *charts(job.read_metrics(run)), job.log_tail(run, 40)
+
+    outputs = [status, loss_plot, lr_plot, tps_plot, log]
+
+    def on_mode(mode_v):
+        self_mode = mode_v == MODES[0]
+        return (gr.update(visible=self_mode), gr.update(visible=self_mode), gr.update(visible=not self_mode),
+                gr.update(visible=not self_mode))
+
+    def options_of(mode_v, model_v, original_v, prompts_v, chat_v, upload_v, name_v, steps_v, lr_v, batch_v, seq_v,
+                   params_v, rank_v, max_new_v, device_v) -> dict:
+        check_model(model_v, "adapted model")
+        run_name = (name_v or "").strip() or f"calib-{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = output_dir(ctx, "run", run_name, overwrite=False)
+        opts = CalibrateOptions(model=model_v, out=str(out), steps=number(steps_v, "steps", 1),
+                                lr=number(lr_v, "learning rate", whole=False), batch_size=number(batch_v, "batch size", 1),
+                                seq_len=number(seq_v, "longest conversation", 2), train_params=params_v,
+                                lora_rank=number(rank_v, "LoRA rank", 1), max_new_tokens=number(max_new_v, "max answer tokens", 1),
+                                device=device_v)
+        if mode_v == MODES[0]:
+            opts.original = check_model(original_v, "original instruct model")
+            opts.prompts = save_uploads(ctx, [prompts_v])[0] if prompts_v else ""
+            opts.answers = str(ctx.workspace / KINDS["data"] / f"{run_name}-answers")
+        else:
+            opts.chat = text_files(ctx, list(chat_v or []) + save_uploads(ctx, upload_v), "chat data")
+        opts.validate()
+        return {k: v for k, v in opts.to_dict().items() if k not in ("corpus", "data")}
+
+    @guarded
+    def on_start(*values):
+        refuse_second(active_run(ctx))
+        opts = options_of(*values)
+        started = job.start_job(opts, command="calibrate")
+        return gr.Dropdown(choices=calibration_runs(ctx), value=opts["out"]), command_line(started), *view(opts["out"])
+
+    @guarded
+    def on_resume(run_path):
+        if not run_path:
+            raise LepInputError("pick a stopped calibration in 'run shown' first")
+        refuse_second(active_run(ctx))
+        run = Path(run_path)
+        if (job.read_status(run) or {}).get("state") == "finished":
+            raise LepInputError(f"{run.name} has finished; to train longer start a new calibration from its final model")
+        spec = json.loads((run / SPEC).read_text(encoding="utf-8"))
+        started = job.start_job({"model": spec["model"], "out": str(run)}, resume=True, command="calibrate")
+        return command_line(started), *view(run_path)
+
+    def on_load():
+        choices = calibration_runs(ctx)
+        busy = active_run(ctx)
+        pick = busy if busy in [p for _, p in choices] else (choices[0][1] if choices else None)
+        return gr.Dropdown(choices=choices, value=pick), *view(pick)
+
+    inputs = [mode, model, original, prompts, chat, chat_upload, name, steps, lr, batch, seq, params, rank, max_new, device]
+    mode.change(on_mode, mode, [original, prompts, chat, chat_upload])
+    wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      stopping_note="Stopping: the job finishes its answer or step and saves what it has.")

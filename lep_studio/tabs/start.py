@@ -1,0 +1,248 @@
+"""The Start tab: what LEP does, the one-click demo recipe, and running any recipe file.
+
+A recipe runs as a background job (lep_core/recipe_job.py: `lep run` in a child process); this tab only
+starts, stops and reads its status file. A gr.Timer re-reads it, so a reload or a second browser tab shows
+the same run, and a second click on Run attaches to the running job instead of starting another. When a
+run this page watched finishes, the tab switches to Compare with the original and the adapted model picked.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lep_core import recipe_job
+from lep_core.errors import LepInputError
+from lep_core.jobs import ACTIVE
+from lep_core.lineage import RECIPES_DIR
+from lep_core.recipe_check import check_recipe
+from lep_core.recipes import Recipe, load_recipe, parse_recipe
+from lep_core.training import job as train_job
+from lep_studio.context import AppContext
+from lep_studio.recipe_view import (
+    STEP_TEXT,
+    compare_pair,
+    status_line,
+    step_line,
+    steps_html,
+)
+from lep_studio.tabs.training import charts
+from lep_studio.widgets import guarded, message
+
+LEP = """\
+### What LEP does
+**Learned Embedding Propagation** adapts an instruct model to a new language without new instruction data. \
+You give the *base* model a tokenizer that fits the language and train only the new embeddings on plain text; \
+LEP then fits how the base model's embedding space maps onto the instruct model's and carries the trained \
+embeddings over. The instruct model keeps its chat skills while reading and writing the language in far fewer tokens.
+"""
+
+SAME_MODEL = ("**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps "
+              "it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. "
+              "`assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.")
+DEMO_TIME = ("On a 2-core CPU the whole demo takes 3 to 6 minutes (5.6 measured with other jobs on the machine), "
+             "almost all of it training; each step's time shows on the right as it runs.")
+
+
+def demo_intro(recipe: Recipe | None) -> str:
+    """The demo, step by step, read from the recipe file itself (so the text follows its settings)."""
+    if recipe is None:
+        return "The demo recipe is missing: see `assets/recipes/demo.yaml`."
+    lines = ["### The demo, step by step", ("**Run the demo recipe** does, on the embedded model SmolLM2-135M-Instruct "
+             "and the Russian demo corpus (`assets/corpus`):")]
+    for number, step in enumerate(recipe.steps, 1):
+        tab = STEP_TEXT.get(step.kind, ("", ""))[1]
+        lines.append(f"{number}. {step_line(step.kind, step.args)} → see *{tab}*.")
+        if step.kind == "propagate":
+            lines.append(f"   {SAME_MODEL}")
+    lines.append(f"{len(recipe.steps) + 1}. Open *5 · Compare*: the original and the adapted model answer the same "
+                 "prompt side by side.")
+    lines.append(f"\n{DEMO_TIME} You can close the browser: the run goes on, and a reload shows it again.")
+    return "\n".join(lines)
+
+
+def _train_chart(status: dict[str, Any] | None):
+    run = next((s.get("run_dir") for s in (status or {}).get("steps") or [] if s.get("run_dir")), None)
+    rows = train_job.read_metrics(Path(run)) if run and Path(run).is_dir() else []
+    if not rows:
+        return gr.Plot(visible=False)
+    return gr.Plot(charts(rows)[0], visible=True)
+
+
+def _load_spec(ctx: AppContext, name: str) -> Recipe | None:
+    spec = recipe_job.job_dir(ctx.workspace, name) / recipe_job.SPEC
+    try:
+        return load_recipe(spec) if spec.is_file() else None
+    except LepInputError:
+        return None
+
+
+def _demo() -> tuple[Recipe | None, str]:
+    path = recipe_job.demo_recipe_path()
+    try:
+        return load_recipe(path), path.read_text(encoding="utf-8")
+    except (LepInputError, OSError):
+        return None, ""
+
+
+def problems_md(problems: list[str]) -> str:
+    return "**This recipe cannot run yet:**\n" + "\n".join(f"- {p}" for p in problems)
+
+
+def _read_choice(path: str | None) -> tuple[Recipe, str]:
+    if not path:
+        raise LepInputError("no recipe chosen: pick a recipe file or upload one")
+    file = Path(path)
+    if not file.is_file():
+        raise LepInputError(f"recipe file not found: {path}: pick one from the list")
+    text = file.read_text(encoding="utf-8", errors="replace")
+    return parse_recipe(text, file.name), text
+
+
+def build(ctx: AppContext) -> None:
+    demo_recipe, _ = _demo()
+    with gr.Row():
+        with gr.Column(scale=5):
+            gr.Markdown(LEP, elem_id="start-lep")
+            gr.Markdown(demo_intro(demo_recipe), elem_id="start-demo-intro")
+        with gr.Column(scale=6):
+            with gr.Row():
+                run_demo = gr.Button("▶ Run the demo recipe", variant="primary", elem_id="start-run", scale=3)
+                stop = gr.Button("■ Stop", variant="stop", elem_id="start-stop", scale=1)
+                resume = gr.Button("↻ Resume", elem_id="start-resume", scale=1)
+            status = gr.Markdown("", elem_id="start-status", elem_classes="lep-status")
+            steps = gr.HTML(steps_html(None, demo_recipe), elem_id="start-steps")
+            loss = gr.Plot(label="loss (train step)", visible=False, elem_id="start-loss")
+            open_compare = gr.Button("Open Compare with the adapted model →", variant="primary", visible=False,
+                                     elem_id="start-open-compare")
+            with gr.Accordion("Log (last lines)", open=False):
+                log = gr.Textbox(lines=8, max_lines=8, interactive=False, show_label=False, elem_id="start-log",
+                                 autoscroll=True)
+    with gr.Accordion("Run a recipe file (shipped, exported from the Workspace tab, or uploaded)", open=False,
+                      elem_id="start-recipes"):
+        with gr.Row():
+            picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label="recipe file", scale=3,
+                                 elem_id="start-recipe-file")
+            upload = gr.File(label="…or upload a recipe (.yaml, copied into workspace/recipes)", file_types=[".yaml", ".yml"],
+                             height=90, scale=2, elem_id="start-recipe-upload")
+        with gr.Row():
+            check = gr.Button("Check", elem_id="start-recipe-check")
+            run_file = gr.Button("▶ Run this recipe", variant="primary", elem_id="start-recipe-run")
+        verdict = gr.Markdown(elem_id="start-recipe-verdict")
+        preview = gr.Code(language="yaml", label="recipe", interactive=False, elem_id="start-recipe-preview")
+
+    shown = gr.State(demo_recipe.name if demo_recipe else "demo")  # the recipe run this page shows
+    watched = gr.State(False)  # this page saw the run active: switch to Compare once it finishes
+    pair = gr.State(None)  # (original, adapted): the Compare tab picks these up (see compare.py)
+    ctx.ui["start.pair"] = pair
+    timer = gr.Timer(1.5)
+    tabs = ctx.ui.get("tabs")
+
+    def view(name: str, seen: bool):
+        st = recipe_job.read_status(ctx.workspace, name)
+        recipe = _load_spec(ctx, name) or (demo_recipe if demo_recipe and name == demo_recipe.name else None)
+        state = (st or {}).get("state")
+        done = state == "finished"
+        switch, new_pair = gr.skip(), gr.skip()
+        if seen and done:
+            found = compare_pair(ctx, st)
+            if found:
+                switch, new_pair = gr.Tabs(selected="compare"), found
+        return (status_line(name, st), steps_html(st, recipe), _train_chart(st),
+                gr.Button(visible=done), recipe_job.log_tail(ctx.workspace, name, 30),
+                state in ACTIVE or (seen and state is None), switch, new_pair)
+
+    outputs = [status, steps, loss, open_compare, log, watched, tabs, pair]
+
+    def _start(recipe: Recipe, text: str):
+        _started, attached = recipe_job.start(recipe, text, ctx.workspace)
+        if attached:
+            gr.Info(f"Recipe {recipe.name} is already running (from another tab or a terminal): showing it here, "
+                    "nothing new started.")
+        return (recipe.name, *view(recipe.name, True))
+
+    @guarded
+    def on_run_demo():
+        recipe, text = _demo()
+        if recipe is None:
+            raise LepInputError(f"the demo recipe {recipe_job.demo_recipe_path()} is missing or broken")
+        return _start(recipe, text)
+
+    @guarded
+    def on_stop(name: str):
+        if not recipe_job.stop(ctx.workspace, name):
+            raise LepInputError(f"recipe {name} is not running: nothing to stop")
+        gr.Info("Stopping: a train step saves a checkpoint first; other steps drop their unfinished output.")
+        return view(name, True)
+
+    @guarded
+    def on_resume(name: str):
+        spec = recipe_job.job_dir(ctx.workspace, name) / recipe_job.SPEC
+        if not spec.is_file():
+            raise LepInputError(f"recipe {name} has not run in this workspace yet: press Run first")
+        text = spec.read_text(encoding="utf-8")
+        return _start(parse_recipe(text, spec.name), text)
+
+    @guarded
+    def on_check(path: str | None):
+        recipe, text = _read_choice(path)
+        problems = check_recipe(recipe, ctx.workspace)
+        head = f"Recipe **{recipe.name}**: {len(recipe.steps)} steps"
+        verdict_text = problems_md(problems) if problems else f"✓ {head}, ready to run."
+        return verdict_text, text
+
+    @guarded
+    def on_run_file(path: str | None):
+        recipe, text = _read_choice(path)
+        problems = check_recipe(recipe, ctx.workspace)
+        if problems:
+            gr.Warning(f"Recipe {recipe.name} has {len(problems)} problem(s): see the list under the buttons.")
+            return (gr.skip(),) * (1 + len(outputs)) + (problems_md(problems), text)
+        return (*_start(recipe, text), f"✓ Recipe **{recipe.name}** started.", text)
+
+    @guarded
+    def on_upload(file):
+        if not file:
+            return gr.skip(), gr.skip(), gr.skip()
+        src = Path(getattr(file, "name", file))
+        text = src.read_text(encoding="utf-8", errors="replace")
+        try:
+            recipe = parse_recipe(text, src.name)
+        except LepInputError as exc:
+            return gr.skip(), f"**This file is not a recipe:** {message(exc)}", text
+        folder = ctx.workspace / RECIPES_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^\w.\-]", "_", src.stem) or "recipe"
+        dest, n = folder / f"{stem}.yaml", 1
+        while dest.exists():
+            dest, n = folder / f"{stem}-{n}.yaml", n + 1
+        shutil.copyfile(src, dest)
+        problems = check_recipe(recipe, ctx.workspace)
+        verdict_text = problems_md(problems) if problems else f"✓ Recipe **{recipe.name}** saved as `{dest.name}`, ready to run."
+        return gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace), value=str(dest)), verdict_text, text
+
+    def on_load():
+        """A fresh page: the running recipe if any, else the demo's last run (or the newest run)."""
+        runs = recipe_job.recipe_runs(ctx.workspace)
+        active = next((r["name"] for r in runs if r.get("state") in ACTIVE), None)
+        demo_name = demo_recipe.name if demo_recipe else "demo"
+        name = active or (demo_name if any(r["name"] == demo_name for r in runs) or not runs else runs[0]["name"])
+        return (name, gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), *view(name, False))
+
+    run_demo.click(on_run_demo, None, [shown, *outputs])
+    stop.click(on_stop, shown, outputs)
+    resume.click(on_resume, shown, [shown, *outputs])
+    open_compare.click(lambda name: (gr.Tabs(selected="compare"), compare_pair(ctx, recipe_job.read_status(ctx.workspace, name))),
+                       shown, [tabs, pair])
+    check.click(on_check, picked, [verdict, preview])
+    picked.focus(lambda: gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), None, picked, show_progress="hidden")
+    upload.upload(on_upload, upload, [picked, verdict, preview])
+    run_file.click(on_run_file, picked, [shown, *outputs, verdict, preview])
+    timer.tick(view, [shown, watched], outputs, show_progress="hidden")
+    from gradio.context import Context
+
+    Context.root_block.load(on_load, None, [shown, picked, *outputs])

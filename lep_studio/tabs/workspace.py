@@ -1,0 +1,245 @@
+"""Workspace tab: every artefact with what made it, its size and headline figures; open, export, delete.
+
+The table is read from the workspace on every refresh (lep_core.inventory), so it shows what other tabs,
+the CLI or a recipe wrote. Delete takes two clicks and refuses running jobs; Export writes the recipe
+that rebuilds the artefact (lep_core.lineage) into workspace/recipes/, where the Start tab lists it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+from gradio.context import Context
+
+from lep_core.errors import LepInputError
+from lep_core.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
+from lep_core.lineage import export_recipe, free_recipe_path
+from lep_core.workspace import KINDS, inside, read_manifest
+from lep_studio.context import AppContext
+from lep_studio.widgets import corpus_choices, guarded, tokenizer_choices
+
+COLUMNS = ["kind", "name", "created", "size", "state", "headline figures"]
+ALL = "all"
+EXPORTABLE = ("tokenizer", "model", "run", "adapted")
+INTRO = ("Everything the tabs, the `lep` command and recipes wrote into the workspace, with what made it. Pick an "
+         "artefact (click its row) to see its inputs, parameters and figures; **Open** it in the tab that uses it, "
+         "**Export recipe** to replay the steps that made it with `lep run`, or **Delete** it.")
+
+
+def _when(created: str | None) -> str:
+    return (created or "")[:16].replace("T", " ")
+
+
+def table(items: list[Artifact], kind: str) -> pd.DataFrame:
+    rows = [[a.kind, a.name, _when(a.created), human_size(a.size_bytes), a.state or "", a.row()["summary"]]
+            for a in items if kind in (ALL, a.kind)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def picker_choices(items: list[Artifact]) -> list[tuple[str, str]]:
+    return [(f"{a.kind} · {a.name}", str(a.path)) for a in items]
+
+
+def _value(value: Any, root: Path) -> str:
+    """A manifest value as short readable text: paths inside the workspace relative to it."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict) and "path" in value:
+        path, digest = str(value["path"]), value.get("hash")
+        try:
+            path = Path(path).resolve().relative_to(root).as_posix()
+        except (ValueError, OSError):
+            pass
+        return f"`{path}`" + (f" <small>({digest[:19]}…)</small>" if digest else "")
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "path" in v for v in value):
+        return ", ".join(_value(v, root) for v in value)
+    if isinstance(value, (dict, tuple, list)):
+        return f"`{json.dumps(value, ensure_ascii=False)[:160]}`"
+    return "–" if value is None or value == "" else str(value).replace("|", "\\|")
+
+
+def _section(title: str, data: dict[str, Any], root: Path) -> str:
+    if not data:
+        return ""
+    rows = "\n".join(f"- {k.replace('_', ' ')}: {_value(v, root)}" for k, v in data.items())
+    return f"\n\n**{title}**\n\n{rows}"
+
+
+def details(item: Artifact | None, root: Path) -> str:
+    """The manifest in readable form: what made it, from which inputs, with which settings, what came out."""
+    if item is None:
+        return "Pick an artefact above to see what made it."
+    operation = item.params.get("operation") or ("uploaded text" if item.kind == "corpus" else "")
+    head = (f"### {item.kind} · {item.name}\n`{item.path.relative_to(root).as_posix()}` · {human_size(item.size_bytes)}"
+            + (f" · created {_when(item.created)}" if item.created else "") + (f" · **{item.state}**" if item.state else "")
+            + (f"\n\nMade by **{operation}**." if operation else "\n\nNo manifest: brought in from outside LEP Studio."))
+    params = {k: v for k, v in item.params.items() if k != "operation"}
+    return (head + _section("Inputs", item.inputs, root) + _section("Parameters", params, root)
+            + _section("Figures", item.metrics, root))
+
+
+def open_target(ctx: AppContext, item: Artifact) -> tuple[str, str | None, Any]:
+    """(tab id, ui key of the picker to pre-select, its new value) for an artefact."""
+    path = str(item.path)
+    if item.kind == "tokenizer":
+        base = (item.inputs.get("base") or item.inputs.get("like") or {}).get("path")
+        return "tokenizers", "tokenizers.picked", [p for p in (base, path) if p]
+    if item.kind == "model":
+        if item.params.get("operation") == "init":  # has new rows: train them next
+            return "training", "training.model", path
+        return "vocabulary", "vocabulary.init_model", path
+    if item.kind == "run":
+        return "training", "training.current", path
+    if item.kind == "adapted":
+        models = [p for label, p in ctx.model_choices() if p == path or Path(p).parent == item.path]
+        return "compare", "compare.adapted", models[0] if models else None
+    if item.kind == "corpus":
+        return "training", "training.corpus", [path]
+    if item.kind == "eval":
+        return "compare", None, None
+    raise LepInputError(f"no tab opens a {item.kind}: its manifest is shown here")
+
+
+def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
+    if key == "tokenizers.picked":
+        return tokenizer_choices(ctx)
+    if key == "training.current":
+        from lep_studio.tabs.training import run_choices
+
+        return run_choices(ctx)
+    if key == "training.corpus":
+        return corpus_choices(ctx)
+    return ctx.model_choices()
+
+
+def build(ctx: AppContext) -> None:
+    items = inventory(ctx.workspace)
+    gr.Markdown(INTRO)
+    with gr.Row():
+        kind = gr.Radio([ALL, *KINDS], value=ALL, label="Show", info="only one kind of artefact, or all of them",
+                        scale=4, elem_id="ws-kind")
+        refresh = gr.Button("↻ Refresh", size="sm", scale=0, min_width=110, elem_id="ws-refresh")
+    listing = gr.Dataframe(lambda: table(inventory(ctx.workspace), ALL), label="Artefacts in the workspace (click a row to pick it)",
+                           interactive=False, wrap=True, max_height=330, elem_id="ws-table", elem_classes="lep-table",
+                           column_widths=["9%", "21%", "13%", "9%", "9%", "39%"])
+    with gr.Row():
+        with gr.Column(scale=2, min_width=360):
+            picked = gr.Dropdown(picker_choices(items), value=None, label="Artefact", allow_custom_value=True,
+                                 info="the row you clicked, or pick one here", elem_id="ws-picked")
+            with gr.Row():
+                open_btn = gr.Button("Open in its tab", elem_id="ws-open")
+                export_btn = gr.Button("Export recipe", elem_id="ws-export")
+                delete_btn = gr.Button("Delete…", variant="stop", elem_id="ws-delete")
+            with gr.Group(visible=False, elem_id="ws-confirm") as confirm_box:
+                confirm_text = gr.Markdown(elem_id="ws-confirm-text")
+                with gr.Row():
+                    confirm_btn = gr.Button("Yes, delete it", variant="stop", elem_id="ws-confirm-delete")
+                    cancel_btn = gr.Button("Cancel", elem_id="ws-cancel")
+            status = gr.Markdown(elem_id="ws-status", elem_classes="lep-status")
+            recipe_file = gr.File(label="Recipe (YAML; replay with `lep run FILE`)", visible=False, interactive=False,
+                                  elem_id="ws-recipe-file")
+        with gr.Column(scale=3):
+            detail = gr.Markdown(details(None, ctx.workspace), elem_id="ws-detail")
+            with gr.Accordion("Manifest as JSON (lep.json)", open=False):
+                raw = gr.JSON(elem_id="ws-json")
+
+    targets = {k: ctx.ui[k] for k in ("tokenizers.picked", "vocabulary.tabs", "vocabulary.init_model", "training.model",
+                                      "training.current", "training.corpus", "compare.adapted") if k in ctx.ui}
+
+    def current(path: str | None) -> Artifact | None:
+        return find_artifact(path, ctx.workspace) if path else None
+
+    def relist(kind_v: str, path: str | None):
+        """Table, picker and detail read afresh (an artefact deleted elsewhere drops out)."""
+        fresh = inventory(ctx.workspace)
+        if not path:  # nothing picked when this started: leave a pick made meanwhile alone
+            return table(fresh, kind_v), gr.Dropdown(choices=picker_choices(fresh)), gr.skip(), gr.skip(), gr.skip()
+        item = next((a for a in fresh if str(a.path) == path), None)
+        value = str(item.path) if item else None
+        return (table(fresh, kind_v), gr.Dropdown(choices=picker_choices(fresh), value=value),
+                details(item, ctx.workspace), _manifest(item), gr.Group(visible=False))
+
+    def _manifest(item: Artifact | None) -> dict | None:
+        if item is None:
+            return None
+        return read_manifest(item.path) or read_manifest(item.path / "final") if item.path.is_dir() else None
+
+    def on_row(evt: gr.SelectData):
+        """The clicked row's own kind and name (not its index: the table may have changed since it was drawn)."""
+        row = evt.row_value or []
+        if len(row) < 2 or row[0] not in KINDS:
+            return gr.skip()
+        return str(ctx.workspace / KINDS[row[0]] / str(row[1]))
+
+    def on_pick(path: str | None):
+        item = current(path)
+        return details(item, ctx.workspace), _manifest(item), gr.Group(visible=False), gr.File(visible=False)
+
+    @guarded
+    def on_open(path: str | None):
+        item = _require(path)
+        tab, key, value = open_target(ctx, item)
+        updates = {k: gr.skip() for k in targets}
+        if key in targets and value is not None:
+            updates[key] = gr.Dropdown(choices=_choices_for(ctx, key), value=value)
+        if key == "vocabulary.init_model" and "vocabulary.tabs" in targets:
+            updates["vocabulary.tabs"] = gr.Tabs(selected="init")
+        return gr.Tabs(selected=tab), *updates.values()
+
+    @guarded
+    def on_export(path: str | None):
+        item = _require(path)
+        if item.kind not in EXPORTABLE:
+            raise LepInputError(f"a {item.kind} is not made by a recipe step: export a tokenizer, model, run or "
+                                "adapted model")
+        result = export_recipe(item.path, ctx.workspace, free_recipe_path(ctx.workspace, item.name))
+        out = Path(result["out"])
+        note = f" It needs, in place: {', '.join(f'`{n}`' for n in result['needs'])}." if result["needs"] else ""
+        if result["changed"]:
+            note += f" ⚠ Changed since: {', '.join(result['changed'])} — a replay will differ."
+        msg = (f"Wrote **{out.relative_to(ctx.workspace).as_posix()}** ({' → '.join(result['steps'])}). Replay it with "
+               f"`lep run {out}` or from the **Start** tab.{note}")
+        return msg, gr.File(value=str(out), visible=True)
+
+    @guarded
+    def on_delete(path: str | None):
+        item = _require(path)
+        if item.state in ("queued", "running", "stopping"):
+            raise LepInputError(f"run {item.name} is still running: stop it in 3 · Training first")
+        text = (f"Delete **{item.path.relative_to(ctx.workspace).as_posix()}** ({human_size(item.size_bytes)})? "
+                "This cannot be undone.")
+        return gr.Group(visible=True), text
+
+    @guarded
+    def on_confirm(kind_v: str, path: str | None):
+        item = _require(path)
+        delete_artifact(item.path, ctx.workspace)
+        fresh = inventory(ctx.workspace)
+        return (f"Deleted **{item.kind} · {item.name}**.", table(fresh, kind_v),
+                gr.Dropdown(choices=picker_choices(fresh), value=None), details(None, ctx.workspace), None,
+                gr.Group(visible=False))
+
+    def _require(path: str | None) -> Artifact:
+        if path:
+            inside(path, ctx.workspace)  # a typed path outside the workspace: say so
+        item = current(path)
+        if item is None:
+            raise LepInputError("pick an artefact first (click its row in the table)" if not path else
+                                f"{path} is no longer in the workspace: press ↻ Refresh")
+        return item
+
+    view = [listing, picked, detail, raw, confirm_box]
+    refresh.click(relist, [kind, picked], view)
+    kind.change(lambda k: table(inventory(ctx.workspace), k), kind, listing, show_progress="hidden")
+    listing.select(on_row, None, picked, show_progress="hidden")
+    picked.change(on_pick, picked, [detail, raw, confirm_box, recipe_file], show_progress="hidden")
+    open_btn.click(on_open, picked, [ctx.ui["tabs"], *targets.values()])
+    export_btn.click(on_export, picked, [status, recipe_file])
+    delete_btn.click(on_delete, picked, [confirm_box, confirm_text])
+    cancel_btn.click(lambda: gr.Group(visible=False), None, confirm_box)
+    confirm_btn.click(on_confirm, [kind, picked], [status, *view])
+    Context.block.select(relist, [kind, picked], view, show_progress="hidden")  # the Workspace tab itself

@@ -1,0 +1,120 @@
+"""The demo flow in a real browser, clicks only: Run the demo recipe -> each step -> Compare answers.
+
+The workspace holds a tiny random LLaMA under the demo model's name (with the demo model's real byte-level
+BPE tokenizer), so the shipped assets/recipes/demo.yaml runs unchanged, end to end, in a minute or two.
+A second browser tab attaches to the same run (a second click starts nothing), and a reload during
+training re-attaches: status, step list and loss chart come back from the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+DEMO_MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_llama) -> Path:
+    ws = tmp_path_factory.mktemp("ws_demo")
+    shutil.copytree(tiny_llama, ws / "models" / DEMO_MODEL)
+    return ws
+
+
+def _status(ws: Path) -> dict:
+    return json.loads((ws / "recipes" / "demo" / "status.json").read_text(encoding="utf-8"))
+
+
+LOSS_DRAWN = ("() => { const p = document.querySelector('#start-loss .js-plotly-plot');"
+              " return p && p.data && p.data[0] && p.data[0].x.length >= 1 }")
+
+
+def test_demo_recipe_by_clicking(app_server, browser, page, workspace, screenshots):
+    started = time.monotonic()
+    url = app_server(workspace)
+    page.goto(url)
+    expect(page.locator("#start-lep")).to_contain_text("Learned Embedding Propagation")
+    expect(page.locator("#start-demo-intro")).to_contain_text("base and instruct are the same model")
+    page.locator("#start-run").click()
+    expect(page.locator("#start-status")).to_contain_text("running", timeout=60_000)
+    expect(page.locator("#start-step-1")).to_have_attribute("data-state", "done", timeout=120_000)
+    expect(page.locator("#start-step-3")).to_have_attribute("data-state", "running", timeout=120_000)
+    pid = _status(workspace)["pid"]
+
+    # a reload during training re-attaches: state, step list and the loss chart come back
+    page.reload()
+    expect(page.locator("#start-status")).to_contain_text(re.compile(r"running|finished"), timeout=30_000)
+    expect(page.locator("#start-step-1")).to_have_attribute("data-state", "done")
+    page.wait_for_function(LOSS_DRAWN, timeout=60_000)
+
+    # a second browser tab shows the same run, and its Run click attaches instead of starting a second job
+    second = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    second.goto(url)
+    expect(second.locator("#start-step-1")).to_have_attribute("data-state", "done", timeout=30_000)
+    if _status(workspace)["state"] == "running":
+        second.locator("#start-run").click()
+        expect(second.get_by_text("already running").first).to_be_visible(timeout=30_000)
+        assert _status(workspace)["pid"] == pid
+    # the train step is visible in its own tab too
+    second.get_by_role("tab", name="3 · Training").click()
+    expect(second.locator("#train-status")).to_contain_text("demo-ru-3k", timeout=30_000)
+
+    # done: the page switches to Compare with the original and the adapted model picked
+    compare = page.get_by_role("tab", name="5 · Compare")
+    expect(compare).to_have_attribute("aria-selected", "true", timeout=240_000)
+    status = _status(workspace)
+    assert status["state"] == "finished" and status["pid"] == pid
+    assert [s["state"] for s in status["steps"]] == ["done"] * 4
+    assert all(s["seconds"] > 0 for s in status["steps"])
+    expect(page.locator("#compare-original input")).to_have_value(re.compile(DEMO_MODEL))
+    expect(page.locator("#compare-adapted input")).to_have_value(re.compile("demo-ru-3k"))
+
+    page.locator("#compare-sampling").get_by_text("Sampling").click()
+    max_new = page.locator("#compare-max-new input[type=number]")
+    max_new.fill("12")  # a tiny random model only babbles: keep it short
+    max_new.press("Enter")
+    page.locator("#compare-prompt textarea").fill("Привет! Как дела?")
+    page.locator("#compare-send").click()
+    for side in ("a", "b"):  # both answers appear, with their speed figures
+        expect(page.locator(f"#compare-stats-{side}")).to_contain_text("done", timeout=120_000)
+        expect(page.locator(f"#compare-stats-{side}")).to_contain_text("chars/s")
+        expect(page.locator(f"#compare-chat-{side}")).to_contain_text("Привет! Как дела?")
+
+    page.get_by_role("tab", name="Start").click()
+    expect(page.locator("#start-status")).to_contain_text("finished")
+    expect(page.locator("#start-open-compare")).to_be_visible()
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    page.screenshot(path=str(screenshots / "start.png"), full_page=True)
+    second.context.close()
+    assert time.monotonic() - started < 300
+
+
+def test_recipe_file_check_shows_every_problem(app_server, page, workspace, tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: broken\nsteps:\n  - extend: {base: models/nowhere, corpus: [nothing.txt], add: 0, "
+                   "out: tokenizers/x}\n  - init: {model: models/nowhere, tokenizer: tokenizers/x, out: /tmp/m}\n",
+                   encoding="utf-8")
+    page.goto(app_server(workspace))
+    page.locator("#start-stop").click()  # nothing running: a readable line, not a traceback
+    expect(page.get_by_text("is not running: nothing to stop").first).to_be_visible(timeout=30_000)
+    page.locator("#start-recipes").get_by_text("Run a recipe file").click()
+    page.locator("#start-recipe-run").click()
+    expect(page.get_by_text("no recipe chosen").first).to_be_visible(timeout=30_000)
+    page.locator("#start-recipe-upload input[type=file]").set_input_files(str(bad))
+    verdict = page.locator("#start-recipe-verdict")
+    expect(verdict).to_contain_text("cannot run yet", timeout=30_000)
+    for problem in ("add must be a whole number", "base models/nowhere not found", "corpus nothing.txt not found",
+                    "outside the workspace"):
+        expect(verdict).to_contain_text(problem)
+    page.locator("#start-recipe-run").click()
+    expect(page.get_by_text("problem(s)").first).to_be_visible(timeout=30_000)
+    assert (workspace / "recipes" / "broken.yaml").is_file()  # the upload is kept in the workspace
+    assert not (workspace / "recipes" / "broken").exists()  # nothing started
+    expect(page.get_by_text("Traceback")).to_have_count(0)

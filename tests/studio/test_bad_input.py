@@ -1,0 +1,262 @@
+"""Bad input in every form field of every tab: a readable message, and nothing in the workspace written or lost.
+
+The real handlers of the real app (found by the elem_id of the control that triggers them) are called with
+what a browser can send: empty fields, cleared numbers (None), wrong types, values out of range, and paths
+outside the workspace. Each must end in one readable line (a gr.Error / warning / status text that is not a
+Python exception name) and leave every file of the workspace as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from lep_studio.app import build_app
+from lep_studio.context import AppContext
+
+OUTSIDE = ("/etc", "../..", "/tmp/../etc/passwd")
+BAD_NAMES = ("", "   ", "../escape", "/etc/x", "a/b", "..", "name with spaces")
+RAW_ERROR = re.compile(r"^\s*[A-Z]\w*(Error|Exception)\b|Traceback|object has no attribute|NoneType")
+
+
+def _noop_progress(*_: Any, **__: Any) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, tiny_llama):
+    ws = tmp_path_factory.mktemp("ws_bad_input")
+    shutil.copytree(tiny_llama, ws / "models" / "tiny")
+    (ws / "corpora").mkdir()
+    (ws / "corpora" / "mine.txt").write_text("Привет, как дела? Всё хорошо, спасибо.\n" * 60, encoding="utf-8")
+    ctx = AppContext.create(str(ws))
+    return ctx, build_app(ctx)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under the workspace with its hash: what "unchanged" means."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def handler(demo: gr.Blocks, elem_id: str, event: str = "click"):
+    for fn in demo.fns.values():
+        for block_id, name in fn.targets:
+            block = demo.blocks.get(block_id)
+            if name == event and getattr(block, "elem_id", None) == elem_id:
+                return fn.fn
+    raise LookupError(f"no {event} handler on #{elem_id}")
+
+
+def outcome(fn, args: list[Any], monkeypatch) -> str:
+    """The one line the user sees: the gr.Error, the warnings, or the status text the handler returned."""
+    warned: list[str] = []
+    monkeypatch.setattr(gr, "Warning", lambda msg="", *a, **k: warned.append(str(msg)))
+    try:
+        kwargs = {"progress": _noop_progress} if "progress" in fn.__code__.co_varnames else {}
+        result = fn(*args, **kwargs)
+        if hasattr(result, "__next__"):
+            result = list(result)
+    except gr.Error as exc:
+        return str(exc.message)
+    if warned:
+        return " ".join(warned)
+    first = result[0] if isinstance(result, (list, tuple)) and result else result
+    return first if isinstance(first, str) else ""
+
+
+def check(app, monkeypatch, elem_id: str, args: list[Any], expect: str = "", event: str = "click") -> str:
+    ctx, demo = app
+    before = snapshot(ctx.workspace)
+    shown = outcome(handler(demo, elem_id, event), args, monkeypatch)
+    assert shown.strip(), f"#{elem_id} {args!r}: no message at all"
+    assert not RAW_ERROR.search(shown), f"#{elem_id} {args!r}: not a readable message: {shown}"
+    assert re.search(expect, shown, re.IGNORECASE), f"#{elem_id} {args!r}: {shown!r} does not say {expect!r}"
+    assert snapshot(ctx.workspace) == before, f"#{elem_id} {args!r}: the workspace changed"
+    return shown
+
+
+def model(ctx: AppContext) -> str:
+    return str(ctx.workspace / "models" / "tiny")
+
+
+def corpus(ctx: AppContext) -> list[str]:
+    return [str(ctx.workspace / "corpora" / "mine.txt")]
+
+
+# ---- 1 · Tokenizers -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("picked, text, expect", [
+    ([], "Привет", "pick at least one"), (None, "Привет", "pick at least one"), ([""], "Привет", "pick at least one"),
+    *[([p], "Привет", "not found|not a|no tokenizer|is a file") for p in OUTSIDE],
+    ("MODEL", "", "type or paste"),
+])
+def test_tokenizers_analyse(app, monkeypatch, picked, text, expect):
+    value = [model(app[0])] if picked == "MODEL" else picked
+    check(app, monkeypatch, "tok-picked", [value, text, False, False], expect, event="change")
+
+
+# ---- 2 · Vocabulary -------------------------------------------------------------------------------------------
+def extend_args(ctx, **change):
+    args = {"base": model(ctx), "corpus": corpus(ctx), "add": 20, "alphabet": "cyrillic", "min_freq": 2}
+    return {**args, **change}
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"base": None}, "pick|tokenizer|base"), ({"base": ""}, "pick|tokenizer|base"),
+    *[({"base": p}, "tokenizer|not|no ") for p in OUTSIDE],
+    ({"corpus": None}, "corpus"), ({"corpus": []}, "corpus"), ({"corpus": ["/etc"]}, "outside the workspace"),
+    ({"corpus": ["../../etc/passwd"]}, "outside the workspace"),
+    ({"add": None}, "new tokens|add"), ({"add": 0}, "new tokens|add|at least"), ({"add": -5}, "new tokens|add|at least"),
+    ({"add": "many"}, "new tokens|add|number"),
+    ({"min_freq": -1}, "min|count|frequency"), ({"min_freq": None}, "min|count|frequency"),
+    ({"alphabet": "klingon"}, "alphabet"),
+])
+def test_vocabulary_preview(app, monkeypatch, change, expect):
+    a = extend_args(app[0], **change)
+    check(app, monkeypatch, "ext-preview", [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"]], expect)
+
+
+@pytest.mark.parametrize("change, expect", [
+    *[({"name": n}, "name") for n in BAD_NAMES], ({"add": None}, "new tokens|add"), ({"corpus": None}, "corpus"),
+    ({"base": "/etc"}, "tokenizer|not|no "), ({"name": "taken"}, "already exists"),
+])
+def test_vocabulary_create(app, monkeypatch, change, expect):
+    ctx = app[0]
+    (ctx.workspace / "tokenizers" / "taken").mkdir(exist_ok=True)
+    a = {**extend_args(ctx), "name": "fresh", "overwrite": False, **change}
+    check(app, monkeypatch, "ext-create",
+          [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"], a["name"], a["overwrite"]], expect)
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"corpus": None}, "corpus"), ({"size": None}, "vocabulary size"), ({"size": 0}, "vocabulary size"),
+    ({"size": -3}, "vocabulary size"), ({"size": "big"}, "vocabulary size"), ({"algo": "zip"}, "algorithm"),
+    ({"like": "/etc"}, "tokenizer|not|no |corpus"), *[({"name": n}, "name") for n in BAD_NAMES[:4]],
+])
+def test_vocabulary_replace(app, monkeypatch, change, expect):
+    ctx = app[0]
+    a = {"corpus": corpus(ctx), "size": 400, "algo": "bpe", "like": None, "name": "fresh", "overwrite": False, **change}
+    check(app, monkeypatch, "rep-train", [a["corpus"], a["size"], a["algo"], a["like"], a["name"], a["overwrite"]], expect)
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"model": None}, "pick a model"), ({"tok": None}, "tokenizer"), ({"tok": "/etc"}, "tokenizer|not|no "),
+    ({"model": "../.."}, "model|not|no "), ({"method": "magic"}, "method"),
+    *[({"name": n}, "name") for n in BAD_NAMES[2:5]],
+])
+def test_vocabulary_initialise(app, monkeypatch, change, expect):
+    ctx = app[0]
+    a = {"model": model(ctx), "tok": model(ctx), "method": "mean", "name": "fresh", "overwrite": False, **change}
+    check(app, monkeypatch, "init-run", [a["model"], a["tok"], a["method"], a["name"], a["overwrite"]], expect)
+
+
+# ---- 3 · Training ---------------------------------------------------------------------------------------------
+TRAIN_FIELDS = ("model", "corpus", "upload", "name", "steps", "batch", "seq", "lr", "device", "precision", "optimizer",
+                "rows", "four_bit", "ckpt", "warmup", "accum", "eval_every", "save_every", "seed")
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"model": None}, "model"), ({"model": None, "upload": True}, "model"), ({"steps": 0, "upload": True}, "steps"),
+    ({"corpus": None}, "corpus"), ({"corpus": ["/etc"]}, "outside the workspace"),
+    ({"model": "/etc"}, "model|not|no "),
+    *[({"name": n}, "name") for n in BAD_NAMES[2:5]],
+    ({"steps": 0}, "steps"), ({"steps": None}, "steps"), ({"steps": "ten"}, "steps"), ({"steps": 2.5}, "steps"),
+    ({"batch": 0}, "batch"), ({"batch": None}, "batch"), ({"seq": 1}, "seq"), ({"seq": None}, "sequence|seq"),
+    ({"lr": 0}, "lr|learning rate"), ({"lr": -1}, "lr|learning rate"), ({"lr": None}, "lr|learning rate"),
+    ({"device": "tpu"}, "device"), ({"precision": "fp8"}, "precision"), ({"optimizer": "sgd"}, "optimizer"),
+    ({"rows": "some"}, "rows"), ({"warmup": -1}, "warm"), ({"accum": 0}, "accum"), ({"eval_every": -1}, "eval|validat"),
+    ({"save_every": None}, "save|checkpoint"), ({"seed": None}, "seed"),
+])
+def test_training_start(app, monkeypatch, tmp_path, change, expect):
+    ctx = app[0]
+    upload = tmp_path / "upload.txt"
+    upload.write_text("Привет\n" * 20, encoding="utf-8")
+    a = {"model": model(ctx), "corpus": corpus(ctx), "upload": None, "name": "fresh", "steps": 2, "batch": 1,
+         "seq": 16, "lr": 1e-3, "device": "cpu", "precision": "auto", "optimizer": "adamw", "rows": "all",
+         "four_bit": False, "ckpt": False, "warmup": 0, "accum": 1, "eval_every": 0, "save_every": 0, "seed": 0, **change}
+    a["upload"] = [str(upload)] if a["upload"] else None  # an upload is copied in only when the start is valid
+    check(app, monkeypatch, "train-start", [a[k] for k in TRAIN_FIELDS], expect)
+
+
+@pytest.mark.parametrize("elem_id, value", [("train-stop", None), ("train-stop", "/etc"), ("train-resume", None),
+                                            ("train-resume", "../..")])
+def test_training_stop_resume(app, monkeypatch, elem_id, value):
+    check(app, monkeypatch, elem_id, [value], "run")
+
+
+# ---- 4 · Propagation ------------------------------------------------------------------------------------------
+PROP_FIELDS = ("base", "instruct", "adapted", "mode", "compare", "ridge", "corpus", "name", "overwrite")
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"base": None}, "base"), ({"instruct": None}, "instruct"), ({"instruct": []}, "instruct"), ({"adapted": None}, "adapted"),
+    ({"base": "/etc"}, "model|not|no "), ({"adapted": "../.."}, "model|not|no "), ({"instruct": ["/etc"]}, "model|not|no "),
+    ({"mode": "magic"}, "mode"), ({"ridge": -1}, "ridge"), ({"ridge": "x"}, "ridge"),
+    ({"mode": "occ_conversion", "corpus": None}, "corpus"),
+    *[({"name": n}, "name") for n in BAD_NAMES[2:5]],
+])
+def test_propagation(app, monkeypatch, change, expect):
+    ctx = app[0]
+    a = {"base": model(ctx), "instruct": [model(ctx)], "adapted": model(ctx), "mode": "conversion", "compare": False,
+         "ridge": 0.0, "corpus": None, "name": "fresh", "overwrite": False, **change}
+    check(app, monkeypatch, "prop-run", [a[k] for k in PROP_FIELDS], expect)
+
+
+# ---- 5 · Compare ----------------------------------------------------------------------------------------------
+SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "blind", "session")
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"prompt": ""}, "prompt"), ({"prompt": "   "}, "prompt"), ({"prompt": None}, "prompt"),
+    ({"max_new": 0}, "max new tokens"), ({"max_new": None}, "max new tokens"), ({"max_new": "lots"}, "max new tokens"),
+    ({"greedy": False, "temperature": 0}, "temperature"), ({"top_p": 0}, "top-p"), ({"top_p": None}, "top-p"),
+    ({"seed": "x"}, "seed"),
+])
+def test_compare_send(app, monkeypatch, change, expect):
+    ctx = app[0]
+    a = {"original": model(ctx), "adapted": model(ctx), "prompt": "Привет", "max_new": 4, "greedy": True,
+         "temperature": 0.7, "top_p": 0.9, "seed": 0, "blind": True, "session": None, **change}
+    check(app, monkeypatch, "compare-send", [a[k] for k in SEND_FIELDS], expect)
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"text": None}, "text"), ({"text": "/etc"}, "outside the workspace"), ({"text": "../.."}, "outside the workspace"),
+    ({"original": None, "adapted": None}, "model"), ({"original": "/etc", "adapted": "/etc"}, "model|not|no "),
+])
+def test_compare_evaluate(app, monkeypatch, change, expect):
+    ctx = app[0]
+    a = {"original": model(ctx), "adapted": model(ctx), "text": corpus(ctx)[0], **change}
+    check(app, monkeypatch, "compare-eval-run", [a["original"], a["adapted"], a["text"]], expect)
+
+
+# ---- Workspace ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("elem_id", ["ws-open", "ws-export", "ws-delete"])
+@pytest.mark.parametrize("value", [None, "", *OUTSIDE, "models", "models/nothing"])
+def test_workspace_actions(app, monkeypatch, elem_id, value):
+    check(app, monkeypatch, elem_id, [value], "pick|workspace|artefact")
+
+
+@pytest.mark.parametrize("value", [None, *OUTSIDE, "models"])
+def test_workspace_confirm_delete(app, monkeypatch, value):
+    check(app, monkeypatch, "ws-confirm-delete", ["all", value], "pick|workspace|artefact")
+
+
+def test_workspace_refuses_deleting_a_running_run(app, monkeypatch):
+    import json
+    import os
+
+    ctx = app[0]
+    run = ctx.workspace / "runs" / "busy"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid()}), encoding="utf-8")
+    try:
+        for elem_id, args in (("ws-delete", [str(run)]), ("ws-confirm-delete", ["all", str(run)])):
+            check(app, monkeypatch, elem_id, args, "still running")
+    finally:
+        shutil.rmtree(run)
