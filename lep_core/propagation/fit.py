@@ -14,13 +14,20 @@ from typing import Callable
 import torch
 
 from lep_core.propagation.rows import RowMix
-from lep_core.propagation.solve import Gram, Solver, gram_residual, solve_exact, solve_gram
+from lep_core.propagation.solve import (
+    Gram,
+    Solver,
+    gram_residual,
+    solve_exact,
+    solve_gram,
+)
 
 HELDOUT_FRACTION = 0.1
 # ||XP - Y||² from the Gram sums is exact to ~1e-7 of ||Y - X||² with float32 chunk products, so a residual
 # under this share of ||Y - X|| / ||Y|| is measured by a direct pass over the rows instead
 RESIDUAL_FLOOR = 3e-3
 CHUNK_BYTES = 256 * 2**20  # rows gathered per chunk (as float64)
+PrefixCache = dict[tuple, Gram]  # Gram sums of the leading rows of (src, dst), shared by the modes of one side
 
 
 @dataclass
@@ -82,10 +89,12 @@ def fit_projection(
     device: str | torch.device = "cpu",
     fit: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    prefix_cache: PrefixCache | None = None,
 ) -> Fit:
     """P with src·P ≈ dst on the rows of mix (src = base rows (V, d), dst = instruct rows (>= V, d)).
 
-    fit=False scores P = identity (straight mode) on the same rows.
+    fit=False scores P = identity (straight mode) on the same rows. prefix_cache, shared by fits of several
+    modes on the same src and dst, computes the Gram sums of the old-token rows they have in common once.
     """
     start_t = time.perf_counter()
     solver = Solver(solver)
@@ -95,7 +104,10 @@ def fit_projection(
     held_ids = nonempty[heldout_split(nonempty.numel())]
     held_mix = mix.select(held_ids)
     eye = torch.eye(d, dtype=torch.float64, device=device)
-    if not fit:
+    if not fit and solver is not Solver.lstsq:  # ||X - Y|| / ||Y|| is ztz / yty of the Gram sums (cached prefix)
+        p_full = p_train = eye
+        full_err = gram_residual(_accumulate(mix, src, dst, work, device, progress, prefix_cache), eye)
+    elif not fit:
         p_full = p_train = eye
         full_err, _ = _score(mix.select(nonempty), src, dst, eye, device, work)
     elif solver is Solver.lstsq:
@@ -104,7 +116,7 @@ def fit_projection(
         p_full, p_train, full_err = _fit_exact(mix.select(nonempty), held[nonempty], src, dst, ridge, device)
     else:
         # every row once, then the held-out rows again: the 90% training Gram is all - held
-        everything = _accumulate(mix, src, dst, work, device, progress)
+        everything = _accumulate(mix, src, dst, work, device, progress, prefix_cache)
         held_gram = _accumulate(held_mix, src, dst, work, device)
         train_gram = everything - held_gram
         p_full = solve_gram(everything, ridge)
@@ -126,21 +138,35 @@ def fit_projection(
     return Fit(p_full.cpu(), report)
 
 
+def _prefix_gram(src: torch.Tensor, dst: torch.Tensor, k: int, work: torch.dtype, device,
+                 progress: Callable[[int, int], None] | None, total: int, cache: PrefixCache | None) -> Gram:
+    """Gram sums of src[:k], dst[:k], read straight from the tables (no gathering)."""
+    key = (src.data_ptr(), dst.data_ptr(), tuple(src.shape), tuple(dst.shape), k, work, str(device))
+    if cache is not None and key in cache:
+        return cache[key]
+    gram = Gram(src.shape[1], device)
+    step = _max_nnz(src.shape[1])
+    for lo in range(0, k, step):
+        hi = min(lo + step, k)
+        gram.add(src[lo:hi].to(device=device, dtype=work), dst[lo:hi].to(device=device, dtype=work))
+        if progress:
+            progress(hi, total)
+    if cache is not None:
+        cache[key] = gram
+    return gram
+
+
 def _accumulate(mix: RowMix, src: torch.Tensor, dst: torch.Tensor, work: torch.dtype, device,
-                progress: Callable[[int, int], None] | None = None) -> Gram:
+                progress: Callable[[int, int], None] | None = None, cache: PrefixCache | None = None) -> Gram:
     """The Gram sums of X = S·src, Y = S·dst. The identity prefix (an extension's old tokens, ~all rows)
     is read straight from the tables; the other rows are mixed chunk by chunk."""
     d = src.shape[1]
-    gram = Gram(d, device)
-    step = _max_nnz(d)
     prefix = mix.identity_prefix()
-    for lo in range(0, prefix, step):
-        hi = min(lo + step, prefix)
-        gram.add(src[lo:hi].to(device=device, dtype=work), dst[lo:hi].to(device=device, dtype=work))
-        if progress:
-            progress(hi, mix.num_rows)
+    gram = Gram(d, device)
+    if prefix:
+        gram = gram + _prefix_gram(src, dst, prefix, work, device, progress, mix.num_rows, cache)  # a copy: the cached sums stay as they are
     rest = mix.select(torch.arange(prefix, mix.num_rows)) if prefix else mix
-    for lo, hi in rest.chunks(step):
+    for lo, hi in rest.chunks(_max_nnz(d)):
         gram.add(rest.apply(src, lo, hi, device, work), rest.apply(dst, lo, hi, device, work))
         if progress:
             progress(prefix + hi, mix.num_rows)

@@ -21,8 +21,18 @@ from lep_core.corpus import read_corpus
 from lep_core.device import resolve_device
 from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
-from lep_core.propagation.embeddings_io import ModelFiles, local_folder, open_model, write_model
-from lep_core.propagation.fit import FitReport, apply_projection, fit_projection
+from lep_core.propagation.embeddings_io import (
+    ModelFiles,
+    local_folder,
+    open_model,
+    write_model,
+)
+from lep_core.propagation.fit import (
+    FitReport,
+    PrefixCache,
+    apply_projection,
+    fit_projection,
+)
 from lep_core.propagation.fitting_rows import FittingRows
 from lep_core.propagation.merge_tokenizer import merge_tokenizer, remap_ids
 from lep_core.propagation.modes import Mode, parse_mode
@@ -31,7 +41,13 @@ from lep_core.propagation.report import REPORT_FILE, build_report, comparison_ro
 from lep_core.propagation.solve import Solver
 from lep_core.propagation.validate import check_models, check_names, check_tokenizers
 from lep_core.sources import load_tokenizer, resolve
-from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_json_atomic, write_manifest
+from lep_core.workspace import (
+    atomic_dir,
+    check_output_free,
+    describe_input,
+    write_json_atomic,
+    write_manifest,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -54,9 +70,10 @@ def check_options(opts: PropagateOptions) -> list[str]:
 
 
 def fit_side(rows: FittingRows, mode: Mode, b: torch.Tensor, i: torch.Tensor, opts: PropagateOptions,
-             device: str, progress: Progress | None = None):
+             device: str, progress: Progress | None = None, prefix_cache: PrefixCache | None = None):
     mix = rows.for_mode(Mode.conversion if mode is Mode.straight else mode)
-    return fit_projection(mix, b, i, opts.ridge, opts.solver, device, fit=mode.fits, progress=progress)
+    return fit_projection(mix, b, i, opts.ridge, opts.solver, device, fit=mode.fits, progress=progress,
+                          prefix_cache=prefix_cache)
 
 
 def new_matrix(a: torch.Tensor, p: torch.Tensor, inst: torch.Tensor, total: int, copy_rows: torch.Tensor,
@@ -82,7 +99,9 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
     compare: dict[Mode, dict[str, FitReport]] = {}
     for side in sides:
         b, i, a = base.read(side), inst.read(side), adapted.read(side)
-        fit = fit_side(rows, mode, b, i, opts, device, lambda d, t: tick(f"{name}: fitting {side}", d / max(t, 1)))
+        shared: PrefixCache = {}  # "compare all modes": the old-token rows' sums are computed once per side
+        fit = fit_side(rows, mode, b, i, opts, device, lambda d, t: tick(f"{name}: fitting {side}", d / max(t, 1)),
+                       shared)
         fits[side] = fit.report
         replace[inst.tensor_name(side)] = new_matrix(a, fit.p, i, total, merge.copy_rows, mode is Mode.straight)
         if opts.compare_modes:
@@ -91,8 +110,9 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
                     compare.setdefault(other, {})[side] = fit.report
                 elif not other.needs_corpus or rows.corpus_lines:
                     tick(f"{name}: comparing {other.value} ({side})", 0.0)
-                    compare.setdefault(other, {})[side] = fit_side(rows, other, b, i, opts, device).report
-        del b, i, a
+                    compare.setdefault(other, {})[side] = fit_side(rows, other, b, i, opts, device,
+                                                                   prefix_cache=shared).report
+        del b, i, a, shared
     if inst.tied and inst.head_name:  # a tied checkpoint that stores the head anyway: keep it equal
         replace[inst.head_name] = replace[inst.embed_name]
     tick(f"{name}: writing", 1.0)

@@ -81,6 +81,9 @@ def test_fit_projection_reports_and_apply():
     assert torch.allclose(apply_projection(src, fit.p), dst, atol=1e-4)
     same = fit_projection(mix, src, dst, fit=False)  # straight: P = identity, scored as is
     assert torch.equal(same.p, torch.eye(10, dtype=torch.float64)) and same.report.fit_residual > 0.5
+    direct = float(torch.linalg.norm(src.double() - dst.double()) / torch.linalg.norm(dst.double()))
+    assert same.report.fit_residual == pytest.approx(direct, rel=1e-6)  # from the Gram sums, no second pass
+    assert fit_projection(mix, src, dst, solver="lstsq", fit=False).report.fit_residual == pytest.approx(direct, rel=1e-6)
     exact = fit_projection(mix, src, dst, solver="lstsq")
     assert torch.allclose(exact.p, fit.p, atol=1e-6)
 
@@ -119,3 +122,23 @@ def test_joint_accumulation_with_symmetric_blocks_equals_plain_products():
     gram.add(x[120:], y[120:])
     assert torch.allclose(gram.xtx, x.T @ x, atol=1e-10) and torch.allclose(gram.xtz, x.T @ (y - x), atol=1e-10)
     assert gram.yty == pytest.approx(float((y * y).sum()), rel=1e-12)
+
+
+def test_modes_sharing_a_prefix_cache_get_the_same_fits_and_compute_the_prefix_once():
+    """conversion (old rows then mixed new rows) and bypass (old rows only) share their old-row sums."""
+    g = torch.Generator().manual_seed(3)
+    old, new, d = 300, 40, 16
+    src = torch.randn(old, d, generator=g)
+    dst = src @ (torch.eye(d) + 0.05 * torch.randn(d, d, generator=g)) + 1e-3 * torch.randn(old, d, generator=g)
+    mixed = random_mix(4, rows=new, cols=old)
+    crow = torch.cat([torch.arange(old), old + mixed.crow])
+    conversion = RowMix(crow, torch.cat([torch.arange(old), mixed.cols]),
+                        torch.cat([torch.ones(old, dtype=torch.float64), mixed.vals]), old)
+    bypass = RowMix.selection(torch.arange(old), old)
+    assert conversion.identity_prefix() == old and bypass.identity_prefix() == old
+    cache: dict = {}
+    for mix in (conversion, bypass, conversion):
+        shared, alone = fit_projection(mix, src, dst, prefix_cache=cache), fit_projection(mix, src, dst)
+        assert torch.equal(shared.p, alone.p)
+        assert shared.report.heldout_rel_error == alone.report.heldout_rel_error
+    assert len(cache) == 1  # computed by the first fit, reused (and left unchanged) by the others
