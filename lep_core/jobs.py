@@ -73,6 +73,31 @@ def read_status(folder: Path, what: str = "job") -> dict[str, Any] | None:
     return status
 
 
+def files_stamp(*folders: str | os.PathLike | None) -> tuple:
+    """What a live view of these folders depends on: each file's name, size and mtime and each sub-folder's
+    name (not recursive), and
+    whether the job in each is alive (a crash changes no file). Equal stamps: nothing new to show."""
+    stamp: list = []
+    for folder in folders:
+        if not folder:
+            continue
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            stamp.append((str(folder), None))
+            continue
+        files = []
+        for e in entries:
+            try:
+                st = e.stat()
+            except OSError:
+                continue
+            files.append((e.name, st.st_size, st.st_mtime_ns) if e.is_file() else (e.name,))  # folders: by name
+        status = read_status_raw(Path(folder))
+        stamp.append((str(folder), tuple(files), pid_alive((status or {}).get("pid"))))
+    return tuple(stamp)
+
+
 def is_active(folder: Path) -> bool:
     status = read_status(folder)
     return bool(status and status.get("state") in ACTIVE)

@@ -13,6 +13,7 @@ import gradio as gr
 from gradio.context import Context
 
 from lep_core.errors import LepInputError
+from lep_core.jobs import files_stamp
 from lep_core.training import job
 from lep_studio.widgets import guarded
 
@@ -28,6 +29,23 @@ def refuse_second(active: str | None) -> None:
         raise LepInputError(f"a job is already running (runs/{Path(active).name}): stop it first")
 
 
+def run_is_active(run_path: str | None) -> bool:
+    return bool(run_path) and job.is_active(Path(run_path))
+
+
+LIVE_TICK_S = 2.0  # while a job runs: the chart follows it
+IDLE_TICK_S = 10.0  # otherwise: only notices a job started elsewhere (another browser tab, a terminal)
+
+
+def any_active(runs_root: Path) -> bool:
+    return runs_root.is_dir() and any(job.is_active(p) for p in runs_root.iterdir() if p.is_dir())
+
+
+def poll_timer(live_s: float = LIVE_TICK_S) -> gr.Timer:
+    """The live view's timer: slow until a job runs (see live_poll)."""
+    return gr.Timer(IDLE_TICK_S if live_s < IDLE_TICK_S else live_s)
+
+
 def job_buttons(prefix: str) -> tuple[gr.Button, gr.Button, gr.Button, gr.Textbox]:
     """Start / Stop / Resume in one row, and the terminal command under them (elem ids `<prefix>-start`, ...)."""
     with gr.Row():
@@ -37,6 +55,31 @@ def job_buttons(prefix: str) -> tuple[gr.Button, gr.Button, gr.Button, gr.Textbo
     command = gr.Textbox(label="Command (the same run from a terminal)", interactive=False, lines=2,
                          elem_id=f"{prefix}-command", buttons=["copy"])
     return start, stop, resume, command
+
+
+def live_poll(timer: gr.Timer, view: Callable, inputs: list, outputs: list, stamp: Callable[..., tuple],
+              live: Callable[..., bool]) -> Callable[[Any], None]:
+    """The timer ticks fast only while live(*inputs) (a job runs), and a tick redraws only when stamp(*inputs) changed.
+
+    Ticking costs even when nothing is drawn (a queue event each, about a quarter of a core in server and browser
+    for the three tabs at 2 s), and a training job on a 2-core CPU needs those cycles. Idle, it ticks every
+    IDLE_TICK_S, so a job started in another browser tab still shows up. Returns watch(event): chain it to every
+    event that may start or show a job, so the timer speeds up at once."""
+    seen = gr.State(None)
+
+    def poll(*values):
+        args, last = values[:-1], values[-1]
+        alive = live(*args)  # asked before reading the files: a job that ends after this gets one more tick
+        now = stamp(*args)
+        shown = tuple(gr.skip() for _ in outputs) if now == last else tuple(view(*args))
+        return (*shown, now, gr.Timer(LIVE_TICK_S if alive else IDLE_TICK_S, active=True))
+
+    timer.tick(poll, [*inputs, seen], [*outputs, seen, timer], show_progress="hidden")
+
+    def watch(event) -> None:
+        event.then(poll, [*inputs, seen], [*outputs, seen, timer], show_progress="hidden")
+
+    return watch
 
 
 def wire_job_controls(
@@ -52,8 +95,12 @@ def wire_job_controls(
     on_load: Callable,
     view: Callable[[str | None], tuple],
     stopping_note: str,
-) -> None:
-    """Connect start/stop/resume, the run picker, the poll timer and the page-load re-attach."""
+    runs_root: Path | None = None,
+) -> Callable[[Any], None]:
+    """Connect start/stop/resume, the run picker, the poll timer and the page-load re-attach.
+
+    runs_root: a folder whose listing the view also shows (the runs table), so a new run there redraws it.
+    Returns watch(event) for the tab's other events that may show a running job."""
     start, stop, resume = buttons
 
     @guarded
@@ -63,9 +110,13 @@ def wire_job_controls(
         gr.Info(stopping_note)
         return view(run_path)
 
-    start.click(on_start, inputs, [current, command, *outputs])
-    stop.click(on_stop, current, outputs)
-    resume.click(on_resume, current, [command, *outputs])
-    current.input(view, current, outputs, show_progress="hidden")
-    timer.tick(view, current, outputs, show_progress="hidden")
-    Context.root_block.load(on_load, None, [current, *outputs])
+    def live(run_path: str | None) -> bool:  # the shown run, or one started elsewhere (its row in the runs table)
+        return run_is_active(run_path) or bool(runs_root) and any_active(runs_root)
+
+    watch = live_poll(timer, view, [current], outputs, lambda run_path: files_stamp(run_path, runs_root), live)
+    watch(start.click(on_start, inputs, [current, command, *outputs]))
+    watch(stop.click(on_stop, current, outputs))
+    watch(resume.click(on_resume, current, [command, *outputs]))
+    watch(current.change(view, current, outputs, show_progress="hidden"))  # picked, or set by Start / Workspace
+    watch(Context.root_block.load(on_load, None, [current, *outputs]))
+    return watch

@@ -20,7 +20,13 @@ from lep_core.training import job
 from lep_core.training.options import TRAIN_PARAMS
 from lep_core.workspace import KINDS
 from lep_studio.context import AppContext
-from lep_studio.job_controls import command_line, job_buttons, refuse_second, wire_job_controls
+from lep_studio.job_controls import (
+    command_line,
+    job_buttons,
+    poll_timer,
+    refuse_second,
+    wire_job_controls,
+)
 from lep_studio.tabs.training import active_run, charts, status_text
 from lep_studio.widgets import (
     check_model,
@@ -138,7 +144,7 @@ def build(ctx: AppContext) -> None:
                 tps_plot = gr.Plot(label="Tokens/s", elem_id="calib-tps-plot")
             log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="calib-log",
                              autoscroll=True)
-    timer = gr.Timer(2.0)
+    timer = poll_timer()
 
     def view(run_path: str | None):
         if not run_path or not Path(run_path).is_dir():

@@ -1,7 +1,7 @@
 """The Start tab: what LEP does, the one-click demo recipe, and running any recipe file.
 
 A recipe runs as a background job (lep_core/recipe_job.py: `lep run` in a child process); this tab only
-starts, stops and reads its status file. A gr.Timer re-reads it, so a reload or a second browser tab shows
+starts, stops and reads its status file. A gr.Timer re-reads it while the recipe runs, so a reload or a second browser tab shows
 the same run, and a second click on Run attaches to the running job instead of starting another. When a
 run this page watched finishes, the tab switches to Compare with the original and the adapted model picked.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ import gradio as gr
 
 from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE
+from lep_core.jobs import ACTIVE, files_stamp
 from lep_core.lineage import RECIPES_DIR
 from lep_core.recipe_check import check_recipe
 from lep_core.recipes import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_studio.context import AppContext
+from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
     compare_pair,
@@ -139,7 +141,7 @@ def build(ctx: AppContext) -> None:
     watched = gr.State(False)  # this page saw the run active: switch to Compare once it finishes
     pair = gr.State(None)  # (original, adapted): the Compare tab picks these up (see compare.py)
     ctx.ui["start.pair"] = pair
-    timer = gr.Timer(1.5)
+    timer = gr.Timer(1.5, active=False)  # ticks only while the recipe runs (see live_poll)
     tabs = ctx.ui.get("tabs")
 
     def view(name: str, seen: bool):
@@ -233,16 +235,26 @@ def build(ctx: AppContext) -> None:
         name = active or (demo_name if any(r["name"] == demo_name for r in runs) or not runs else runs[0]["name"])
         return (name, gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), *view(name, False))
 
-    run_demo.click(on_run_demo, None, [shown, *outputs])
-    stop.click(on_stop, shown, outputs)
-    resume.click(on_resume, shown, [shown, *outputs])
+    def stamp(name: str, seen: bool) -> tuple:
+        """The recipe's folder and its train run's: a step's clock still moves every 5 s while it runs."""
+        st = recipe_job.read_status(ctx.workspace, name) or {}
+        run = next((s.get("run_dir") for s in st.get("steps") or [] if s.get("run_dir")), None)
+        clock = int(time.time() // 5) if st.get("state") in ACTIVE else None
+        return seen, clock, files_stamp(recipe_job.job_dir(ctx.workspace, name), run)
+
+    def running(name: str, seen: bool) -> bool:
+        return (recipe_job.read_status(ctx.workspace, name) or {}).get("state") in ACTIVE
+
+    watch = live_poll(timer, view, [shown, watched], outputs, stamp, running)
+    watch(run_demo.click(on_run_demo, None, [shown, *outputs]))
+    watch(stop.click(on_stop, shown, outputs))
+    watch(resume.click(on_resume, shown, [shown, *outputs]))
     open_compare.click(lambda name: (gr.Tabs(selected="compare"), compare_pair(ctx, recipe_job.read_status(ctx.workspace, name))),
                        shown, [tabs, pair])
     check.click(on_check, picked, [verdict, preview])
     picked.focus(lambda: gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), None, picked, show_progress="hidden")
     upload.upload(on_upload, upload, [picked, verdict, preview])
-    run_file.click(on_run_file, picked, [shown, *outputs, verdict, preview])
-    timer.tick(view, [shown, watched], outputs, show_progress="hidden")
+    watch(run_file.click(on_run_file, picked, [shown, *outputs, verdict, preview]))
     from gradio.context import Context
 
-    Context.root_block.load(on_load, None, [shown, picked, *outputs])
+    watch(Context.root_block.load(on_load, None, [shown, picked, *outputs]))

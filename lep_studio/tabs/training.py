@@ -1,7 +1,7 @@
 """Training tab (design §6.3): embedding-only training as a background job, drawn from its files.
 
 Start writes a job spec and launches `lep train` as a child process; every view is re-read from the
-run folder (status.json, metrics.jsonl, train.log) on a gr.Timer tick and on page load, so a reload
+run folder (status.json, metrics.jsonl, train.log) on a gr.Timer tick while the job runs and on page load, so a reload
 or a second browser tab re-attaches to a running job and closing the browser never pauses it.
 """
 
@@ -26,7 +26,13 @@ from lep_core.training.options import (
 )
 from lep_core.workspace import KINDS, inside
 from lep_studio.context import AppContext
-from lep_studio.job_controls import command_line, job_buttons, refuse_second, wire_job_controls
+from lep_studio.job_controls import (
+    command_line,
+    job_buttons,
+    poll_timer,
+    refuse_second,
+    wire_job_controls,
+)
 from lep_studio.widgets import (
     check_model,
     corpus_choices,
@@ -182,7 +188,7 @@ def build(ctx: AppContext) -> None:
             log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
                              autoscroll=True)
             runs = gr.Dataframe(runs_table(ctx), label="Runs in this workspace", interactive=False, elem_id="train-runs")
-    timer = gr.Timer(2.0)
+    timer = poll_timer()
     ctx.ui.update({"training.model": model, "training.current": current, "training.corpus": corpus})  # Workspace "Open"
 
     def view(run_path: str | None):
@@ -254,13 +260,14 @@ def build(ctx: AppContext) -> None:
 
     inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
               warmup, accum, eval_every, save_every, seed]
-    wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
+    watch = wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
                       inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
-                      stopping_note="Stopping: the job finishes its step and saves a checkpoint.")
+                      stopping_note="Stopping: the job finishes its step and saves a checkpoint.",
+                      runs_root=_runs_root(ctx))
 
     def on_select(run_path):
         """Opening the tab shows a job that started meanwhile (e.g. the Start tab's recipe), else the run shown."""
         pick = active_run(ctx) or run_path
         return gr.Dropdown(choices=run_choices(ctx), value=pick), *view(pick)
 
-    Context.block.select(on_select, current, [current, *outputs], show_progress="hidden")
+    watch(Context.block.select(on_select, current, [current, *outputs], show_progress="hidden"))

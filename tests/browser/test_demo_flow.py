@@ -2,7 +2,8 @@
 
 The workspace holds a tiny random LLaMA under the demo model's name (with the demo model's real byte-level
 BPE tokenizer), so the shipped assets/recipes/demo.yaml runs unchanged, end to end, in a minute or two.
-A second browser tab attaches to the same run (a second click starts nothing), and a reload during
+A tab opened before the run follows it untouched, a second browser tab attaches to the same run (a second
+click starts nothing), and a reload during
 training re-attaches: status, step list and loss chart come back from the files.
 """
 
@@ -42,11 +43,17 @@ def test_demo_recipe_by_clicking(app_server, browser, page, workspace, screensho
     page.goto(url)
     expect(page.locator("#start-lep")).to_contain_text("Learned Embedding Propagation")
     expect(page.locator("#start-demo-intro")).to_contain_text("base and instruct are the same model")
+    # a tab left open before the run, never touched, notices the run by its slow idle tick
+    idle = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    idle.goto(url)
+    expect(idle.locator("#start-status")).to_be_visible()
     page.locator("#start-run").click()
     expect(page.locator("#start-status")).to_contain_text("running", timeout=60_000)
     expect(page.locator("#start-step-1")).to_have_attribute("data-state", "done", timeout=120_000)
     expect(page.locator("#start-step-3")).to_have_attribute("data-state", "running", timeout=120_000)
     pid = _status(workspace)["pid"]
+    expect(idle.locator("#start-step-1")).to_have_attribute("data-state", "done", timeout=30_000)
+    idle.context.close()
 
     # a reload during training re-attaches: state, step list and the loss chart come back
     page.reload()
