@@ -74,9 +74,8 @@ def read_status(folder: Path, what: str = "job") -> dict[str, Any] | None:
 
 
 def files_stamp(*folders: str | os.PathLike | None) -> tuple:
-    """What a live view of these folders depends on: each file's name, size and mtime and each sub-folder's
-    name (not recursive), and
-    whether the job in each is alive (a crash changes no file). Equal stamps: nothing new to show."""
+    """What a live view of these folders depends on: each file's name, size and mtime, each sub-folder's name
+    (not recursive), and whether the job in each is alive (a crash changes no file). Equal stamps: nothing new."""
     stamp: list = []
     for folder in folders:
         if not folder:

@@ -37,10 +37,6 @@ LIVE_TICK_S = 2.0  # while a job runs: the chart follows it
 IDLE_TICK_S = 10.0  # otherwise: only notices a job started elsewhere (another browser tab, a terminal)
 
 
-def any_active(runs_root: Path) -> bool:
-    return runs_root.is_dir() and any(job.is_active(p) for p in runs_root.iterdir() if p.is_dir())
-
-
 def poll_timer(live_s: float = LIVE_TICK_S) -> gr.Timer:
     """The live view's timer: slow until a job runs (see live_poll)."""
     return gr.Timer(IDLE_TICK_S if live_s < IDLE_TICK_S else live_s)
@@ -111,7 +107,7 @@ def wire_job_controls(
         return view(run_path)
 
     def live(run_path: str | None) -> bool:  # the shown run, or one started elsewhere (its row in the runs table)
-        return run_is_active(run_path) or bool(runs_root) and any_active(runs_root)
+        return run_is_active(run_path) or bool(runs_root and job.active_run(runs_root))
 
     watch = live_poll(timer, view, [current], outputs, lambda run_path: files_stamp(run_path, runs_root), live)
     watch(start.click(on_start, inputs, [current, command, *outputs]))

@@ -142,3 +142,8 @@ def list_runs(runs_root: Path) -> list[dict[str, Any]]:
                          "step": status.get("step", 0), "total": status.get("total"),
                          "loss": status.get("loss"), "updated": status.get("updated", run.stat().st_mtime)})
     return sorted(rows, key=lambda r: r["updated"] or 0, reverse=True)
+
+
+def active_run(runs_root: Path) -> str | None:
+    """The newest run whose job is alive: what the app re-attaches to."""
+    return next((r["path"] for r in list_runs(runs_root) if r["state"] in ACTIVE), None)

@@ -136,7 +136,7 @@ def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def active_run(ctx: AppContext) -> str | None:
-    return next((r["path"] for r in job.list_runs(_runs_root(ctx)) if r["state"] in job.ACTIVE), None)
+    return job.active_run(_runs_root(ctx))
 
 
 def build(ctx: AppContext) -> None:
