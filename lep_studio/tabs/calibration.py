@@ -113,11 +113,11 @@ def build(ctx: AppContext) -> None:
             original = gr.Dropdown(models, value=original_default, label="Original instruct model (writes the answers)",
                                    allow_custom_value=True, elem_id="calib-original")
             prompts = gr.File(label="Prompt file (.txt / .json / .jsonl); empty: the 24 demo prompts",
-                              file_types=[".txt", ".json", ".jsonl"], height=90, elem_id="calib-prompts")
+                              file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-prompts")
             chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label="Chat data (continued tuning)",
                                elem_id="calib-chat", visible=False)
             chat_upload = gr.File(label="…or upload chat JSONL (copied into the workspace)", file_count="multiple",
-                                  file_types=[".jsonl"], height=90, visible=False)
+                                  file_types=[".jsonl"], height=120, visible=False)
             name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="calib-name",
                               placeholder="empty: calib-<model>-<time>")
             with gr.Row():

@@ -46,7 +46,7 @@ embeddings over. The instruct model keeps its chat skills while reading and writ
 SAME_MODEL = ("**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps "
               "it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. "
               "`assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.")
-DEMO_TIME = ("On a 2-core CPU the whole demo takes 3 to 6 minutes (5.6 measured with other jobs on the machine), "
+DEMO_TIME = ("On a 2-core CPU the whole demo takes about 3½ minutes (3 min 27 s measured; longer with other work on the machine), "
              "almost all of it training; each step's time shows on the right as it runs.")
 
 
@@ -130,7 +130,7 @@ def build(ctx: AppContext) -> None:
             picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label="recipe file", scale=3,
                                  elem_id="start-recipe-file")
             upload = gr.File(label="…or upload a recipe (.yaml, copied into workspace/recipes)", file_types=[".yaml", ".yml"],
-                             height=90, scale=2, elem_id="start-recipe-upload")
+                             height=120, scale=2, elem_id="start-recipe-upload")
         with gr.Row():
             check = gr.Button("Check", elem_id="start-recipe-check")
             run_file = gr.Button("▶ Run this recipe", variant="primary", elem_id="start-recipe-run")

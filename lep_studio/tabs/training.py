@@ -153,7 +153,7 @@ def build(ctx: AppContext) -> None:
                                  label="Corpus", elem_id="train-corpus",
                                  info="Russian text to train the embeddings on")
             upload = gr.File(label="…or upload text files (copied into the workspace)", file_count="multiple",
-                             file_types=[".txt", ".jsonl", ".parquet", ".md"], height=90)
+                             file_types=[".txt", ".jsonl", ".parquet", ".md"], height=120)
             name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="train-name",
                               placeholder="empty: <model>-<time>")
             with gr.Row():

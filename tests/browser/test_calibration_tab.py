@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import fill
+from tests.browser.ui import fill, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_self_calibration_shows_answers_then_the_loss_chart(app_server, page, wo
     manifest = json.loads((run / "final" / "lep.json").read_text())
     assert manifest["params"]["operation"] == "calibrate"
     assert (workspace / "data" / "tab-calib-answers" / "conversations.jsonl").is_file()
-    page.screenshot(path=str(screenshots / "calibration.png"), full_page=True)
+    shoot(page, screenshots / "calibration.png")
     # the calibrated model is offered in Compare after a reload
     page.reload()
     page.get_by_role("tab", name="5 · Compare").click()

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.ui import shoot
+
 pytestmark = pytest.mark.browser
 
 
@@ -52,7 +54,7 @@ def test_blind_round_vote_and_tally(app_server, page, workspace, screenshots):
     tally = page.locator("#compare-tally")
     expect(tally).to_contain_text("adapted/tiny-mistral")
     expect(tally).to_contain_text("models/tiny-llama")
-    page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
+    shoot(page, screenshots / "compare.png")
 
     lines = (workspace / "evals" / "votes.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.ui import shoot
+
 pytestmark = pytest.mark.browser
 DEMO_MODEL = "smollm2-135m-instruct"
 
@@ -98,7 +100,7 @@ def test_demo_recipe_by_clicking(app_server, browser, page, workspace, screensho
     expect(page.locator("#start-status")).to_contain_text("finished")
     expect(page.locator("#start-open-compare")).to_be_visible()
     expect(page.get_by_text("Traceback")).to_have_count(0)
-    page.screenshot(path=str(screenshots / "start.png"), full_page=True)
+    shoot(page, screenshots / "start.png")
     second.context.close()
     assert time.monotonic() - started < 300
 

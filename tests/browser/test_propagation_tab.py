@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import pick
+from tests.browser.ui import pick, shoot
 from tests.propagation.conftest import make_world
 
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def test_compare_all_modes(app_server, page, workspace, screenshots):
     expect(page.locator("#prop-chart .js-plotly-plot")).to_be_visible()
     assert (workspace / "adapted" / "tab-result" / "lep_report.json").is_file()
     page.wait_for_timeout(1000)
-    page.screenshot(path=str(screenshots / "propagation.png"), full_page=True)
+    shoot(page, screenshots / "propagation.png")
 
 
 def test_missing_input_is_a_readable_message(app_server, page, workspace):

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lep_core.tokenizer.extend import extend_tokenizer
+from tests.browser.ui import shoot
 
 pytestmark = pytest.mark.browser
 
@@ -51,4 +52,4 @@ def test_pieces_and_stats(app_server, page, workspace, screenshots):
     expect(stats).to_contain_text("tiny-llama-ru1000")
     page.get_by_label("show ids").check()
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(screenshots / "tokenizers.png"), full_page=True)
+    shoot(page, screenshots / "tokenizers.png")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import fill
+from tests.browser.ui import fill, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -65,6 +65,6 @@ def test_start_watch_stop_resume(app_server, page, workspace, screenshots):
     expect(page.locator("#train-runs")).to_contain_text("tab-run")
     expect(page.get_by_text("Traceback")).to_have_count(0)
     page.wait_for_timeout(500)
-    page.screenshot(path=str(screenshots / "training.png"), full_page=True)
+    shoot(page, screenshots / "training.png")
     page.locator("#train-stop").click()
     expect(page.locator("#train-status")).to_contain_text("stopped", timeout=120_000)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.ui import shoot
+
 pytestmark = pytest.mark.browser
 
 ADD = 3000  # the default: learning it on the demo corpus takes a few seconds
@@ -56,7 +58,7 @@ def test_extend_create_and_initialise(app_server, page, workspace, screenshots, 
     made = workspace / "tokenizers" / f"tiny-llama-ru{ADD}"
     manifest = json.loads((made / "lep.json").read_text(encoding="utf-8"))
     assert manifest["metrics"]["added"] == ADD and manifest["metrics"]["roundtrip_errors"] == 0
-    page.screenshot(path=str(screenshots / "vocabulary.png"), full_page=True)
+    shoot(page, screenshots / "vocabulary.png")
 
     # a second Create with the same name is refused, not silently overwritten
     page.locator("#ext-create").click()

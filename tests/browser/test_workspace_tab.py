@@ -9,7 +9,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from tests.browser.ui import pick
+from tests.browser.ui import pick, shoot
 from tests.recipes.pipeline import build_pipeline
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ def test_list_open_export_delete(app_server, page, workspace, screenshots):
     expect(detail).to_contain_text("Made by propagate")
     expect(detail).to_contain_text("runs/run-ru/final")  # an input, relative to the workspace
     expect(detail).to_contain_text("heldout rel error")
-    page.screenshot(path=str(screenshots / "workspace.png"), full_page=True)
+    shoot(page, screenshots / "workspace.png")
 
     # export: the recipe of the whole chain lands in workspace/recipes/ and is offered for download
     page.locator("#ws-export").click()
@@ -104,4 +104,4 @@ def test_dark_theme_screenshot(app_server, page, workspace, screenshots):
     expect(page.locator("#ws-detail")).to_contain_text("Made by init")
     assert "dark" in (page.locator("body").get_attribute("class") or "") + page.evaluate(
         "document.documentElement.className + document.body.className")
-    page.screenshot(path=str(screenshots / "workspace-dark.png"), full_page=True)
+    shoot(page, screenshots / "workspace-dark.png")

@@ -17,3 +17,13 @@ def pick(page, elem_id: str, label: str) -> None:
     box.fill(label)
     page.locator(f"#{elem_id}").get_by_role("option", name=label, exact=True).click()
     box.press("Escape")
+
+
+def shoot(page, path) -> None:
+    """A README screenshot of the whole page, with pop-up messages closed so they hide nothing."""
+    for close in page.locator(".toast-close").all():
+        if close.is_visible():
+            close.click()
+    page.mouse.move(0, 0)  # no hover: charts without their toolbar
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
