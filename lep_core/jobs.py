@@ -126,7 +126,10 @@ def spawn(cmd: list[str], folder: Path, log_name: str, what: str = "job", env: d
 def _reap(folder: Path, proc: subprocess.Popen, what: str) -> None:
     code = proc.wait()
     status = read_status_raw(folder) or {}
-    if status.get("state") in ACTIVE and status.get("pid") == proc.pid:
+    if status.get("state") == "stopping" and status.get("pid") == proc.pid and code < 0:
+        # killed by the stop it was sent before it could record it itself (e.g. still importing torch)
+        write_status(folder, state="stopped", exit_code=code, finished=now())
+    elif status.get("state") in ACTIVE and status.get("pid") == proc.pid:
         write_status(folder, state="failed", exit_code=code,
                      error=status.get("error") or f"the {what} process exited with code {code}: see the log")
     else:

@@ -61,11 +61,15 @@ def recipe_files(workspace: str | os.PathLike | None) -> list[tuple[str, str]]:
     return [(f"shipped · {p.name}", str(p)) for p in shipped] + [(f"workspace · {p.name}", str(p)) for p in own]
 
 
-def recipe_runs(workspace: str | os.PathLike | None) -> list[dict[str, Any]]:
-    """Recipe runs in the workspace (newest first), each its status."""
+def recipe_runs(workspace: str | os.PathLike | None, origin: str = "start") -> list[dict[str, Any]]:
+    """Recipe runs in the workspace started from origin (newest first), each its status.
+
+    origin: "start" for recipes proper (the Start tab, `lep run` in a terminal), or the tab that runs its one
+    step as a recipe job (e.g. "propagation"), so each tab re-attaches to its own runs only."""
     folder = workspace_root(workspace) / RECIPES_DIR
     found = [jobs.read_status(d, "recipe") for d in folder.iterdir() if d.is_dir()] if folder.is_dir() else []
-    return sorted((s for s in found if s and s.get("name")), key=lambda s: s.get("updated") or 0, reverse=True)
+    return sorted((s for s in found if s and s.get("name") and s.get("origin", "start") == origin),
+                  key=lambda s: s.get("updated") or 0, reverse=True)
 
 
 # ---------------------------------------------------------------- the `lep run` side
@@ -167,12 +171,14 @@ def run_tracked(recipe: Recipe, workspace: str | os.PathLike | None = None, over
 
 # ---------------------------------------------------------------- the app side
 
-def start(recipe: Recipe, text: str, workspace: str | os.PathLike | None = None) -> tuple[dict[str, Any], bool]:
+def start(recipe: Recipe, text: str, workspace: str | os.PathLike | None = None, overwrite: bool = False,
+          origin: str = "start") -> tuple[dict[str, Any], bool]:
     """Start `lep run` on the recipe as a child process; (status, attached).
 
     When a run of the same recipe name is going in this workspace (another browser tab, a terminal),
     nothing new starts: its status comes back with attached=True. Every problem of the recipe is reported
-    (LepInputError) before anything starts.
+    (LepInputError) before anything starts. overwrite: `lep run --overwrite` (steps replace their outputs).
+    origin: recorded in the status, see recipe_runs.
     """
     root = workspace_root(workspace)
     folder = job_dir(root, recipe.name)
@@ -180,7 +186,7 @@ def start(recipe: Recipe, text: str, workspace: str | os.PathLike | None = None)
         status = jobs.read_status(folder, "recipe")
         if (status and status.get("state") in jobs.ACTIVE) or _held(folder):
             return status or {"name": recipe.name, "state": "running"}, True
-        problems = check_recipe(recipe, root)
+        problems = check_recipe(recipe, root, overwrite)
         if problems:
             raise LepInputError(f"recipe {recipe.name}: " + "; ".join(problems))
         folder.mkdir(parents=True, exist_ok=True)
@@ -188,10 +194,11 @@ def start(recipe: Recipe, text: str, workspace: str | os.PathLike | None = None)
         tmp = folder / f".{SPEC}.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, spec)
-        cmd = [sys.executable, "-m", "lep_core.cli.main", "run", str(spec), "--workspace", str(root)]
+        cmd = [sys.executable, "-m", "lep_core.cli.main", "run", str(spec), "--workspace", str(root),
+               *(["--overwrite"] if overwrite else [])]
         # LEP_JOB unset: the train step then also writes its own train.log (the Training tab shows it)
         return jobs.spawn(cmd, folder, LOG, "recipe", env={"LEP_JOB": ""}, name=recipe.name, recipe=str(spec),
-                          exit_code=None, finished=None), False
+                          exit_code=None, finished=None, origin=origin), False
 
 
 def stop(workspace: str | os.PathLike | None, name: str) -> bool:

@@ -61,8 +61,8 @@ def _bar(step: dict[str, Any]) -> str:
             f"<small>{pct:.0f} %</small>")
 
 
-def steps_html(status: dict[str, Any] | None, recipe: Recipe | None) -> str:
-    """One row per step: state, what it does, output, progress bar, time."""
+def steps_html(status: dict[str, Any] | None, recipe: Recipe | None, prefix: str = "start") -> str:
+    """One row per step: state, what it does, output, progress bar, time (row ids `<prefix>-step-N`)."""
     if status and status.get("steps"):
         steps = status["steps"]
     elif recipe:
@@ -77,7 +77,7 @@ def steps_html(status: dict[str, Any] | None, recipe: Recipe | None) -> str:
         what = step_line(step["kind"], args.get(i, {})).split(" (")[0] if args.get(i) else ""  # short: the intro has it all
         out = Path(str(step.get("out", ""))).name
         rows.append(
-            f"<tr id='start-step-{i + 1}' data-state='{state}'><td>{i + 1}</td>"
+            f"<tr id='{prefix}-step-{i + 1}' data-state='{state}'><td>{i + 1}</td>"
             f"<td><b>{STATE_ICON.get(state, '?')} {state}</b></td><td><b>{step['kind']}</b>{' · ' if what else ''}{_html(what)}"
             f"<br><small>→ <code>{_html(out)}</code> {_html(note)}</small></td>"
             f"<td style='width:140px'>{_bar(step)}</td><td>{_clock(_elapsed(step))}</td></tr>")

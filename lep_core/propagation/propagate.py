@@ -12,6 +12,7 @@ import copy
 import hashlib
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -161,34 +162,73 @@ def _generation_ids(inst: ModelFiles, inst_tok, merged_tok) -> dict[str, Any]:
     return remap_ids(json.loads(path.read_text(encoding="utf-8")), inst_tok, merged_tok) if path.is_file() else {}
 
 
-def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
-    """Run LEP; returns {"out", "reports": [...], ...}. progress(fraction, message) is called along the way."""
-    started = time.perf_counter()
+@dataclass
+class Inputs:
+    """The opened and checked models and tokenizers of one propagation."""
+
+    names: list[str]  # one per instruct model (its folder or hub name)
+    base: ModelFiles
+    adapted: ModelFiles
+    instructs: dict[str, ModelFiles]
+    base_tok: Any
+    new_tok: Any
+    inst_toks: dict[str, Any]
+
+
+def _problems(opts: PropagateOptions) -> list[str]:
     problems = check_options(opts)
     try:
         check_output_free(opts.out, opts.overwrite)
     except LepInputError as exc:
         problems.insert(0, str(exc))
+    return problems
+
+
+def open_inputs(opts: PropagateOptions, scratch: Path) -> Inputs:
+    """Open every model (a hub id or .gguf is written out to scratch first) and check they belong together."""
+    names = [resolve(s, "instruct model").name for s in opts.instruct]
+    base = open_model(local_folder(opts.base, scratch, opts.allow_pickle))
+    adapted = open_model(local_folder(opts.adapted, scratch, opts.allow_pickle))
+    instructs = {n: open_model(local_folder(s, scratch, opts.allow_pickle)) for n, s in zip(names, opts.instruct)}
+    cache: dict[str, Any] = {}
+    base_tok, new_tok = _tokenizer(base.folder, cache), _tokenizer(adapted.folder, cache)
+    inst_toks = {n: _tokenizer(m.folder, cache) for n, m in instructs.items()}
+    problems = check_models(base, instructs, adapted)
+    problems += check_tokenizers(base, base_tok, {n: (instructs[n], inst_toks[n]) for n in names}, adapted, new_tok)
+    if problems:
+        raise LepInputError("; ".join(problems))
+    return Inputs(names, base, adapted, instructs, base_tok, new_tok, inst_toks)
+
+
+def preflight(opts: PropagateOptions) -> None:
+    """propagate's checks, without downloading or converting anything: the app runs them before it starts the
+    job, so a wrong pick is a message at once instead of a failed job. Hub ids and .gguf files are checked
+    by the job itself once it has them."""
+    problems = _problems(opts)
+    if problems:
+        raise LepInputError("; ".join(problems))
+    sources = [resolve(s, what) for s, what in ((opts.base, "base model"), (opts.adapted, "adapted model"),
+                                                *((i, "instruct model") for i in opts.instruct))]
+    if all(not s.is_hub and not s.gguf_file for s in sources):
+        with tempfile.TemporaryDirectory(prefix="lep-preflight-") as scratch:  # stays empty: all are local folders
+            open_inputs(opts, Path(scratch))
+
+
+def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """Run LEP; returns {"out", "reports": [...], ...}. progress(fraction, message) is called along the way."""
+    started = time.perf_counter()
+    problems = _problems(opts)
     if problems:
         raise LepInputError("; ".join(problems))
     device = resolve_device(opts.device)
-    names = [resolve(s, "instruct model").name for s in opts.instruct]
     out_parent = Path(opts.out).expanduser().resolve().parent
     out_parent.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".lep-src-", dir=out_parent)))
-        base = open_model(local_folder(opts.base, scratch, opts.allow_pickle))
-        adapted = open_model(local_folder(opts.adapted, scratch, opts.allow_pickle))
-        instructs = {n: open_model(local_folder(s, scratch, opts.allow_pickle)) for n, s in zip(names, opts.instruct)}
-        cache: dict[str, Any] = {}
-        base_tok, new_tok = _tokenizer(base.folder, cache), _tokenizer(adapted.folder, cache)
-        inst_toks = {n: _tokenizer(m.folder, cache) for n, m in instructs.items()}
-        problems = check_models(base, instructs, adapted)
-        problems += check_tokenizers(base, base_tok, {n: (instructs[n], inst_toks[n]) for n in names}, adapted, new_tok)
-        if problems:
-            raise LepInputError("; ".join(problems))
+        found = open_inputs(opts, scratch)
+        names = found.names
         lines = [ln for ln in read_corpus(opts.corpus).split("\n") if ln.strip()] if opts.corpus else None
-        rows = FittingRows(new_tok, base_tok, base.rows, lines)
+        rows = FittingRows(found.new_tok, found.base_tok, found.base.rows, lines)
         steps = len(names)
 
         def tick_for(k: int) -> Callable[[str, float], None]:
@@ -198,8 +238,8 @@ def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | N
         with atomic_dir(opts.out, opts.overwrite) as tmp:
             for k, name in enumerate(names):
                 target = tmp if steps == 1 else tmp / name
-                report = propagate_one(name, base, instructs[name], inst_toks[name], adapted, rows, opts, device,
-                                       target, tick_for(k))
+                report = propagate_one(name, found.base, found.instructs[name], found.inst_toks[name], found.adapted,
+                                       rows, opts, device, target, tick_for(k))
                 _manifest(target, opts, opts.instruct[k], report)
                 reports.append(report)
             if steps > 1:
@@ -211,6 +251,23 @@ def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | N
     if steps == 1:
         return {**result, **reports[0]}
     return {**result, "outputs": {n: str(Path(out) / n) for n in names}, "reports": reports}
+
+
+def read_result(out: str | Path) -> dict[str, Any] | None:
+    """What propagate returned, read back from a finished output folder (the app shows a job's result with it)."""
+    import json
+
+    folder = Path(out)
+    try:
+        if (folder / REPORT_FILE).is_file():
+            return {"out": str(folder), **json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))}
+        targets = sorted(p for p in folder.iterdir() if (p / REPORT_FILE).is_file())
+        if not targets:
+            return None
+        reports = [json.loads((p / REPORT_FILE).read_text(encoding="utf-8")) for p in targets]
+    except (OSError, ValueError):
+        return None
+    return {"out": str(folder), "outputs": {p.name: str(p) for p in targets}, "reports": reports}
 
 
 def _manifest(folder: Path, opts: PropagateOptions, instruct: str | None, metrics: dict[str, Any]) -> None:

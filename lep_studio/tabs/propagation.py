@@ -1,23 +1,32 @@
 """Propagation tab (design §6.4): base + instruct model(s) + adapted base -> adapted instruct model(s).
 
-Lays out the inputs and calls lep_core.propagation.propagate; the report comes back as a table and
+Lays out the inputs, checks them at once (lep_core.propagation.propagate.preflight), then runs the propagation
+as a background job: a one-step recipe (lep_core/recipe_job.py), so it shows its progress, can be stopped,
+survives a reload and leaves a recipe that replays it. When it finishes, the report comes back as a table and
 a chart of held-out error per mode, and the result path is ready for the Compare tab.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 
 import gradio as gr
+from gradio.context import Context
 
+from lep_core import recipe_job
 from lep_core.errors import LepInputError
+from lep_core.jobs import ACTIVE, files_stamp
 from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
 from lep_core.propagation.options import PropagateOptions
-from lep_core.propagation.propagate import propagate
+from lep_core.propagation.propagate import preflight, read_result
+from lep_core.recipes import Recipe, Step, load_recipe
 from lep_studio.context import AppContext
+from lep_studio.job_controls import live_poll, poll_timer
+from lep_studio.recipe_view import steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
@@ -61,6 +70,40 @@ def chart(rows: list[dict]) -> go.Figure:
     return neutral(fig)
 
 
+ORIGIN = "propagation"  # recipe runs this tab starts (recipe_job.recipe_runs tells them from the Start tab's)
+
+
+def job_recipe(opts: PropagateOptions, out_rel: str, workspace: Path) -> Recipe:
+    """The propagation as a one-step recipe: what the job runs, and a file that replays it (`lep run`).
+    Models inside the workspace are written relative to it, as in an exported recipe."""
+    root = workspace.resolve()
+
+    def rel(src: str) -> str:
+        path = Path(src).expanduser()
+        if path.is_absolute() and path.resolve().is_relative_to(root):
+            return str(path.resolve().relative_to(root))
+        return src
+
+    args = {"base": rel(opts.base), "instruct": [rel(i) for i in opts.instruct], "adapted": rel(opts.adapted), "out": out_rel,
+            "mode": Mode(opts.mode).value, "ridge": opts.ridge}
+    if opts.compare_modes:
+        args["compare_modes"] = True
+    if opts.corpus:
+        args["corpus"] = list(opts.corpus)
+    return Recipe(f"propagate-{Path(out_rel).name}", [Step("propagate", args)])
+
+
+def result_message(result: dict, seconds: float | None) -> str:
+    head = result.get("reports", [result])[0]
+    count = len(result.get("outputs") or {}) or 1
+    err = head.get("heldout_rel_error")
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    msg = (f"Wrote **adapted/{Path(result['out']).name}** ({count} model{'s' if count > 1 else ''}, {head['mode']}, "
+           f"{head['new_vocab_size']:,} tokens){took}; held-out error {err:.4g}." if err is not None
+           else f"Wrote **adapted/{Path(result['out']).name}**{took}.")
+    return msg + " Next: open **5 · Compare** to chat with it side by side with the original."
+
+
 def _demo_default(choices: list[tuple[str, str]]) -> str | None:
     """The demo model (base and instruct at once, as the design's demo does), else nothing pre-selected."""
     return next((p for label, p in choices if "smollm2" in label), None)
@@ -94,13 +137,18 @@ def build(ctx: AppContext) -> None:
                 name = gr.Textbox(label="Output name (workspace/adapted/…)", value="", elem_id="prop-name", scale=3)
                 overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
                                         info="replace a folder of that name")
-            run = gr.Button("Propagate", variant="primary", elem_id="prop-run")
+            with gr.Row():
+                run = gr.Button("Propagate", variant="primary", elem_id="prop-run", scale=3)
+                stop = gr.Button("■ Stop", variant="stop", elem_id="prop-stop", scale=1)
             refresh = gr.Button("↻ Refresh lists", size="sm")
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="prop-status", elem_classes="lep-status")
+            steps = gr.HTML("", elem_id="prop-steps")
             result_path = gr.Textbox(label="Result (open it in 5 · Compare)", interactive=False, elem_id="prop-result")
             table = gr.Dataframe(pd.DataFrame(columns=list(COLUMNS.values())), label="Report", interactive=False, elem_id="prop-report", elem_classes="lep-table")
             plot = gr.Plot(label="Held-out error per mode", elem_id="prop-chart")
+    shown = gr.State(None)  # the propagation job this page shows (its recipe name)
+    timer = poll_timer()
 
     def suggest(adapted_v: str | None, instruct_v: list[str] | None) -> str:
         if not adapted_v:
@@ -108,9 +156,45 @@ def build(ctx: AppContext) -> None:
         first = Path(instruct_v[0]).name if instruct_v else "instruct"
         return f"{first}-lep-{Path(adapted_v).name}"
 
+    def status_of(job: str | None) -> dict | None:
+        return recipe_job.read_status(ctx.workspace, job) if job else None
+
+    def view(job: str | None):
+        """The job's state, its progress bar and, once it has finished, the report."""
+        st = status_of(job)
+        if not st:
+            return "", "", gr.skip(), gr.skip(), gr.skip()
+        spec = recipe_job.job_dir(ctx.workspace, job) / recipe_job.SPEC
+        try:
+            recipe = load_recipe(spec) if spec.is_file() else None
+        except LepInputError:
+            recipe = None
+        step = (st.get("steps") or [{}])[0]
+        out, state = step.get("out") or "", st.get("state")
+        bar = steps_html(st, recipe, "prop")
+        if state == "finished":
+            result = read_result(out)
+            if result:
+                rows = report_rows(result)
+                paths = list((result.get("outputs") or {}).values()) or [result["out"]]
+                return result_message(result, step.get("seconds")), bar, "\n".join(paths), report_frame(rows), chart(rows)
+            return (f"The result adapted/{Path(out).name} is gone (deleted?): run the propagation again.", bar, "",
+                    report_frame([]), None)
+        if state == "failed":
+            text = f"⚠ The propagation failed: {st.get('error') or 'see the log'}. Nothing was written; fix it and press **Propagate** again."
+        elif state == "stopped":
+            text = "Stopped: nothing was written (an unfinished output is removed). Press **Propagate** to start again."
+        elif state in ACTIVE:
+            text = (f"**Propagating** → adapted/{Path(out).name}: {step.get('message') or 'starting'} "
+                    "(you can leave this tab or reload: the job goes on)")
+        else:
+            text = f"Propagation job {job}: {state}"
+        return text, bar, "", report_frame([]), None
+
+    outputs = [status, steps, result_path, table, plot]
+
     @guarded
-    def start(base_v, instruct_v, adapted_v, mode_v, compare_v, ridge_v, corpus_v, name_v, overwrite_v,
-              progress=gr.Progress()):
+    def start(base_v, instruct_v, adapted_v, mode_v, compare_v, ridge_v, corpus_v, name_v, overwrite_v):
         problems = [what for what, v in (("a base model", base_v), ("an instruct model", instruct_v),
                                          ("the adapted base", adapted_v)) if not v]
         if problems:
@@ -119,20 +203,36 @@ def build(ctx: AppContext) -> None:
         ridge_n = number(ridge_v if ridge_v is not None else 0.0, "ridge", minimum=0, whole=False)
         corpus_p = text_files(ctx, corpus_v) if corpus_v or mode_p.needs_corpus else []
         out = output_dir(ctx, "adapted", name_v or suggest(adapted_v, instruct_v), overwrite_v)
-        progress(0.0, desc="checking the models")
         opts = PropagateOptions(base=base_v, instruct=list(instruct_v), adapted=adapted_v, out=str(out), mode=mode_p,
                                 ridge=ridge_n, corpus=corpus_p, compare_modes=bool(compare_v),
                                 overwrite=bool(overwrite_v))
-        result = propagate(opts, lambda fraction, message: progress(fraction, desc=message))
-        rows = report_rows(result)
-        paths = list(result.get("outputs", {}).values()) or [result["out"]]
-        head = result.get("reports", [result])[0]
-        err = head.get("heldout_rel_error")
-        msg = (f"Wrote **adapted/{out.name}** ({len(paths)} model{'s' if len(paths) > 1 else ''}, {head['mode']}, "
-               f"{head['new_vocab_size']:,} tokens) in {result['seconds']:.1f} s; held-out error "
-               f"{err:.4g}." if err is not None else f"Wrote **adapted/{out.name}**.")
-        msg += " Next: open **5 · Compare** to chat with it side by side with the original."
-        return msg, "\n".join(paths), report_frame(rows), chart(rows), *lists()
+        preflight(opts)  # a wrong pick is a message now, not a failed job
+        recipe = job_recipe(opts, f"{out.parent.name}/{out.name}", ctx.workspace)
+        _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
+        if attached:
+            gr.Info(f"adapted/{out.name} is already being written (from another tab or a terminal): showing that job.")
+        return (recipe.name, *view(recipe.name))
+
+    @guarded
+    def on_stop(job: str | None):
+        if not job or not recipe_job.stop(ctx.workspace, job):
+            raise LepInputError("no propagation is running here: nothing to stop")
+        gr.Info("Stopping: the unfinished output is removed, nothing else changes.")
+        return view(job)
+
+    def on_load():
+        """A fresh page: the running propagation if any, else the newest one (its report stays on screen)."""
+        runs = recipe_job.recipe_runs(ctx.workspace, ORIGIN)
+        job = next((r["name"] for r in runs if r.get("state") in ACTIVE), runs[0]["name"] if runs else None)
+        return (job, *view(job))
+
+    def stamp(job: str | None) -> tuple:
+        st = status_of(job) or {}
+        clock = int(time.time() // 5) if st.get("state") in ACTIVE else None  # the step's clock moves while it runs
+        return clock, files_stamp(recipe_job.job_dir(ctx.workspace, job) if job else None)
+
+    def running(job: str | None) -> bool:
+        return (status_of(job) or {}).get("state") in ACTIVE
 
     def lists():
         m = ctx.model_choices()
@@ -140,6 +240,8 @@ def build(ctx: AppContext) -> None:
 
     gr.on([adapted.input, instruct.input], suggest, [adapted, instruct], name, show_progress="hidden")
     mode.change(lambda m: Mode(m).help, mode, mode_help, show_progress="hidden")
-    run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite],
-              [status, result_path, table, plot, base, instruct, adapted])
+    watch = live_poll(timer, view, [shown], outputs, stamp, running)
+    watch(run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite], [shown, *outputs]))
+    watch(stop.click(on_stop, shown, outputs))
+    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
     refresh.click(lists, None, [base, instruct, adapted])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import shoot
+from tests.browser.ui import set_number, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -32,9 +32,7 @@ def test_blind_round_vote_and_tally(app_server, page, workspace, screenshots):
     expect(page.get_by_text("The prompt is empty").first).to_be_visible()
 
     page.locator("#compare-sampling").get_by_text("Sampling").click()
-    max_new = page.locator("#compare-max-new input[type=number]")
-    max_new.fill("16")  # tiny random models only babble: a short reply keeps the test fast
-    max_new.press("Enter")
+    set_number(page, "compare-max-new", "16")  # tiny random models only babble: a short reply keeps the test fast
     page.locator("#compare-prompt textarea").fill("Привет! Расскажи о пчёлах.")
     page.locator("#compare-send").click()
     expect(votes).to_be_enabled(timeout=90_000)  # enabled only once both answers are in

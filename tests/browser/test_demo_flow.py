@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import shoot
+from tests.browser.ui import set_number, shoot
 
 pytestmark = pytest.mark.browser
 DEMO_MODEL = "smollm2-135m-instruct"
@@ -86,9 +86,7 @@ def test_demo_recipe_by_clicking(app_server, browser, page, workspace, screensho
     expect(page.locator("#compare-adapted input")).to_have_value(re.compile("demo-ru-3k"))
 
     page.locator("#compare-sampling").get_by_text("Sampling").click()
-    max_new = page.locator("#compare-max-new input[type=number]")
-    max_new.fill("12")  # a tiny random model only babbles: keep it short
-    max_new.press("Enter")
+    set_number(page, "compare-max-new", "12")  # a tiny random model only babbles: keep it short
     page.locator("#compare-prompt textarea").fill("Привет! Как дела?")
     page.locator("#compare-send").click()
     for side in ("a", "b"):  # both answers appear, with their speed figures

@@ -10,6 +10,21 @@ def fill(page, elem_id: str, value: str) -> None:
     box.press("Tab")
 
 
+def set_number(page, elem_id: str, value: str, tries: int = 5) -> None:
+    """Type a number and check it stuck: a box inside an accordion that has just opened can still be re-rendered
+    with its old value right after the first fill (seen once on a cold start)."""
+    from playwright.sync_api import expect
+
+    box = page.locator(f"#{elem_id} input[type=number]")
+    for _ in range(tries):
+        box.fill(value)
+        box.press("Tab")
+        page.wait_for_timeout(300)
+        if box.input_value() == value:
+            break
+    expect(box).to_have_value(value)
+
+
 def pick(page, elem_id: str, label: str) -> None:
     """Choose one option of a dropdown by its exact label."""
     box = page.locator(f"#{elem_id} input")

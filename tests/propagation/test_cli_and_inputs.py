@@ -9,7 +9,10 @@ import torch
 from transformers import AutoTokenizer
 
 from lep_core.cli.main import main
+from lep_core.errors import LepInputError
 from lep_core.propagation.embeddings_io import open_model
+from lep_core.propagation.options import PropagateOptions
+from lep_core.propagation.propagate import preflight, read_result
 from tests import builders
 from tests.propagation import kit
 
@@ -66,6 +69,27 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, llama_world, tiny_qwe
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
+@pytest.mark.parametrize("case,expect", [
+    ("family", "qwen2 model but the base is llama"),
+    ("tokenizer", "does not belong to the adapted model"),
+    ("exists", "already exists"),
+])
+def test_preflight_refuses_what_the_job_would_without_writing(tmp_path, llama_world, tiny_qwen2, bad_models, case, expect):
+    """The app checks a propagation with preflight before it starts the job: the same message, nothing written."""
+    inst = tiny_qwen2 if case == "family" else llama_world.instruct
+    adapted = bad_models["wrong_tok"] if case == "tokenizer" else llama_world.adapted
+    out = tmp_path / "out"
+    if case == "exists":
+        out.mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(LepInputError, match=expect):
+        preflight(PropagateOptions(base=str(llama_world.base), instruct=[str(inst)], adapted=str(adapted), out=str(out)))
+    assert sorted(tmp_path.rglob("*")) == before
+    preflight(PropagateOptions(base=str(llama_world.base), instruct=[str(llama_world.instruct)],
+                               adapted=str(llama_world.adapted), out=str(tmp_path / "free")))  # a good pick passes
+    assert not (tmp_path / "free").exists()
+
+
 def test_two_instruct_models_json(capsys, tmp_path, llama_world):
     """One decomposition, two adapted models: OUT/<name>/ each with its report."""
     second = kit.instruct_of(llama_world.base, tmp_path / "instruct_b", kit.known_matrix(64, seed=7))
@@ -82,6 +106,11 @@ def test_two_instruct_models_json(capsys, tmp_path, llama_world):
         got = open_model(folder).read("input")[100:]
         expected = open_model(llama_world.adapted).read("input")[100:].double() @ q.double()
         assert kit.rel_error(got, expected) < 1e-3, name
+    shown = read_result(tmp_path / "out")  # what the app reads back once the job has finished
+    assert shown["outputs"] == {n: str(tmp_path / "out" / n) for n in ("instruct", "instruct_b")}
+    assert [r["heldout_rel_error"] for r in shown["reports"]] == [r["heldout_rel_error"] for r in result["reports"]]
+    assert read_result(tmp_path / "out" / "instruct")["instruct"] == "instruct"
+    assert read_result(tmp_path / "nothing") is None
 
 
 def test_bf16_models_and_a_new_chat_token(capsys, tmp_path, qwen_world):

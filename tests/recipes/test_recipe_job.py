@@ -171,3 +171,35 @@ def test_cli_check_exits_2_with_every_problem(tmp_path):
                           str(tmp_path)], check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "method must be one of" in out.stderr and "models/x not found" in out.stderr
+
+
+def test_a_stop_that_kills_the_job_before_it_records_it_reads_stopped(tmp_path):
+    """Stopped while still starting up (no handler yet, e.g. importing torch): "stopped", not "failed"."""
+    from lep_core import jobs
+
+    folder = tmp_path / "job"
+    jobs.spawn([sys.executable, "-c", "import time; time.sleep(60)"], folder, "job.log")
+    jobs.write_status(folder, state="running")
+    assert jobs.stop(folder, mark=True)
+    deadline = time.time() + 30
+    while jobs.read_status_raw(folder).get("state") == "stopping" and time.time() < deadline:
+        time.sleep(0.1)
+    status = jobs.read_status(folder)
+    assert status["state"] == "stopped" and status["exit_code"] < 0
+
+
+def test_runs_are_listed_per_origin_and_overwrite_reaches_lep_run(tmp_path, tiny_llama, corpus):
+    """The Propagation tab's one-step jobs do not show up as the Start tab's recipes, and the other way round."""
+    ws = tmp_path / "ws"
+    data = _recipe(tiny_llama, corpus)
+    data["steps"] = data["steps"][:1]
+    text = yaml.safe_dump(data)
+    status, _ = recipe_job.start(parse_recipe(text), text, ws, origin="propagation")
+    _wait(ws, "tiny", lambda s: s.get("state") not in ("queued", "running", "stopping"))
+    assert [r["name"] for r in recipe_job.recipe_runs(ws, "propagation")] == ["tiny"]
+    assert recipe_job.recipe_runs(ws) == []  # the Start tab's list
+    assert "--overwrite" not in status["command"]
+    again, _ = recipe_job.start(parse_recipe(text), text, ws, overwrite=True, origin="propagation")
+    assert again["command"][-1] == "--overwrite"
+    done = _wait(ws, "tiny", lambda s: s.get("state") not in ("queued", "running", "stopping"))
+    assert done["state"] == "finished" and done["steps"][0]["state"] == "done", recipe_job.log_tail(ws, "tiny", 20)

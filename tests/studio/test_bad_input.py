@@ -208,6 +208,11 @@ def test_propagation(app, monkeypatch, change, expect):
     check(app, monkeypatch, "prop-run", [a[k] for k in PROP_FIELDS], expect)
 
 
+@pytest.mark.parametrize("value", [None, "", "../..", "propagate-none"])
+def test_propagation_stop_with_nothing_running(app, monkeypatch, value):
+    check(app, monkeypatch, "prop-stop", [value], "nothing to stop")
+
+
 # ---- 5 · Compare ----------------------------------------------------------------------------------------------
 SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "blind", "session")
 
