@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from lep_core.calibration.options import CalibrateOptions
+from lep_core.calibration.prompts import load_prompts
 from lep_core.calibration.run import SPEC
 from lep_core.errors import LepInputError
 from lep_core.training import job
+from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
-from lep_core.workspace import KINDS
+from lep_core.workspace import KINDS, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.job_controls import (
     command_line,
@@ -88,8 +91,29 @@ def calibration_status(run: Path, status: dict | None) -> str:
         text = text.replace("Resume** continues where it left off", "Resume** answers the remaining prompts, then trains")
     extra = [t for t in (_losses(status or {}), _skips(status or {})) if t]
     if status and status.get("state") == "finished" and status.get("final"):
+        extra.append(bpc_text(run) or "Scoring bits-per-char of the answers before and after…")
         extra.append(f"Calibrated model: `{status['final']}` — pick **run · {run.name}** in **5 · Compare**.")
     return "\n\n".join([text, *extra])
+
+
+def bpc_text(run: Path) -> str:
+    """Bits per character of the original's answers under the model before and after (lower is better), from the
+    run's manifest once the job has scored them."""
+    metrics = (read_manifest(run) or {}).get("metrics") or {}
+    lines = []
+    for key, what in (("answer_bpc", "the answers trained on"), ("answer_bpc_heldout", "held-out prompts' answers")):
+        got = metrics.get(key) or {}
+        if not got.get("before") or not got.get("after"):
+            continue
+        text = f"bits per char of {what}: before **{got['before']['bits_per_char']:.3f}** → after **{got['after']['bits_per_char']:.3f}**"
+        if got.get("original"):
+            text += f" (the original model: {got['original']['bits_per_char']:.3f}; lower is better)"
+        lines.append(text)
+    return "\n\n".join(lines)
+
+
+def _upload_path(upload: Any) -> str:
+    return str(getattr(upload, "name", upload))
 
 
 def _skips(status: dict) -> str:
@@ -134,6 +158,14 @@ def build(ctx: AppContext) -> None:
                 max_new = gr.Number(d.max_new_tokens, label="Max answer tokens", precision=0, minimum=1,
                                     elem_id="calib-max-new")
                 device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
+            with gr.Accordion("More options", open=False, elem_id="calib-more"):
+                heldout = gr.File(label="Held-out prompts (answered, never trained on)",
+                                  file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-heldout")
+                with gr.Row():
+                    alpha = gr.Number(d.lora_alpha, label="LoRA alpha", minimum=0, elem_id="calib-alpha",
+                                      info="the update is scaled by alpha / rank")
+                    mlp = gr.Checkbox(d.lora_mlp, label="LoRA on the MLP too", elem_id="calib-mlp",
+                                      info="adapters on gate/up/down as well as attention")
             start, stop, resume, command = job_buttons("calib")
         with gr.Column(scale=3):
             current = gr.Dropdown(calibration_runs(ctx), value=None, label="Run shown", elem_id="calib-run")
@@ -157,10 +189,11 @@ def build(ctx: AppContext) -> None:
     def on_mode(mode_v):
         self_mode = mode_v == MODES[0]
         return (gr.update(visible=self_mode), gr.update(visible=self_mode), gr.update(visible=not self_mode),
-                gr.update(visible=not self_mode))
+                gr.update(visible=not self_mode), gr.update(visible=self_mode))
 
     def options_of(mode_v, model_v, original_v, prompts_v, chat_v, upload_v, name_v, steps_v, lr_v, batch_v, seq_v,
-                   params_v, rank_v, max_new_v, device_v) -> dict:
+                   params_v, rank_v, max_new_v, device_v, heldout_v, alpha_v, mlp_v) -> dict:
+        """Every field checked, uploads read, and only then the uploads copied into the workspace."""
         check_model(model_v, "adapted model")
         run_name = (name_v or "").strip() or f"calib-{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = output_dir(ctx, "run", run_name, overwrite=False)
@@ -168,14 +201,27 @@ def build(ctx: AppContext) -> None:
                                 lr=number(lr_v, "learning rate", whole=False), batch_size=number(batch_v, "batch size", 1),
                                 seq_len=number(seq_v, "longest conversation", 2), train_params=params_v,
                                 lora_rank=number(rank_v, "LoRA rank", 1), max_new_tokens=number(max_new_v, "max answer tokens", 1),
+                                lora_alpha=number(alpha_v, "LoRA alpha", whole=False), lora_mlp=bool(mlp_v),
                                 device=device_v)
+        uploads: list[tuple[str, Any]] = []  # (option, uploaded file) copied in once everything is valid
         if mode_v == MODES[0]:
             opts.original = check_model(original_v, "original instruct model")
-            opts.prompts = save_uploads(ctx, [prompts_v])[0] if prompts_v else ""
+            for field_name, upload in (("prompts", prompts_v), ("heldout_prompts", heldout_v)):
+                if upload:
+                    load_prompts(_upload_path(upload))  # no usable prompts: one line now, not a failed job
+                    uploads.append((field_name, upload))
             opts.answers = str(ctx.workspace / KINDS["data"] / f"{run_name}-answers")
         else:
-            opts.chat = text_files(ctx, list(chat_v or []) + save_uploads(ctx, upload_v), "chat data")
+            picked = text_files(ctx, chat_v, "chat data") if chat_v else []
+            if not picked and not upload_v:
+                raise LepInputError("no chat data picked: choose a dataset from the list or upload a .jsonl file")
+            opts.chat = [*picked, *(_upload_path(u) for u in upload_v or [])]  # the uploads where they are, for now
+            read_conversations(opts.chat)  # a malformed line: its file and number, now
         opts.validate()
+        for field_name, upload in uploads:
+            setattr(opts, field_name, save_uploads(ctx, [upload])[0])
+        if mode_v != MODES[0] and upload_v:
+            opts.chat = [*picked, *save_uploads(ctx, upload_v)]
         return {k: v for k, v in opts.to_dict().items() if k not in ("corpus", "data")}
 
     @guarded
@@ -203,8 +249,9 @@ def build(ctx: AppContext) -> None:
         pick = busy if busy in [p for _, p in choices] else (choices[0][1] if choices else None)
         return gr.Dropdown(choices=choices, value=pick), *view(pick)
 
-    inputs = [mode, model, original, prompts, chat, chat_upload, name, steps, lr, batch, seq, params, rank, max_new, device]
-    mode.change(on_mode, mode, [original, prompts, chat, chat_upload])
+    inputs = [mode, model, original, prompts, chat, chat_upload, name, steps, lr, batch, seq, params, rank, max_new, device,
+              heldout, alpha, mlp]
+    mode.change(on_mode, mode, [original, prompts, chat, chat_upload, heldout])
     wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
                       inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
                       stopping_note="Stopping: the job finishes its answer or step and saves what it has.")

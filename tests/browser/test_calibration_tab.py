@@ -31,6 +31,10 @@ def test_self_calibration_shows_answers_then_the_loss_chart(app_server, page, wo
     page.get_by_role("tab", name="4b · Calibration").click()
     expect(page.locator("#calib-model input")).to_have_value("adapted · tiny-adapted")
     page.locator("#calib-prompts input[type=file]").set_input_files(str(prompts))
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text("Name a planet.\n", encoding="utf-8")
+    page.locator("#calib-more").get_by_text("More options").click()
+    page.locator("#calib-heldout input[type=file]").set_input_files(str(heldout))
     fill(page, "calib-steps", "6")
     fill(page, "calib-max-new", "8")
     fill(page, "calib-seq", "256")
@@ -39,11 +43,12 @@ def test_self_calibration_shows_answers_then_the_loss_chart(app_server, page, wo
     status = page.locator("#calib-status")
     expect(status).to_contain_text("tab-calib", timeout=60_000)
     expect(page.locator("#calib-command textarea")).to_have_value(
-        re.compile(r"lep calibrate .*--original .*--max-new-tokens 8"))
+        re.compile(r"lep calibrate .*--original .*--max-new-tokens 8.*--heldout-prompts \S+heldout"))
     expect(status).to_contain_text("finished", timeout=240_000)
     page.wait_for_function("() => { const p = document.querySelector('#calib-loss .js-plotly-plot');"
                            " return p && p.data && p.data[0] && p.data[0].x.length >= 6 }", timeout=60_000)
     expect(status).to_contain_text("loss on the answers: before")
+    expect(status).to_contain_text("bits per char of held-out prompts' answers: before", timeout=60_000)
     expect(status).to_contain_text("5 · Compare")
     expect(page.get_by_text("Traceback")).to_have_count(0)
     run = workspace / "runs" / "tab-calib"

@@ -213,6 +213,44 @@ def test_propagation_stop_with_nothing_running(app, monkeypatch, value):
     check(app, monkeypatch, "prop-stop", [value], "nothing to stop")
 
 
+# ---- 4b · Calibration -----------------------------------------------------------------------------------------
+CALIB_FIELDS = ("mode", "model", "original", "prompts", "chat", "upload", "name", "steps", "lr", "batch", "seq", "params",
+                "rank", "max_new", "device", "heldout", "alpha", "mlp")
+
+
+@pytest.fixture(scope="module")
+def calib_files(tmp_path_factory) -> dict[str, str]:
+    """Uploads as Gradio hands them over: files in a temporary folder outside the workspace."""
+    folder = tmp_path_factory.mktemp("calib_uploads")
+    files = {"blank.txt": "\n   \n\n", "good.txt": "What is LEP?\n",
+             "bad.jsonl": '{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": "oops"}\n'}
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return {name: str(folder / name) for name in files}
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"model": None}, "adapted model"), ({"model": "/etc"}, "not a|config"), ({"original": None}, "original"),
+    ({"steps": 0}, "steps"), ({"steps": None}, "steps"), ({"lr": "x"}, "learning rate"), ({"batch": 0}, "batch"),
+    ({"seq": 1}, "longest"), ({"rank": 0}, "rank"), ({"max_new": 0}, "answer tokens"), ({"alpha": None}, "alpha"),
+    ({"params": "lora", "alpha": 0}, "alpha"), ({"prompts": "blank.txt"}, "no usable prompts"),
+    ({"heldout": "blank.txt"}, "no usable prompts"),
+    ({"mode": "continued tuning"}, "no chat data"), ({"mode": "continued tuning", "upload": ["bad.jsonl"]}, "line 2"),
+    ({"mode": "continued tuning", "chat": ["/etc/passwd"]}, "outside the workspace"),
+    ({"prompts": "good.txt", "params": "lora", "alpha": 0}, "alpha"),  # a valid upload is not copied in: alpha is wrong
+    *[({"name": n}, "name") for n in BAD_NAMES[2:5]],
+])
+def test_calibration_start(app, monkeypatch, calib_files, change, expect):
+    ctx = app[0]
+    a = {"mode": "self-calibration", "model": model(ctx), "original": model(ctx), "prompts": None, "chat": None,
+         "upload": None, "name": "calib-fresh", "steps": 3, "lr": 1e-3, "batch": 2, "seq": 256, "params": "embeddings",
+         "rank": 8, "max_new": 8, "device": "cpu", "heldout": None, "alpha": 16.0, "mlp": False, **change}
+    for key in ("prompts", "heldout"):
+        a[key] = calib_files.get(a[key], a[key])
+    a["upload"] = [calib_files[u] for u in a["upload"]] if a["upload"] else None
+    check(app, monkeypatch, "calib-start", [a[k] for k in CALIB_FIELDS], expect)
+
+
 # ---- 5 · Compare ----------------------------------------------------------------------------------------------
 SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "blind", "session")
 
