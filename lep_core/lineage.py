@@ -1,7 +1,7 @@
 """Lineage: rebuild the recipe that made an artefact from the manifests it and its inputs carry.
 
-adapted/<name> -> its propagate manifest -> runs/<run> (lep.json or config.json) -> models/<init> ->
-tokenizers/<tok> (extend or train). Each artefact made by a step becomes that step, with the original
+runs/<calibration> (calibration.json) -> adapted/<name> -> its propagate manifest -> runs/<run> (lep.json or
+config.json) -> models/<init> -> tokenizers/<tok> (extend or train). Each artefact made by a step becomes that step, with the original
 parameters and seeds; anything not made in the workspace (the source model, the corpus, a hub id) is an
 input the recipe needs in place. Paths inside the workspace are written relative to it, so
 `lep run` of the exported YAML in a fresh workspace (same source model and corpus) rebuilds the same
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lep_core.calibration.options import SPEC as CALIBRATION_SPEC
 from lep_core.errors import LepInputError
 from lep_core.recipes import PACKAGE_ROOT, Recipe, Step, parse_recipe
 from lep_core.workspace import (
@@ -148,6 +149,8 @@ class _Walker:
         if kind == "model" and operation == "init":
             return Step("init", {"model": self.input(inputs["model"]), "tokenizer": self.input(inputs["tokenizer"]),
                                  "method": params["method"], "seed": params.get("seed", 0), "out": out})
+        if kind == "run" and (operation == "calibrate" or (folder / CALIBRATION_SPEC).is_file()):
+            return self.calibrate_step(folder, out)
         if kind == "run":
             return self.train_step(folder, manifest, out)
         if kind == "adapted" and operation == "propagate":
@@ -174,6 +177,28 @@ class _Walker:
         # the options that differ from the defaults, and the seed always: short, and exact for this version
         args.update({k: v for k, v in params.items() if k in fields and (v != defaults[k] or k == "seed")})
         return Step("train", args)
+
+    def calibrate_step(self, folder: Path, out: str) -> Step | None:
+        """From the run's calibration.json (its whole spec, written before it starts): the model, where the
+        conversations came from, and the options that differ from the defaults (the seed always)."""
+        from lep_core.calibration.options import CalibrateOptions
+
+        try:
+            spec = json.loads((folder / CALIBRATION_SPEC).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        args: dict[str, Any] = {"model": self.input(spec["model"])}
+        if spec.get("original"):
+            args["original"] = self.input(spec["original"])
+            args.update({k: self.input(spec[k]) for k in ("prompts", "heldout_prompts") if spec.get(k)})
+        else:
+            args["chat"] = self.inputs(spec.get("chat") or [])
+        defaults = CalibrateOptions().to_dict()
+        made_here = {"model", "original", "prompts", "heldout_prompts", "chat", "out", "answers", "corpus", "data"}
+        args.update({k: v for k, v in spec.items() if k in defaults and k not in made_here
+                     and (v != defaults[k] or k == "seed")})
+        args["out"] = out
+        return Step("calibrate", args)
 
     def propagate_step(self, params: dict[str, Any], inputs: dict[str, Any], out: str) -> Step:
         args: dict[str, Any] = {"base": self.input(inputs["base"]), "instruct": self.inputs(inputs["instruct"]),
@@ -202,7 +227,7 @@ def lineage(path: str | os.PathLike, workspace: str | os.PathLike | None = None)
     walker = _Walker(root)
     if not walker.visit(kind, folder):
         raise LepInputError(f"{walker.name(folder)} was not made by a recipe step (extend, train_tokenizer, init, train, "
-                            "propagate): nothing to export")
+                            "propagate, calibrate): nothing to export")
     recipe = Recipe(folder.name, list(walker.steps.values()))
     parse_recipe(recipe.to_yaml(), f"the recipe for {folder.name}")  # the export must load back
     return Lineage(recipe, walker.needs, walker.changed)

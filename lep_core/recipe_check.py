@@ -15,7 +15,7 @@ from typing import Any
 
 from lep_core.demo import DEMO_MODEL_NAME
 from lep_core.errors import LepInputError
-from lep_core.recipes import STEP_SPECS, Recipe, Step, resolved_args
+from lep_core.recipes import RUN_KINDS, STEP_SPECS, Recipe, Step, resolved_args
 from lep_core.workspace import KINDS, read_manifest, workspace_root
 
 _WHOLE = {"extend": ("add", "min_frequency"), "train_tokenizer": ("vocab_size",), "init": ("seed",)}
@@ -23,10 +23,9 @@ _WHOLE = {"extend": ("add", "min_frequency"), "train_tokenizer": ("vocab_size",)
 
 def _known_keys(kind: str) -> set[str]:
     required, defaults, _ = STEP_SPECS[kind]
-    if kind == "train":
-        from lep_core.training.options import TrainOptions
-
-        return {f.name for f in dataclasses.fields(TrainOptions)}
+    if kind in RUN_KINDS:  # calibrate: its answers go to data/<run>-answers, beside the run (not a setting)
+        names = {f.name for f in dataclasses.fields(_options_class(kind))}
+        return names if kind == "train" else names - {"data", "corpus", "answers"}
     if kind == "propagate":
         from lep_core.propagation.options import PropagateOptions
 
@@ -56,8 +55,8 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
 
         if args["method"] not in {m.value for m in InitMethod}:
             problems.append(f"method must be one of {', '.join(m.value for m in InitMethod)} (got {args['method']!r})")
-    elif step.kind == "train":
-        problems += _train_problems(args)
+    elif step.kind in RUN_KINDS:
+        problems += _run_problems(step.kind, args)
     elif step.kind == "propagate":
         from lep_core.propagation.modes import parse_mode
 
@@ -70,11 +69,21 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _train_problems(args: dict[str, Any]) -> list[str]:
+def _options_class(kind: str) -> type:
+    """The options a run step takes: TrainOptions for train, CalibrateOptions (a subclass) for calibrate."""
+    if kind == "calibrate":
+        from lep_core.calibration.options import CalibrateOptions
+
+        return CalibrateOptions
     from lep_core.training.options import TrainOptions
 
+    return TrainOptions
+
+
+def _run_problems(kind: str, args: dict[str, Any]) -> list[str]:
+    options = _options_class(kind)
     wrong = []
-    for f in dataclasses.fields(TrainOptions):
+    for f in dataclasses.fields(options):
         value = args.get(f.name)
         if f.name not in args or value is None or isinstance(f.default, bool) or not isinstance(f.default, (int, float)):
             continue
@@ -83,8 +92,10 @@ def _train_problems(args: dict[str, Any]) -> list[str]:
             wrong.append(f"{f.name} must be {'a whole number' if isinstance(f.default, int) else 'a number'} (got {value!r})")
     if wrong:
         return wrong
-    corpus = args["corpus"] if isinstance(args["corpus"], list) else [args["corpus"]]
-    return TrainOptions.from_dict({**args, "corpus": corpus}).problems()
+    key = "corpus" if kind == "train" else "chat"
+    listed = args.get(key) or []
+    values = {**args, key: listed if isinstance(listed, list) else [listed]}
+    return options.from_dict({k: v for k, v in values.items() if v is not None}).problems()
 
 
 def _input_problems(step: Step, args: dict[str, Any], made: list[Path]) -> list[str]:
@@ -120,9 +131,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _recorded_settings(kind: str, out: Path) -> dict[str, Any] | None:
     """The settings the existing output was made with (None: nothing there, or nothing readable)."""
-    if kind == "train":
+    if kind in RUN_KINDS:
+        from lep_core.calibration.options import SPEC
+
         try:
-            return json.loads((out / "config.json").read_text(encoding="utf-8"))
+            return json.loads((out / ("config.json" if kind == "train" else SPEC)).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
     manifest = read_manifest(out)
@@ -140,11 +153,11 @@ def _output_problems(step: Step, args: dict[str, Any], root: Path, overwrite: bo
         return []
     recorded = _recorded_settings(step.kind, out)
     if recorded is None:
-        if step.kind == "train":
-            return []  # an empty or broken run folder: the train step starts it over
+        if step.kind in RUN_KINDS:
+            return []  # an empty or broken run folder: the step starts it over
         return [f"out {step.args['out']} exists but is not a finished artefact (no lep.json): delete it or pick another out"]
     skip = set(STEP_SPECS[step.kind][2]) | {"out"}  # inputs: checked above by path, not by value
-    if step.kind == "train":
+    if step.kind in RUN_KINDS:
         from lep_core.training.job import read_status
         from lep_core.training.options import RESUMABLE
 

@@ -7,6 +7,7 @@
       - train:     {model: models/demo-ru, corpus: [assets/corpus], out: runs/demo-ru, steps: 60}
       - propagate: {base: models/smollm2-135m-instruct, instruct: [models/smollm2-135m-instruct],
                     adapted: runs/demo-ru/final, out: adapted/demo-ru}
+      - calibrate: {model: adapted/demo-ru, original: models/smollm2-135m-instruct, out: runs/calib-ru, steps: 20}
 
 Outputs (`out`) are relative to the workspace. Inputs are looked up in the workspace first, then relative to
 the current folder, then to LEP Studio's own folder (for assets/), else taken as a hub id. The whole recipe is
@@ -49,7 +50,9 @@ STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] =
     "init": (("model", "tokenizer", "out"), {"method": "mean", "seed": 0}, ("model", "tokenizer")),
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
+    "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
 }
+RUN_KINDS = ("train", "calibrate")  # steps whose output is a training run (status.json, checkpoints, final/)
 
 
 @dataclasses.dataclass
@@ -137,7 +140,7 @@ def resolved_args(step: Step, workspace: Path) -> dict[str, Any]:
 def _already_done(args: dict[str, Any], kind: str) -> bool:
     """A finished output of the same step: skip it (check_recipe has refused one made with other settings)."""
     out = Path(args["out"])
-    if kind == "train":
+    if kind in RUN_KINDS:
         from lep_core.training.job import read_status
 
         status = read_status(out)
@@ -157,6 +160,20 @@ def _train(args: dict[str, Any], overwrite: bool, progress: Progress) -> dict[st
     given = {**args, "corpus": _as_list(args["corpus"])}
     return train(given, resume=resume, overwrite=overwrite or start_over,
                  progress=lambda done, total: progress(done / max(total, 1), f"step {done}/{total}"))
+
+
+def _calibrate(args: dict[str, Any], overwrite: bool, progress: Progress) -> dict[str, Any]:
+    """Continue a stopped calibration (its answers and checkpoints are kept); else start it."""
+    from lep_core.calibration.options import SPEC
+    from lep_core.calibration.run import calibrate
+
+    out = Path(args["out"])
+    given = {k: v for k, v in args.items() if v not in (None, "", [])}
+    if "chat" in given:
+        given["chat"] = _as_list(given["chat"])
+    resume = (out / SPEC).is_file() and not overwrite
+    return calibrate(given, resume=resume, overwrite=overwrite,
+                     progress=lambda done, total: progress(done / max(total, 1), f"{done}/{total}"))
 
 
 def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
@@ -179,6 +196,8 @@ def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
         return init_model(a["model"], a["tokenizer"], a["out"], a["method"], overwrite, int(a["seed"]), progress=progress)
     if step.kind == "train":
         return _train(a, overwrite, progress)
+    if step.kind == "calibrate":
+        return _calibrate(a, overwrite, progress)
     if step.kind == "propagate":
         from lep_core.propagation.options import PropagateOptions
         from lep_core.propagation.propagate import propagate

@@ -22,6 +22,8 @@ STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)
              "2 · Vocabulary"),
     "train": ("Train the embeddings only, {steps} steps (the transformer body stays frozen)", "3 · Training"),
     "propagate": ("Propagate the trained embeddings onto the instruct model with LEP ({mode})", "4 · Propagation"),
+    "calibrate": ("Calibrate the adapted model on the original model's answers (or chat data), {steps} steps",
+                  "4b · Calibration"),
 }
 STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓", "stopped": "■", "failed": "✗",
               "queued": "…", "stopping": "■"}

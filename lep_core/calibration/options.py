@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from lep_core.training.options import TrainOptions, _opt
 
+SPEC = "calibration.json"  # a calibration run's whole spec, in its run folder (resume and recipe export read it)
 # fields that only calibration has; the rest go to the trainer unchanged
 OWN = ("original", "prompts", "chat", "answers", "max_new_tokens", "heldout_prompts")
 

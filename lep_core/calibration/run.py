@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.calibration.answers import CONVERSATIONS, answer_prompts
-from lep_core.calibration.options import OWN, CalibrateOptions
+from lep_core.calibration.options import OWN, SPEC, CalibrateOptions
 from lep_core.calibration.prompts import DEMO_PROMPTS, load_prompts
 from lep_core.calibration.score import answer_bpc
 from lep_core.errors import LepInputError
@@ -25,7 +25,6 @@ from lep_core.training import job
 from lep_core.training.rundir import fresh_ok, own_run
 from lep_core.workspace import KINDS, describe_input, workspace_root, write_json_atomic
 
-SPEC = "calibration.json"
 Progress = Callable[[int, int], None]
 
 

@@ -96,3 +96,41 @@ def test_bundled_assets_stay_portable(tmp_path, tiny_llama, ru_corpus):
     (step,) = lineage("tokenizers/t", ws).recipe.steps
     assert step.args["corpus"] == [f"assets/corpus/{ru_corpus[0].name}"]
     assert step.args["base"] == str(tiny_llama)  # outside both: absolute
+
+
+def test_a_calibration_exports_as_a_step_and_replays_to_the_same_model(clicked, tmp_path, tiny_llama, ru_corpus,
+                                                                         demo_model):
+    """A calibration clicked after propagation: its run exports the whole pipeline plus a calibrate step.
+    The demo model writes the answers (a tiny random model's greedy answers are empty)."""
+    from lep_core.calibration.run import calibrate
+
+    prompts = "Привет! Как дела?\nЧто такое осень?\nНазови три цвета.\n"
+    writer = str(Path(demo_model).resolve())  # outside the workspace: the recipe names it by its absolute path
+    for ws in (clicked, tmp_path / "fresh"):
+        (ws / "corpora").mkdir(parents=True, exist_ok=True)
+        (ws / "corpora" / "prompts.txt").write_text(prompts, encoding="utf-8")
+    given = {"model": str(clicked / "adapted/chat-ru"), "original": writer,
+             "prompts": str(clicked / "corpora/prompts.txt"), "out": str(clicked / "runs/calib-ru"), "steps": 2,
+             "batch_size": 2, "seq_len": 128, "max_new_tokens": 6, "eval_every": 0, "save_every": 0, "seed": 4,
+             "val_fraction": 0.0, "device": "cpu"}
+    assert calibrate(given, score=False)["state"] == "finished"
+
+    found = lineage("runs/calib-ru", clicked)
+    assert [s.kind for s in found.recipe.steps] == ["extend", "init", "train", "propagate", "calibrate"]
+    step = found.recipe.steps[-1].args
+    assert step == {"model": "adapted/chat-ru", "original": writer, "prompts": "corpora/prompts.txt",
+                    "steps": 2, "batch_size": 2, "seq_len": 128, "max_new_tokens": 6, "eval_every": 0,
+                    "save_every": 0, "seed": 4, "val_fraction": 0.0, "device": "cpu", "out": "runs/calib-ru"}
+    assert set(found.needs) == {"models/base", writer, "corpora/ru.txt", "corpora/prompts.txt"}
+
+    recipe_file = tmp_path / "calib.yaml"
+    export_recipe("runs/calib-ru", clicked, out=recipe_file)
+    fresh = tmp_path / "fresh"
+    sources(fresh, tiny_llama, ru_corpus)
+    assert main(["run", str(recipe_file), "--workspace", str(fresh)]) == 0
+    answers = "data/calib-ru-answers/conversations.jsonl"
+    assert (clicked / answers).read_bytes() == (fresh / answers).read_bytes()  # the original answered the same
+    first, again = _tensors(clicked / "runs/calib-ru/final"), _tensors(fresh / "runs/calib-ru/final")
+    assert first.keys() == again.keys() and all((first[k] == again[k]).all() for k in first)
+    changed = _tensors(clicked / "adapted/chat-ru")["model.embed_tokens.weight"]
+    assert not (first["model.embed_tokens.weight"] == changed).all()  # calibration did train the embeddings

@@ -34,6 +34,29 @@ def test_every_problem_reported_at_once():
         parse_recipe("steps: [")
 
 
+def test_calibrate_step_settings_are_checked_up_front(tmp_path, tiny_llama):
+    from lep_core.recipe_check import check_recipe
+
+    shutil.copytree(tiny_llama, tmp_path / "adapted" / "a")
+    bad = parse_recipe("""name: c
+steps:
+  - calibrate: {model: adapted/a, out: runs/c1, steps: many, answers: data/mine}
+  - calibrate: {model: adapted/a, out: runs/c2, steps: 2}
+  - calibrate: {model: adapted/a, original: adapted/a, chat: [nowhere.jsonl], out: runs/c3}
+  - calibrate: {model: adapted/a, original: adapted/a, prompts: no-prompts.txt, out: runs/c4, lora_rank: 0, train_params: lora}
+""")
+    problems = " | ".join(check_recipe(bad, tmp_path))
+    assert "step 1 (calibrate): unknown setting answers" in problems
+    assert "step 1 (calibrate): steps must be a whole number" in problems
+    assert "step 2 (calibrate): pass --original (self-calibration on its answers) or --chat" in problems
+    assert "step 3 (calibrate): chat nowhere.jsonl not found" in problems
+    assert "step 3 (calibrate): pass either --original or --chat, not both" in problems
+    assert "step 4 (calibrate): prompts no-prompts.txt not found" in problems
+    assert "step 4 (calibrate): --lora-rank must be at least 1" in problems
+    good = parse_recipe("name: c\nsteps:\n  - calibrate: {model: adapted/a, original: adapted/a, out: runs/c}\n")
+    assert check_recipe(good, tmp_path) == []
+
+
 def _recipe(tiny_llama, corpus_dir):
     return {
         "name": "tiny",
