@@ -176,6 +176,7 @@ def build(ctx: AppContext) -> None:
                 tps_plot = gr.Plot(label="Tokens/s", elem_id="calib-tps-plot")
             log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="calib-log",
                              autoscroll=True)
+    ctx.ui["calibration.current"] = current  # Workspace "Open" shows a calibration run here
     timer = poll_timer()
 
     def view(run_path: str | None):

@@ -92,6 +92,10 @@ def open_target(ctx: AppContext, item: Artifact) -> tuple[str, str | None, Any]:
         if item.params.get("operation") == "init":  # has new rows: train them next
             return "training", "training.model", path
         return "vocabulary", "vocabulary.init_model", path
+    from lep_studio.tabs.calibration import is_calibration
+
+    if item.kind == "run" and is_calibration(item.path):
+        return "calibration", "calibration.current", path
     if item.kind == "run":
         return "training", "training.current", path
     if item.kind == "adapted":
@@ -113,6 +117,10 @@ def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
         return run_choices(ctx)
     if key == "training.corpus":
         return corpus_choices(ctx)
+    if key == "calibration.current":
+        from lep_studio.tabs.calibration import calibration_runs
+
+        return calibration_runs(ctx)
     return ctx.model_choices()
 
 
@@ -148,7 +156,8 @@ def build(ctx: AppContext) -> None:
                 raw = gr.JSON(elem_id="ws-json")
 
     targets = {k: ctx.ui[k] for k in ("tokenizers.picked", "vocabulary.tabs", "vocabulary.init_model", "training.model",
-                                      "training.current", "training.corpus", "compare.adapted") if k in ctx.ui}
+                                      "training.current", "training.corpus", "calibration.current", "compare.adapted")
+               if k in ctx.ui}
 
     def current(path: str | None) -> Artifact | None:
         return find_artifact(path, ctx.workspace) if path else None

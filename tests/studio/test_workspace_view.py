@@ -49,3 +49,16 @@ def test_delete_a_corpus_file_and_refuse_the_rest(ws):
     with pytest.raises(LepInputError, match="not an artefact folder"):
         delete_artifact(ws / "models" / "stray.txt", ws)
     assert (ws / "models" / "stray.txt").exists()
+
+
+def test_open_sends_a_calibration_run_to_the_calibration_tab_and_a_training_run_to_training(ws):
+    from lep_studio.context import AppContext
+    from lep_studio.tabs.workspace import open_target
+
+    calib = ws / "runs" / "calib"
+    calib.mkdir()
+    (calib / "calibration.json").write_text(json.dumps({"model": str(ws / "models" / "tiny"), "out": str(calib),
+                                                        "original": str(ws / "models" / "tiny")}), encoding="utf-8")
+    ctx = AppContext.create(str(ws))
+    assert open_target(ctx, find_artifact(calib, ws)) == ("calibration", "calibration.current", str(calib))
+    assert open_target(ctx, find_artifact(ws / "runs" / "half", ws))[:2] == ("training", "training.current")
