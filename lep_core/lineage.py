@@ -1,8 +1,8 @@
 """Lineage: rebuild the recipe that made an artefact from the manifests it and its inputs carry.
 
 runs/<calibration> (calibration.json) -> adapted/<name> -> its propagate manifest -> runs/<run> (lep.json or
-config.json) -> models/<init> -> tokenizers/<tok> (extend or train). Each artefact made by a step becomes that step, with the original
-parameters and seeds; anything not made in the workspace (the source model, the corpus, a hub id) is an
+config.json) -> models/<init> -> tokenizers/<tok> (extend or train). Each artefact made by a step becomes that
+step, with the original parameters and seeds; anything not made in the workspace (the source model, the corpus, a hub id) is an
 input the recipe needs in place. Paths inside the workspace are written relative to it, so
 `lep run` of the exported YAML in a fresh workspace (same source model and corpus) rebuilds the same
 tokenizer files and the same embedding values.
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.calibration.options import SPEC as CALIBRATION_SPEC
+from lep_core.calibration.options import CalibrateOptions
 from lep_core.errors import LepInputError
 from lep_core.recipes import PACKAGE_ROOT, Recipe, Step, parse_recipe
 from lep_core.workspace import (
@@ -181,8 +182,6 @@ class _Walker:
     def calibrate_step(self, folder: Path, out: str) -> Step | None:
         """From the run's calibration.json (its whole spec, written before it starts): the model, where the
         conversations came from, and the options that differ from the defaults (the seed always)."""
-        from lep_core.calibration.options import CalibrateOptions
-
         try:
             spec = json.loads((folder / CALIBRATION_SPEC).read_text(encoding="utf-8"))
         except (OSError, ValueError):

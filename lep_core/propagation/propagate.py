@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -156,8 +157,6 @@ def _tokenizer(folder: Path, cache: dict[str, Any]):
 
 
 def _generation_ids(inst: ModelFiles, inst_tok, merged_tok) -> dict[str, Any]:
-    import json
-
     path = inst.folder / "generation_config.json"
     return remap_ids(json.loads(path.read_text(encoding="utf-8")), inst_tok, merged_tok) if path.is_file() else {}
 
@@ -255,8 +254,6 @@ def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | N
 
 def read_result(out: str | Path) -> dict[str, Any] | None:
     """What propagate returned, read back from a finished output folder (the app shows a job's result with it)."""
-    import json
-
     folder = Path(out)
     try:
         if (folder / REPORT_FILE).is_file():
