@@ -58,6 +58,19 @@ class Lineage:
         return "\n".join(lines) + "\n" + self.recipe.to_yaml()
 
 
+def recipe_path(path: Path, root: Path) -> str:
+    """How a recipe names a resolved path: workspace-relative inside the workspace, "assets/..." for LEP Studio's
+    own files, else absolute (recipes resolve all three: lep_core.recipes._resolve_input)."""
+    for base in (root, PACKAGE_ROOT):
+        try:
+            rel = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if base == root or rel.startswith("assets/"):
+            return rel
+    return str(path)
+
+
 class _Walker:
     """Depth-first over the manifests: inputs first, so the steps come out in running order."""
 
@@ -87,15 +100,7 @@ class _Walker:
         return _FOLDER_KIND[rel.parts[0]], self.root / rel.parts[0] / rel.parts[1]
 
     def name(self, path: Path) -> str:
-        """Workspace-relative inside the workspace, "assets/..." for LEP Studio's own files, else absolute."""
-        for base in (self.root, PACKAGE_ROOT):
-            try:
-                rel = path.relative_to(base).as_posix()
-            except ValueError:
-                continue
-            if base == self.root or rel.startswith("assets/"):
-                return rel  # recipes resolve both (lep_core.recipes._resolve_input)
-        return str(path)
+        return recipe_path(path, self.root)
 
     # -- inputs
     def input(self, entry: dict[str, Any] | str) -> str:

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lep_core.jobs import ACTIVE
+from lep_core import recipe_job
+from lep_core.jobs import ACTIVE, files_stamp
 from lep_core.recipes import Recipe
 from lep_studio.context import AppContext
 
@@ -27,6 +28,17 @@ STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)
 }
 STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓", "stopped": "■", "failed": "✗",
               "queued": "…", "stopping": "■"}
+
+
+def run_active(workspace: Path, name: str | None) -> bool:
+    return bool(name) and (recipe_job.read_status(workspace, name) or {}).get("state") in ACTIVE
+
+
+def run_stamp(workspace: Path, name: str, status: dict[str, Any] | None, *more: str | None) -> tuple:
+    """What a live view of a recipe run depends on (job_controls.live_poll): the files of its folder and of
+    `more` folders, and while it runs a clock that moves every 5 s (each step's time is on screen)."""
+    clock = int(time.time() // 5) if (status or {}).get("state") in ACTIVE else None
+    return clock, files_stamp(recipe_job.job_dir(workspace, name), *more)
 
 
 def _clock(seconds: float | None) -> str:

@@ -8,7 +8,6 @@ a chart of held-out error per mode, and the result path is ready for the Compare
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,14 +18,15 @@ from gradio.context import Context
 
 from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE, files_stamp
+from lep_core.jobs import ACTIVE
+from lep_core.lineage import recipe_path
 from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
 from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.propagate import preflight, read_result
 from lep_core.recipes import Recipe, Step, load_recipe
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll, poll_timer
-from lep_studio.recipe_view import steps_html
+from lep_studio.recipe_view import run_active, run_stamp, steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
@@ -78,11 +78,9 @@ def job_recipe(opts: PropagateOptions, out_rel: str, workspace: Path) -> Recipe:
     Models inside the workspace are written relative to it, as in an exported recipe."""
     root = workspace.resolve()
 
-    def rel(src: str) -> str:
+    def rel(src: str) -> str:  # a hub id or a relative path stays as given
         path = Path(src).expanduser()
-        if path.is_absolute() and path.resolve().is_relative_to(root):
-            return str(path.resolve().relative_to(root))
-        return src
+        return recipe_path(path.resolve(), root) if path.is_absolute() else src
 
     args = {"base": rel(opts.base), "instruct": [rel(i) for i in opts.instruct], "adapted": rel(opts.adapted), "out": out_rel,
             "mode": Mode(opts.mode).value, "ridge": opts.ridge}
@@ -227,12 +225,10 @@ def build(ctx: AppContext) -> None:
         return (job, *view(job))
 
     def stamp(job: str | None) -> tuple:
-        st = status_of(job) or {}
-        clock = int(time.time() // 5) if st.get("state") in ACTIVE else None  # the step's clock moves while it runs
-        return clock, files_stamp(recipe_job.job_dir(ctx.workspace, job) if job else None)
+        return run_stamp(ctx.workspace, job, status_of(job)) if job else ()
 
     def running(job: str | None) -> bool:
-        return (status_of(job) or {}).get("state") in ACTIVE
+        return run_active(ctx.workspace, job)
 
     def lists():
         m = ctx.model_choices()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import gradio as gr
 
 from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE, files_stamp
+from lep_core.jobs import ACTIVE
 from lep_core.lineage import RECIPES_DIR
 from lep_core.recipe_check import check_recipe
 from lep_core.recipes import Recipe, load_recipe, parse_recipe
@@ -28,6 +27,8 @@ from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
     compare_pair,
+    run_active,
+    run_stamp,
     status_line,
     step_line,
     steps_html,
@@ -239,11 +240,10 @@ def build(ctx: AppContext) -> None:
         """The recipe's folder and its train run's: a step's clock still moves every 5 s while it runs."""
         st = recipe_job.read_status(ctx.workspace, name) or {}
         run = next((s.get("run_dir") for s in st.get("steps") or [] if s.get("run_dir")), None)
-        clock = int(time.time() // 5) if st.get("state") in ACTIVE else None
-        return seen, clock, files_stamp(recipe_job.job_dir(ctx.workspace, name), run)
+        return seen, *run_stamp(ctx.workspace, name, st, run)
 
     def running(name: str, seen: bool) -> bool:
-        return (recipe_job.read_status(ctx.workspace, name) or {}).get("state") in ACTIVE
+        return run_active(ctx.workspace, name)
 
     watch = live_poll(timer, view, [shown, watched], outputs, stamp, running)
     watch(run_demo.click(on_run_demo, None, [shown, *outputs]))
