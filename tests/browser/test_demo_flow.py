@@ -48,7 +48,8 @@ def test_demo_recipe_by_clicking(app_server, browser, page, workspace, screensho
     # a tab left open before the run, never touched, notices the run by its slow idle tick
     idle = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     idle.goto(url)
-    expect(idle.locator("#start-status")).to_be_visible()
+    # loaded: every tab's page-load event has run (one queue for the app, behind the first page's own, on 2 cores)
+    expect(idle.locator("#start-status")).to_be_visible(timeout=30_000)
     page.locator("#start-run").click()
     expect(page.locator("#start-status")).to_contain_text("running", timeout=60_000)
     expect(page.locator("#start-step-1")).to_have_attribute("data-state", "done", timeout=120_000)
