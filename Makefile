@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 # torch first (same pip command): otherwise pip resolves a CUDA build of a newer torch.
 TORCH   ?= torch==2.13.0
 
-.PHONY: run test setup browser demo bench lint clean
+.PHONY: run test screenshots setup browser demo bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: demo
 
 test: $(STAMP) browser demo
 	$(BIN)/python -m pytest tests
+
+# Refresh the README's images on purpose (the browser tests write them to a temporary folder otherwise).
+screenshots: $(STAMP) browser demo
+	LEP_SCREENSHOTS=assets $(BIN)/python -m pytest tests/browser
 
 bench: $(STAMP)
 	$(BIN)/lep bench

@@ -113,7 +113,10 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    """assets/screenshots/: each browser test saves its tab there as <tab>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory) -> Path:
+    """Where each browser test saves its tab as <tab>.png: a temporary folder, so `make test` never changes a
+    tracked file; `make screenshots` (LEP_SCREENSHOTS=assets) writes the README's images on purpose."""
+    if os.environ.get("LEP_SCREENSHOTS") == "assets":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")

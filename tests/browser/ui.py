@@ -35,10 +35,14 @@ def pick(page, elem_id: str, label: str) -> None:
 
 
 def shoot(page, path) -> None:
-    """A README screenshot of the whole page, with pop-up messages closed so they hide nothing."""
-    for close in page.locator(".toast-close").all():
-        if close.is_visible():
-            close.click()
+    """A screenshot of the whole page with pop-up messages hidden by a style sheet, not clicked away.
+
+    Clicking a toast's close button raced its auto-dismissal ("element is inert", then "detached from the DOM",
+    a 30 s click timeout): the suite failed at random. A style rule cannot race; it is removed afterwards so the
+    test can go on with the page as it was.
+    """
+    style = page.add_style_tag(content=".toast-wrap, .toast-body { display: none !important; }")
     page.mouse.move(0, 0)  # no hover: charts without their toolbar
     page.wait_for_timeout(300)
     page.screenshot(path=str(path), full_page=True)
+    style.evaluate("node => node.remove()")
