@@ -51,10 +51,13 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
     elif step.kind == "train_tokenizer" and args["algorithm"] not in ("bpe", "unigram"):
         problems.append(f"algorithm must be bpe or unigram (got {args['algorithm']!r})")
     elif step.kind == "init":
-        from lep_core.embeddings.init import InitMethod
+        from lep_core.embeddings.init import HeadMethod, InitMethod
 
-        if args["method"] not in {m.value for m in InitMethod}:
-            problems.append(f"method must be one of {', '.join(m.value for m in InitMethod)} (got {args['method']!r})")
+        for key, choices in (("method", InitMethod), ("head_method", HeadMethod)):
+            if args[key] not in {m.value for m in choices}:
+                problems.append(f"{key} must be one of {', '.join(m.value for m in choices)} (got {args[key]!r})")
+        if args["head_method"] == "fitted" and not args.get("corpus"):
+            problems.append("head_method fitted needs a corpus (target-language text to fit the head rows on)")
     elif step.kind in RUN_KINDS:
         problems += _run_problems(step.kind, args)
     elif step.kind == "propagate":

@@ -47,7 +47,8 @@ class RecipeStopped(BaseException):
 STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
     "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2}, ("base", "corpus")),
     "train_tokenizer": (("corpus", "vocab_size", "out"), {"algorithm": "bpe", "like": None}, ("corpus", "like")),
-    "init": (("model", "tokenizer", "out"), {"method": "mean", "seed": 0}, ("model", "tokenizer")),
+    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0},
+             ("model", "tokenizer", "corpus")),
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
     "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
@@ -193,7 +194,8 @@ def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
     if step.kind == "init":
         from lep_core.embeddings.init import init_model
 
-        return init_model(a["model"], a["tokenizer"], a["out"], a["method"], overwrite, int(a["seed"]), progress=progress)
+        return init_model(a["model"], a["tokenizer"], a["out"], a["method"], overwrite, int(a["seed"]), progress=progress,
+                          head_method=a["head_method"], corpus=_as_list(a["corpus"]) if a["corpus"] else None)
     if step.kind == "train":
         return _train(a, overwrite, progress)
     if step.kind == "calibrate":

@@ -1,16 +1,27 @@
-"""`lep bench [tokenizer|propagation|training|generation]`: tables printed with machine info."""
+"""`lep bench [tokenizer|propagation|training|generation|adaptation]`: tables printed with machine info.
+
+`adaptation` measures two given models (--original, --adapted), so it runs only when named."""
 
 from __future__ import annotations
 
 import importlib
 
 from lep_core.bench import BENCHES
-from lep_core.cli.common import add_json
+from lep_core.cli.common import add_json, positive_int
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and memory (all benchmarks when none is named)")
-    p.add_argument("which", nargs="*", choices=BENCHES, help="benchmarks to run")
+    p.add_argument("which", nargs="*", choices=(*BENCHES, "adaptation"),
+                   help="benchmarks to run (adaptation only when named, with --original and --adapted)")
+    p.add_argument("--original", help="adaptation: the original instruct model (folder, .gguf file or hub id)")
+    p.add_argument("--adapted", help="adaptation: the adapted model")
+    p.add_argument("--text", nargs="+", help="adaptation: held-out text files, each labelled ru/en by its script "
+                   "(default: assets/heldout_ru.txt and assets/heldout_en.txt)")
+    p.add_argument("--prompts", help="adaptation: Russian prompts, a JSON list or one a line "
+                   "(default: assets/demo_prompts.json)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=64,
+                   help="adaptation: reply length limit, the same for both models (default 64)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -26,11 +37,27 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _adaptation(args) -> dict:
+    from lep_core.bench import adaptation
+    from lep_core.cli.progress import bar
+    from lep_core.errors import LepInputError
+
+    if not args.original or not args.adapted:
+        raise LepInputError("`lep bench adaptation` needs --original and --adapted models")
+    with bar(1000, "adaptation") as update:
+        result = adaptation.run(args.original, args.adapted, args.text, args.prompts, args.max_new_tokens,
+                                lambda fraction, message: update(int(fraction * 1000), 1000))
+    return result if args.json else adaptation.tables(result)
+
+
 def run(args) -> dict | None:
     from lep_core.bench.machine import machine_info
 
     results = {"machine": machine_info()}
     for name in args.which or BENCHES:
+        if name == "adaptation":
+            results[name] = _adaptation(args)
+            continue
         results[name] = importlib.import_module(f"lep_core.bench.{name}").run()
         if not args.json:
             print(f"\n== {name} ==")

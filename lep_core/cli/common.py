@@ -46,7 +46,8 @@ def add_option_flags(parser: argparse.ArgumentParser, options: type, *, lists: t
         elif isinstance(default, str) and "choices" not in f.metadata:
             parser.add_argument(flag, help=help_text)
         else:
-            kind = str if "choices" in f.metadata else float if isinstance(default, float) else int
+            is_float = isinstance(default, float) or "float" in str(f.type)  # `float | None` fields too
+            kind = str if "choices" in f.metadata else float if is_float else int
             suffix = f" (default {default})" if default is not None else ""
             parser.add_argument(flag, type=kind, choices=f.metadata.get("choices"), help=help_text + suffix)
 

@@ -17,7 +17,7 @@ import torch
 from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, piece_bytes, shape_of, token_bytes
 
 ANCHOR = "\n"
-WEIGHTINGS = ("mean", "sum", "length")
+WEIGHTINGS = ("mean", "sum", "length", "first", "last")
 
 
 @dataclass
@@ -91,7 +91,12 @@ def decomposition_matrix(
     overlap_penalty: float = 1.0,
     old_rows: int | None = None,
 ) -> Decomposition:
-    """M with rows = new ids, columns = old embedding rows. mean: 1/k; sum: 1; length: by byte length."""
+    """M with rows = new ids, columns = old embedding rows (sparse CSR, float32).
+
+    mean: 1/k on each of the k old ids; sum: 1; length: by byte length; first / last: 1 on the first / last old id
+    only (the head row of the piece that starts / ends the new token's text). Raises ValueError for an unknown
+    weighting or an old id beyond the old embeddings.
+    """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {weighting!r}: choose one of {WEIGHTINGS}")
     new_pieces = id_to_piece(new_tok)
@@ -139,6 +144,10 @@ def decomposition_matrix(
         weight = size[cols]
         totals = torch.zeros(num_rows).index_add_(0, row_of, weight)
         values = weight / totals[row_of]
+    elif weighting in ("first", "last"):
+        position = torch.arange(cols.numel()) - crow[row_of]  # index of each old id within its row
+        chosen = position == 0 if weighting == "first" else position == lengths[row_of] - 1
+        values = chosen.to(torch.float32)
     else:
         values = 1.0 / lengths[row_of].to(torch.float32)
     single = lengths[row_of] == 1

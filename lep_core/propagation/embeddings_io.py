@@ -128,10 +128,14 @@ def write_model(
     config_updates: dict[str, Any],
     generation_updates: dict[str, Any] | None = None,
 ) -> None:
-    """src's model folder in out, with the tensors in `replace` swapped and config.json updated."""
+    """src's model folder in out, with the tensors in `replace` swapped and config.json updated.
+
+    A name in `replace` that src does not store (the head of a tied model being untied) is added to the shard
+    that holds the input embeddings."""
     out.mkdir(parents=True, exist_ok=True)
+    weight_map = {**src.weight_map, **{n: src.weight_map[src.embed_name] for n in replace if n not in src.weight_map}}
     by_shard: dict[str, list[str]] = {}
-    for name, shard in src.weight_map.items():
+    for name, shard in weight_map.items():
         by_shard.setdefault(shard, []).append(name)
     total = 0
     for shard, names in sorted(by_shard.items()):
@@ -148,6 +152,7 @@ def write_model(
     if (src.folder / INDEX).is_file():
         index = json.loads((src.folder / INDEX).read_text(encoding="utf-8"))
         index.setdefault("metadata", {})["total_size"] = total
+        index["weight_map"] = weight_map
         (out / INDEX).write_text(json.dumps(index, indent=2), encoding="utf-8")
     config = {**src.config, **config_updates}
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")

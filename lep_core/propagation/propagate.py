@@ -24,6 +24,7 @@ from lep_core.device import resolve_device
 from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
 from lep_core.propagation.embeddings_io import (
+    HEAD_NAMES,
     ModelFiles,
     local_folder,
     open_model,
@@ -95,11 +96,20 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
     mode = Mode(opts.mode)
     merge = merge_tokenizer(copy.deepcopy(rows.new_tok), inst_tok)
     total = max(target_rows(inst.rows, len(inst_tok), len(merge)), len(merge))
-    sides = ["input"] if inst.tied else ["input", "output"]
+    # a tied instruct model gets an untied head when the adapted model's head was untied (fitted on its own): the
+    # tied base and instruct heads equal their input embeddings, so the input side's map P serves the head too
+    untie = inst.tied and not adapted.tied
+    sides = ["input"] if inst.tied and not untie else ["input", "output"]
+    head_name = inst.head_name or HEAD_NAMES[0]
     fits: dict[str, FitReport] = {}
     replace: dict[str, torch.Tensor] = {}
     compare: dict[Mode, dict[str, FitReport]] = {}
     for side in sides:
+        if untie and side == "output":
+            fits[side] = fits["input"]
+            replace[head_name] = new_matrix(adapted.read("output"), fit.p, inst.read("input"), total, merge.copy_rows,
+                                            mode is Mode.straight)
+            continue
         b, i, a = base.read(side), inst.read(side), adapted.read(side)
         shared: PrefixCache = {}  # "compare all modes": the old-token rows' sums are computed once per side
         fit = fit_side(rows, mode, b, i, opts, device, lambda d, t: tick(f"{name}: fitting {side}", d / max(t, 1)),
@@ -115,16 +125,18 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
                     compare.setdefault(other, {})[side] = fit_side(rows, other, b, i, opts, device,
                                                                    prefix_cache=shared).report
         del b, i, a, shared
-    if inst.tied and inst.head_name:  # a tied checkpoint that stores the head anyway: keep it equal
+    if inst.tied and inst.head_name and not untie:  # a tied checkpoint that stores the head anyway: keep it equal
         replace[inst.head_name] = replace[inst.embed_name]
     tick(f"{name}: writing", 1.0)
     config_ids = remap_ids(inst.config, inst_tok, merge.tokenizer)
     gen_ids = _generation_ids(inst, inst_tok, merge.tokenizer)
-    write_model(inst, target, replace, {"vocab_size": total, **config_ids}, gen_ids)
+    untied = {"tie_word_embeddings": False} if untie else {}
+    write_model(inst, target, replace, {"vocab_size": total, **config_ids, **untied}, gen_ids)
     merge.tokenizer.save_pretrained(target)
     extra = {
         "instruct": name,
-        "tied": inst.tied,
+        "tied": inst.tied and not untie,
+        "untied_head_from_adapted": untie,
         "rows": total,
         "copied_rows": int(merge.copy_rows.shape[0]),
         "appended_tokens": merge.appended,

@@ -29,6 +29,8 @@ def check_models(base: ModelFiles, instructs: dict[str, ModelFiles], adapted: Mo
                                     "it is not derived from this base")
                     break
     ties = {"base": base.tied, **{label: m.tied for label, m in named}}
+    if base.tied and all(m.tied for _, m in named[:-1]) and not adapted.tied:
+        ties.pop("the adapted model")  # its head was untied by `lep model init --head-method`: the result is untied
     if len(set(ties.values())) > 1:
         spelled = ", ".join(f"{k} {'tied' if v else 'untied'}" for k, v in ties.items())
         problems.append(f"tie settings disagree ({spelled}): the base, instruct and adapted models must all be tied or all untied")

@@ -35,7 +35,13 @@ class TrainOptions:
     batch_size: int = _opt(4, "blocks per micro-batch (per process)")
     seq_len: int = _opt(128, "tokens per block")
     grad_accum: int = _opt(1, "micro-batches per optimizer step (effective batch = batch x accum x processes)")
-    lr: float = _opt(1e-3, "peak learning rate")
+    lr: float = _opt(1e-3, "peak learning rate (of the input embeddings, and of the head unless --head-lr is given)")
+    head_lr: float | None = _opt(None, "peak learning rate of the output head when it is untied (default: --lr; 0 keeps "
+                                 "the head as initialised, e.g. fitted by `lep model init --head-method fitted`, while "
+                                 "the input rows learn)")
+    fit_head: bool = _opt(False, "when training ends, fit the new head rows to the trained model's hidden states on the "
+                          "corpus (a convex fit, minutes on a CPU; needs an untied head and --train-rows new): the "
+                          "step that makes new tokens chosen when the model writes")
     warmup: int = _opt(10, "linear warm-up steps before the cosine decay")
     min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of the peak")
     weight_decay: float = _opt(0.0, "decoupled weight decay on the trained rows")
@@ -87,6 +93,11 @@ class TrainOptions:
                 out.append(f"--{name.replace('_', '-')} must be 0 or more")
         if not self.lr > 0:
             out.append(f"--lr must be positive (got {self.lr})")
+        if self.head_lr is not None and not self.head_lr >= 0:
+            out.append(f"--head-lr must be 0 or more (got {self.head_lr})")
+        if self.fit_head and (self.train_rows != "new" or self.data != "text"):
+            out.append("--fit-head fits the rows added by extension on plain text: use it with --train-rows new "
+                       "and --data text")
         if not 0 <= self.val_fraction < 0.5:
             out.append(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
         if not 0 <= self.min_lr_ratio <= 1:
@@ -113,7 +124,7 @@ class TrainOptions:
 
 
 # options that may change when a run is resumed; the others define the run and must stay
-RESUMABLE = {"steps", "lr", "warmup", "min_lr_ratio", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
+RESUMABLE = {"steps", "lr", "head_lr", "warmup", "min_lr_ratio", "eval_every", "eval_batches", "save_every", "keep_checkpoints",
              "log_every", "device", "precision", "gradient_checkpointing", "max_grad_norm", "weight_decay"}
 
 

@@ -57,8 +57,21 @@ def load_for_training(source, precision: str, device: str, load_in_4bit: bool, d
                       quantization_config=quant, device_map={"": device_index})
 
 
-def make_optimizer(params: list[torch.nn.Parameter], options: TrainOptions, device: str):
-    """AdamW over the trained tensors only: torch fused kernel (CPU and CUDA) or bitsandbytes 8-bit on CUDA."""
+def param_groups(params: list[torch.nn.Parameter], options: TrainOptions,
+                 head: torch.nn.Parameter | None = None) -> list[dict[str, Any]]:
+    """One optimizer group per learning rate: the head (untied) gets --head-lr, the rest --lr.
+
+    Each group carries `lr_scale` (its peak over --lr), so the schedule sets group lr = lr_at(step) x lr_scale.
+    """
+    if head is None or options.head_lr is None:
+        return [{"params": params, "lr_scale": 1.0}]
+    rest = [p for p in params if p is not head]
+    return [{"params": rest, "lr_scale": 1.0}, {"params": [head], "lr_scale": options.head_lr / options.lr}]
+
+
+
+def make_optimizer(params: list[torch.nn.Parameter] | list[dict[str, Any]], options: TrainOptions, device: str):
+    """AdamW over the trained tensors (or param_groups) only: torch fused kernel or bitsandbytes 8-bit on CUDA."""
     kwargs: dict[str, Any] = {"lr": options.lr, "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.0}
     if options.optimizer == "adamw8bit":
         import bitsandbytes as bnb

@@ -32,7 +32,7 @@ from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
 from lep_core.training.runtime import (MIXED, check_cuda_options, is_out_of_memory, load_for_training, lr_at,
-                                       make_optimizer, oom_advice, resolve_precision)
+                                       make_optimizer, param_groups, oom_advice, resolve_precision)
 from lep_core.device import resolve_device
 from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
 
@@ -179,7 +179,11 @@ class _Session:
         if not o.load_in_4bit:
             model.to(self.acc.device)
         model.train()
-        self.optimizer = make_optimizer(self.trainable.params(), o, self.device)
+        if (o.head_lr is not None or o.fit_head) and getattr(self.trainable, "head", None) is None:
+            raise LepInputError("--head-lr and --fit-head need an untied head, but this model ties its head to its input embeddings "
+                                "(or trains LoRA): drop --head-lr, or make the model with `lep model init "
+                                "--head-method mean` (or first, fitted), which unties it")
+        self.optimizer = make_optimizer(param_groups(self.trainable.params(), o, getattr(self.trainable, "head", None)), o, self.device)
         self.wrapped = self.acc.prepare_model(EmbeddingLM(model), device_placement=False)
         if self.resume:
             self._load_latest()
@@ -249,7 +253,7 @@ class _Session:
             t0 = time.perf_counter()
             lr = lr_at(self.step, o)
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             loss_value = self._train_step(world, rank)
             self.step += 1
             step_times.append(time.perf_counter() - t0)
@@ -326,13 +330,14 @@ class _Session:
 
     def _decay(self) -> None:
         """Decoupled weight decay on the trained rows only (old rows stay bit-identical with --train-rows new)."""
-        factor = 1 - self.optimizer.param_groups[0]["lr"] * self.options.weight_decay
         with torch.no_grad():
-            for p in self.trainable.params():
-                if self.trainable.new_rows is None:
-                    p.mul_(factor)
-                else:
-                    p[self.trainable.new_rows.to(p.device)] *= factor
+            for group in self.optimizer.param_groups:
+                factor = 1 - group["lr"] * self.options.weight_decay
+                for p in group["params"]:
+                    if self.trainable.new_rows is None:
+                        p.mul_(factor)
+                    else:
+                        p[self.trainable.new_rows.to(p.device)] *= factor
 
     def _nonfinite_message(self, what: str, value: float) -> str:
         return (f"the {what} became {value} at step {self.step + 1} (lr {lr_at(self.step, self.options):.3g}); "
@@ -381,6 +386,8 @@ class _Session:
                       **self.origin.get("params", {})}
             model = self.acc.unwrap_model(self.wrapped).model
             self.trainable.finish(model)  # LoRA: B A folded into the body; embeddings: nothing to do
+            if o.fit_head:
+                metrics["head_fit"] = self._fit_head(model)
             ckpt.write_final(final, model, self.tokenizer, self.trainable, source_dir,
                              {"kind": "model", "inputs": inputs, "params": params, "metrics": metrics})
             write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
@@ -390,6 +397,20 @@ class _Session:
             self.log.info("finished: %s", final)
         self.acc.wait_for_everyone()
         return final, answer_loss
+
+    def _fit_head(self, model) -> dict[str, Any]:
+        """The new head rows fitted to the trained model's hidden states on the corpus (embeddings/head_fit.py)."""
+        from lep_core.corpus import read_corpus
+        from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
+
+        self.status(state="running", phase="fitting the head")
+        self.log.info("fitting the new head rows to the trained model's hidden states")
+        facts = fit_new_head_rows(model, self.tokenizer, read_corpus(self.options.corpus), self.trainable.new_rows,
+                                  HeadFitOptions(seed=self.options.seed, lr=1e-3, epochs=12))  # a refit: small steps
+        self.log.info("head fitted: held-out loss %.4f -> %.4f, new tokens win %.1f%% -> %.1f%% of positions",
+                      facts["heldout_loss_before"], facts["heldout_loss_after"],
+                      100 * facts["new_token_wins_before"], 100 * facts["new_token_wins_after"])
+        return facts
 
     def _summary(self, state: str, loss: float, elapsed: float) -> dict[str, Any]:
         o = self.options

@@ -22,6 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
+from lep_studio.tabs import compare_adaptation
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
 ROLES = ("original", "adapted")
@@ -131,7 +132,7 @@ def build(ctx: AppContext) -> None:
         export = gr.Button("Export transcript (JSONL + Markdown)")
         files = gr.File(label="Transcript files", file_count="multiple", interactive=False)
 
-    with gr.Accordion("Evaluate: bits-per-char and chars/token on a held-out text", open=False,
+    with gr.Accordion("Evaluate: bits-per-char, chars/token and the adaptation bench", open=False,
                       elem_id="compare-eval"):
         texts = [(f"held-out · {p.name}", str(p)) for p in sorted(ASSETS.glob("heldout_*.txt"))] + corpus_choices(ctx)
         eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label="Text", allow_custom_value=True,
@@ -140,6 +141,7 @@ def build(ctx: AppContext) -> None:
         eval_table = gr.Dataframe(headers=["model", "role", "bits/char", "chars/token", "prefill chars/s", "tokens"],
                                   interactive=False, elem_id="compare-eval-table")
         eval_plot = gr.Plot(elem_id="compare-eval-plot")
+        compare_adaptation.build(original, adapted, _CACHE)
 
     # ---- handlers -------------------------------------------------------------------------
     def on_refresh():

@@ -177,6 +177,11 @@ def build(ctx: AppContext) -> None:
                     eval_every = gr.Number(10, label="Validate every", precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
                     save_every = gr.Number(10, label="Checkpoint every", precision=0, minimum=0, info=option_help("save_every"))
                     seed = gr.Number(0, label="Seed", precision=0, info=option_help("seed"))
+                with gr.Row():
+                    head_lr = gr.Textbox("", label="Head learning rate", info=option_help("head_lr"),
+                                         placeholder="same as the learning rate", elem_id="train-head-lr")
+                    fit_head = gr.Checkbox(label="Fit the head when training ends", value=False,
+                                           info=option_help("fit_head"), elem_id="train-fit-head")
             start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):
             current = gr.Dropdown(run_choices(ctx), value=None, label="Run shown", allow_custom_value=False, elem_id="train-run")
@@ -203,7 +208,8 @@ def build(ctx: AppContext) -> None:
     outputs = [status, loss_plot, lr_plot, tps_plot, log, runs]
 
     def options_of(model_v, corpus_v, upload_v, name_v, steps_v, batch_v, seq_v, lr_v, device_v, precision_v,
-                   optimizer_v, rows_v, four_bit_v, ckpt_v, warmup_v, accum_v, eval_v, save_v, seed_v) -> dict:
+                   optimizer_v, rows_v, four_bit_v, ckpt_v, warmup_v, accum_v, eval_v, save_v, seed_v,
+                   head_lr_v="", fit_head_v=False) -> dict:
         picked = text_files(ctx, corpus_v) if corpus_v else []
         problems = [w for w, v in (("a model", model_v), ("a corpus", picked or upload_v)) if not v]
         if problems:
@@ -222,7 +228,9 @@ def build(ctx: AppContext) -> None:
                             gradient_checkpointing=bool(ckpt_v), warmup=number(warmup_v, "warm-up steps", 0),
                             grad_accum=number(accum_v, "gradient accumulation", 1),
                             eval_every=number(eval_v, "validate every", 0), save_every=number(save_v, "checkpoint every", 0),
-                            seed=number(seed_v, "seed"))
+                            seed=number(seed_v, "seed"),
+                            head_lr=number(head_lr_v, "head learning rate", whole=False) if str(head_lr_v).strip() else None,
+                            fit_head=bool(fit_head_v))
         opts.validate()
         opts.corpus = picked + save_uploads(ctx, upload_v)  # copied into the workspace only once the rest is right
         return opts.to_dict()
@@ -259,7 +267,7 @@ def build(ctx: AppContext) -> None:
         return gr.Dropdown(choices=choices, value=pick), *view(pick)
 
     inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
-              warmup, accum, eval_every, save_every, seed]
+              warmup, accum, eval_every, save_every, seed, head_lr, fit_head]
     watch = wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
                       inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
                       stopping_note="Stopping: the job finishes its step and saves a checkpoint.",

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from lep_core.corpus import read_corpus
-from lep_core.embeddings.init import InitMethod, init_model
+from lep_core.embeddings.init import HeadMethod, InitMethod, init_model
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.analysis import compare
 from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
@@ -162,8 +162,17 @@ def build(ctx: AppContext) -> None:
                     i_tok = gr.Dropdown(ctx.choices("tokenizer"), label="New tokenizer (workspace/tokenizers)",
                                         info="the extended or replacement tokenizer made above",
                                         elem_id="init-tokenizer")
-                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New rows from",
-                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice)")
+                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New input rows from",
+                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice); "
+                                        "random is noise the model has never seen: until trained, it writes new "
+                                        "tokens at random, even in English replies", elem_id="init-method")
+                    i_head = gr.Radio([m.value for m in HeadMethod], value="fitted", label="New head rows from",
+                                      info="the head decides which tokens get written. fitted (recommended): fitted "
+                                      "on the corpus below so new tokens are chosen before training; same: as the "
+                                      "input rows, a tied model stays tied; the others untie the head",
+                                      elem_id="init-head")
+                    i_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, elem_id="init-corpus",
+                                           label="Corpus for the fitted head", info="Russian text (a few minutes on a CPU)")
                     with gr.Row():
                         i_name = gr.Textbox("", label="Output name (workspace/models/…)", elem_id="init-name", scale=3)
                         i_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
@@ -220,14 +229,16 @@ def build(ctx: AppContext) -> None:
         return status, table, *lists(str(out))
 
     @guarded
-    def initialise(model_v, tok_v, method_v, name_v, overwrite_v, progress=gr.Progress()):
+    def initialise(model_v, tok_v, method_v, head_v, corpus_v, name_v, overwrite_v, progress=gr.Progress()):
         if not model_v or not tok_v:
             raise LepInputError("pick a model and a tokenizer first (create one under Extend or Replace)")
+        paths = [str(p) for p in text_files(ctx, corpus_v)] if head_v == HeadMethod.fitted.value else None
         out = output_dir(ctx, "model", name_v or f"{Path(model_v).name}-{Path(tok_v).name}", overwrite_v)
         r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v),
-                       progress=lambda fraction, message: progress(fraction, desc=message))
+                       progress=lambda fraction, message: progress(fraction, desc=message), head_method=head_v,
+                       corpus=paths)
         status = (f"Created **models/{out.name}**: {r['new_vocab']:,} tokens, {r['initialised_rows']:,} new rows "
-                  f"({method_v}), {r['copied_rows']:,} copied, {'tied' if r['tied'] else 'untied'} embeddings, "
+                  f"({method_v}, head {head_v}), {r['copied_rows']:,} copied, {'tied' if r['tied'] else 'untied'} embeddings, "
                   f"{r['seconds']:.1f} s. Next: train its embeddings in **3 · Training**.")
         return status, *lists()
 
@@ -252,6 +263,6 @@ def build(ctx: AppContext) -> None:
                      show_progress_on=ext_status)
     r_btn.click(replace, [r_corpus, r_size, r_algo, r_like, r_name, r_overwrite], [r_status, r_compare, *listed],
                 show_progress_on=r_status)
-    i_btn.click(initialise, [i_model, i_tok, i_method, i_name, i_overwrite], [i_status, *listed],
+    i_btn.click(initialise, [i_model, i_tok, i_method, i_head, i_corpus, i_name, i_overwrite], [i_status, *listed],
                 show_progress_on=i_status)
     refresh.click(lambda: (*lists(), *[gr.Dropdown(choices=corpus_choices(ctx))] * 2), None, [*listed, corpus, r_corpus])

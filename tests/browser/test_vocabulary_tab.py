@@ -72,3 +72,7 @@ def test_extend_create_and_initialise(app_server, page, workspace, screenshots, 
     model_dir = workspace / "models" / f"tiny-llama-tiny-llama-ru{ADD}"
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert config["vocab_size"] == 49152 + ADD
+    # the recommended head init: fitted on the demo corpus, which unties the tied tiny llama (issue 14)
+    init_manifest = json.loads((model_dir / "lep.json").read_text(encoding="utf-8"))
+    assert init_manifest["params"]["head_method"] == "fitted" and config["tie_word_embeddings"] is False
+    assert init_manifest["metrics"]["head_fit"]["heldout_loss_after"] <= init_manifest["metrics"]["head_fit"]["heldout_loss_before"]

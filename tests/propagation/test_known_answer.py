@@ -99,3 +99,30 @@ def test_same_model_as_base_and_instruct(llama_world, tmp_path):
     got = open_model(tmp_path / "out").read("input")
     a = open_model(llama_world.adapted).read("input")
     assert rel_error(got[100:], a[100:]) < 1e-5
+
+
+def test_untied_adapted_head_on_a_tied_instruct(tiny_llama, extended_byte, tmp_path):
+    """Issue 14: `lep model init --head-method` unties a tied model; LEP then gives the instruct model that head.
+
+    The tied base and instruct heads equal their input embeddings, so the input side's P maps the head too:
+    the result is untied, its head = adapted head · Q, its input = adapted input · Q."""
+    from lep_core.embeddings.init import init_model
+    from tests.propagation import kit
+
+    q = kit.known_matrix(64, 2)
+    init_model(tiny_llama, extended_byte, tmp_path / "init", "mean", head_method="first")
+    adapted = kit.trained(tmp_path / "init", tmp_path / "adapted")
+    instruct = kit.instruct_of(tiny_llama, tmp_path / "instruct", q)
+    out = tmp_path / "out"
+    report = propagate(PropagateOptions(base=str(tiny_llama), instruct=[str(instruct)], adapted=str(adapted), out=str(out)))
+    files = open_model(out)
+    assert not files.tied and files.head_name == "lm_head.weight" and report["untied_head_from_adapted"]
+    from types import SimpleNamespace
+
+    for side in ("input", "output"):
+        got, expected = projected_rows(SimpleNamespace(adapted=adapted, q=q), out, side)
+        assert rel_error(got, expected) < 1e-3, side
+    assert not torch.equal(files.read("input"), files.read("output"))
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert not model.config.tie_word_embeddings
+    assert torch.equal(model.get_output_embeddings().weight.detach(), files.read("output"))

@@ -109,3 +109,29 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_llama, small_corpus,
     state = status(run)
     assert state["state"] == "failed" and "became" in state["error"]
     assert all(m["loss"] == m["loss"] for m in metrics(run))  # no NaN logged
+
+
+def test_head_lr_zero_keeps_the_head_and_fit_head_refits_the_new_rows(tiny_mistral, small_corpus, tmp_path):
+    """Issue 14: input rows learn while the head stays as initialised; --fit-head then fits only the new head rows."""
+    old_rows = 400  # pretend rows >= 400 were added by an extension (the small corpus uses ids on both sides)
+    frozen = tmp_path / "frozen"
+    train(small_options(tiny_mistral, small_corpus, frozen, steps=6, train_rows="new", old_rows=old_rows, head_lr=0.0))
+    before, after = _tensors(tiny_mistral), _tensors(frozen / "final")
+    assert torch.equal(before["lm_head.weight"], after["lm_head.weight"])
+    assert not torch.equal(before["model.embed_tokens.weight"][old_rows:], after["model.embed_tokens.weight"][old_rows:])
+    fitted = tmp_path / "fitted"
+    result = train(small_options(tiny_mistral, small_corpus, fitted, steps=6, train_rows="new", old_rows=old_rows,
+                                 head_lr=0.0, fit_head=True))
+    head = _tensors(fitted / "final")["lm_head.weight"]
+    assert torch.equal(head[:old_rows], before["lm_head.weight"][:old_rows])
+    assert not torch.equal(head[old_rows:], before["lm_head.weight"][old_rows:])
+    fit = json.loads((fitted / "final" / "lep.json").read_text())["metrics"]["head_fit"]
+    assert fit["heldout_loss_after"] < fit["heldout_loss_before"]
+    assert result["state"] == "finished"
+
+
+def test_head_lr_and_fit_head_need_an_untied_head(tiny_llama, small_corpus, tmp_path):
+    with pytest.raises(LepInputError, match="untied head"):
+        train(small_options(tiny_llama, small_corpus, tmp_path / "run", train_rows="new", old_rows=40000, fit_head=True))
+    with pytest.raises(LepInputError, match="--fit-head"):
+        train(small_options(tiny_llama, small_corpus, tmp_path / "run2", fit_head=True))

@@ -1,0 +1,48 @@
+"""`lep bench adaptation`: the original and the adapted model on the same held-out texts and prompts.
+
+The figures and their meaning live in lep_core/evaluation/adaptation.py (also shown in the Compare tab);
+this module loads the two models and lays the result out as the tables `lep bench` prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+ROWS = ("bits_per_char_ru", "bits_per_char_en", "new_vocab_share", "chars_per_generated_token",
+        "generated_chars_per_s", "generated_tokens", "russian_answers", "original_tokens_over_emitted",
+        "emitted_over_canonical")
+
+
+def flat(figures: dict[str, Any]) -> dict[str, Any]:
+    """One model's figures as one flat row (bits_per_char split by language)."""
+    row = {f"bits_per_char_{lang}": v for lang, v in figures["bits_per_char"].items()}
+    row.update({k: v for k, v in figures.items() if not isinstance(v, (dict, list))})
+    return row
+
+
+def tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """figure | original | adapted rows, then the gains."""
+    o, a = flat(result["original"]), flat(result["adapted"])
+    rows = [{"figure": k, "original": o.get(k), "adapted": a.get(k)} for k in ROWS if k in o or k in a]
+    return {"adaptation": rows, "gain": [result["gain"]]}
+
+
+def run(original: str, adapted: str, texts: list[str] | None = None, prompts: str | None = None,
+        max_new_tokens: int = 64, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """Load both models (the ModelCache gives a clear error for a missing one) and measure; see bench_adaptation."""
+    from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
+    from lep_core.evaluation.models import ModelCache
+
+    cache = ModelCache(capacity=2, device="cpu" if not _cuda() else None)
+    pair_o, pair_a = cache.get(original), cache.get(adapted)
+    result = bench_adaptation(pair_o, pair_a, [Path(t) for t in texts] if texts else None,
+                              read_prompts(prompts), max_new_tokens, progress)
+    result["models"] = {"original": original, "adapted": adapted}
+    return result
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

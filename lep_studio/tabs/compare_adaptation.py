@@ -1,0 +1,82 @@
+"""Compare tab, Evaluate section: did the adaptation work? (`lep bench adaptation` as a table and a chart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lep_core.bench.adaptation import tables
+from lep_core.errors import LepInputError
+from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
+from lep_core.evaluation.models import ModelCache
+from lep_studio.widgets import neutral
+
+HEADERS = ["figure", "original", "adapted"]
+# what each figure means, shown beside it, so a newcomer can read the table
+MEANING = {
+    "bits_per_char_ru": "held-out Russian, lower is better",
+    "bits_per_char_en": "held-out English, lower is better",
+    "new_vocab_share": "share of written tokens from the new vocabulary",
+    "chars_per_generated_token": "higher = fewer generation steps",
+    "generated_chars_per_s": "raw speed of the greedy answers",
+    "generated_tokens": "tokens written in all answers",
+    "russian_answers": "answers mostly in Cyrillic",
+    "original_tokens_over_emitted": "generation steps saved on its own Russian answers",
+    "emitted_over_canonical": "1.0 = writes as its tokenizer spells",
+}
+
+
+def rows_of(result: dict[str, Any]) -> list[list[Any]]:
+    def cell(v):
+        return round(v, 3) if isinstance(v, float) else ("–" if v is None else v)
+
+    return [[f"{r['figure']} ({MEANING.get(r['figure'], '')})", cell(r["original"]), cell(r["adapted"])]
+            for r in tables(result)["adaptation"]]
+
+
+def chart(result: dict[str, Any]):
+    """Adapted over original for the figures where the ratio reads at a glance (1.0 = no change)."""
+    import plotly.graph_objects as go
+
+    o, a = result["original"], result["adapted"]
+    bars = {f"bits/char {lang}": a["bits_per_char"][lang] / o["bits_per_char"][lang]
+            for lang in a["bits_per_char"] if o["bits_per_char"].get(lang)}
+    if o["chars_per_generated_token"]:
+        bars["chars per generated token"] = a["chars_per_generated_token"] / o["chars_per_generated_token"]
+    if a.get("original_tokens_over_emitted"):
+        bars["generation steps saved"] = a["original_tokens_over_emitted"]
+    fig = go.Figure(go.Bar(x=list(bars), y=list(bars.values()), text=[f"×{v:.2f}" for v in bars.values()]))
+    fig.add_hline(y=1.0, line_dash="dot")
+    fig.update_layout(height=300, margin=dict(l=20, r=20, t=30, b=20),
+                      title="adapted ÷ original (bits/char: lower is better; the rest: higher is better)")
+    return neutral(fig)
+
+
+def build(original: gr.Dropdown, adapted: gr.Dropdown, cache: ModelCache) -> None:
+    """The section's widgets and handler; `original` and `adapted` are the tab's model pickers."""
+    gr.Markdown("**Did the adaptation work?** Both models read the held-out Russian and English texts "
+                "(bits-per-char) and answer the Russian demo prompts greedily with the same limit.")
+    with gr.Row():
+        max_new = gr.Number(64, precision=0, minimum=8, maximum=512, label="max new tokens per answer",
+                            elem_id="compare-adapt-max-new")
+        run = gr.Button("Measure the adaptation", elem_id="compare-adapt-run")
+    table = gr.Dataframe(headers=HEADERS, interactive=False, elem_id="compare-adapt-table", wrap=True)
+    plot = gr.Plot(elem_id="compare-adapt-plot")
+    answers = gr.JSON(label="first answers of each model", elem_id="compare-adapt-answers")
+
+    def on_run(orig_src, adapted_src, n_new, progress=gr.Progress()):
+        try:
+            if not orig_src or not adapted_src:
+                raise LepInputError("pick an original and an adapted model above first")
+            progress(0.0, desc="loading the models")
+            pair_o, pair_a = cache.get(orig_src), cache.get(adapted_src)
+            result = bench_adaptation(pair_o, pair_a, prompts=read_prompts(None), max_new_tokens=int(n_new or 64),
+                                      progress=lambda f, m: progress(f, desc=m))
+        except LepInputError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip(), gr.skip()
+        samples = {role: result[role]["sample_answers"] for role in ("original", "adapted")}
+        return rows_of(result), chart(result), samples
+
+    run.click(on_run, [original, adapted, max_new], [table, plot, answers])
