@@ -6,7 +6,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from lep_core.tokenizer.plain_text import encode_plain
+
 _WORD = re.compile(r"\w+")
+ANCHOR = "\n"
 
 
 @dataclass
@@ -28,8 +31,32 @@ def _backend(tokenizer):
 
 
 def encode_lines(tokenizer, lines: Sequence[str]) -> list[list[int]]:
-    """Batched encoding without special tokens (the tokenizers library runs it in parallel)."""
-    return [e.ids for e in _backend(tokenizer).encode_batch(list(lines), add_special_tokens=False)]
+    """Batched encoding without special tokens (the tokenizers library runs it in parallel); special-token
+    strings in the lines are read as text (lep_core.tokenizer.plain_text)."""
+    return encode_plain(tokenizer, lines)
+
+
+def encode_in_context(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Ids of each text as it would be encoded mid-text, in one batched call: after ANCHOR (a newline, which
+    merges with nothing), whose ids are then dropped, so a leading space is read as between two words and a
+    Metaspace tokenizer adds no word-start mark. Texts the anchor merges with are encoded on their own."""
+    backend = _backend(tokenizer)
+    anchor_ids = backend.encode(ANCHOR, add_special_tokens=False).ids
+    n = len(anchor_ids)
+    encoded = backend.encode_batch([ANCHOR + t for t in texts], add_special_tokens=False)
+    out: list[list[int]] = []
+    retry: list[int] = []
+    for i, enc in enumerate(encoded):
+        ids = enc.ids
+        if ids[:n] == anchor_ids and len(ids) > n:
+            out.append(ids[n:])
+        else:  # the anchor merged with the text: encode it on its own
+            out.append([])
+            retry.append(i)
+    if retry:
+        for i, enc in zip(retry, backend.encode_batch([texts[i] for i in retry], add_special_tokens=False)):
+            out[i] = enc.ids
+    return out
 
 
 def text_stats(tokenizer, text: str) -> TokenizerStats:
