@@ -15,7 +15,9 @@ def register(sub) -> None:
     p.add_argument("--tokenizer", required=True, help="the new tokenizer's folder")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--method", default="mean", choices=[m.value for m in InitMethod],
-                   help="mean of old sub-tokens (default), weighted by length, transformers' mean resizing, or random")
+                   help="mean of old sub-tokens (default), weighted by length, transformers' mean resizing, or random "
+                        "(noise rows: before training the model emits new tokens even in English replies, "
+                        "which fall apart; use it only to compare methods)")
     p.add_argument("--seed", type=int, default=0, help="seed for the mean_resize and random methods")
     add_overwrite(p)
     add_json(p)

@@ -22,18 +22,13 @@ from typing import Any, Callable, Sequence
 from lep_core.corpus import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.sources import load_tokenizer
-from lep_core.tokenizer.analysis import encode_in_context, encode_lines, text_stats
+from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
 from lep_core.tokenizer.learn import ALPHABET_RULES, ALPHABETS, MAX_WORD_SYMBOLS, LearnedMerges, learn_merges
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
 
 PRODUCIBLE_ROUNDS = 4  # dropping a token can change how a later one is reached: re-check until stable
-PLAIN_SAMPLES = [  # always checked (those the alphabet promises to keep) besides the corpus' own such lines
-    "The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?",
-    "    def main(argv: list[str]) -> int:\n        return 0  # ünïcödé, 日本語, émoji 🙂",
-    "Tabs\tand  double  spaces, URLs https://example.org/a?b=c&d=e and <|im_start|> markers.",
-]
 SLOW_TOKENIZER_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
 
 
@@ -215,7 +210,7 @@ def verify_extension(base, extended, extension: Extension, text: str, alphabet: 
                             "token of the base?), so nothing was written: remove such text from the corpus")
     rule = ALPHABET_RULES[alphabet]
     plain = [line for line in text.split("\n") if line and rule.keeps(line)][:2000]
-    plain += [line for line in PLAIN_SAMPLES if rule.keeps(line)]
+    plain += [line for line in WIDE_SAMPLE if rule.keeps(line)]
     before, after = encode_lines(base, plain), encode_lines(extended, plain)
     moved = [line for line, a, b in zip(plain, before, after) if a != b]
     if moved:

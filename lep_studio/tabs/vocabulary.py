@@ -163,7 +163,9 @@ def build(ctx: AppContext) -> None:
                                         info="the extended or replacement tokenizer made above",
                                         elem_id="init-tokenizer")
                     i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New rows from",
-                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice)")
+                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice). "
+                                             "random: noise rows that the model may pick while writing "
+                                             "any language, so replies break until the embeddings are trained")
                     with gr.Row():
                         i_name = gr.Textbox("", label="Output name (workspace/models/…)", elem_id="init-name", scale=3)
                         i_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
@@ -214,8 +216,11 @@ def build(ctx: AppContext) -> None:
         new = cached_tokenizer(str(out))
         table = _heldout_rows({f"like · {Path(like).name}": cached_tokenizer(like), f"new · {out.name}": new}
                               if like else {f"new · {out.name}": new})
+        like_errors = f" (the source: {r['like_wide_roundtrip_errors']})" if "like_wide_roundtrip_errors" in r else ""
         status = (f"Created **tokenizers/{out.name}**: vocabulary {r['vocab_size']:,}, corpus chars/token "
-                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']}. New ids differ from the "
+                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']} in the corpus, "
+                  f"**{r['wide_roundtrip_errors']} of {r['wide_roundtrip_lines']} lines** of held-out and multi-script "
+                  f"text{like_errors}, {r['wide_unknown_tokens']} unknown tokens there. New ids differ from the "
                   "old ones: initialise a model for it, then train its embeddings.")
         return status, table, *lists(str(out))
 
