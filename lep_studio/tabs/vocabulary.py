@@ -79,7 +79,9 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     before, after = table["chars/token"]
     status = (f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
               f"On held-out Russian text chars/token goes **{before:.2f} → {after:.2f}** (×{after / before:.2f}). "
-              "Nothing is written yet: press **Create** to save it.")
+              + (f"{len(ext.unproducible)} learned tokens were dropped: the tokenizer could never emit them. "
+                 if ext.unproducible else "")
+              + "Nothing is written yet: press **Create** to save it.")
     return status, table, samples
 
 
@@ -114,7 +116,8 @@ def build(ctx: AppContext) -> None:
                         min_freq = gr.Number(2, precision=0, minimum=1, label="Min count", min_width=100,
                                              info="a new token must occur this often in the corpus")
                         alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="Alphabet", min_width=170, scale=2,
-                                            info="cyrillic: only tokens of Russian letters; any: every script")
+                                            info="cyrillic: only Russian letters, other text keeps its ids; "
+                                                 "any: every script, ASCII text keeps its ids")
                     with gr.Row():
                         name = gr.Textbox(suggest(base0, 3000), label="Output name (workspace/tokenizers/…)",
                                           elem_id="ext-name", scale=3)
@@ -202,7 +205,9 @@ def build(ctx: AppContext) -> None:
                              overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"))
         status = (f"Created **tokenizers/{out.name}**: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
-                  f"round-trip errors {r['roundtrip_errors']}. Next: **Initialise a model** for it.")
+                  f"round-trip errors {r['roundtrip_errors']}"
+                  + (f"; {r['unproducible_dropped']} tokens dropped (never emitted)" if r["unproducible_dropped"] else "")
+                  + ". Next: **Initialise a model** for it.")
         return status, *lists(str(out))
 
     @guarded
