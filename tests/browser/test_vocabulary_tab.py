@@ -72,3 +72,17 @@ def test_extend_create_and_initialise(app_server, page, workspace, screenshots, 
     model_dir = workspace / "models" / f"tiny-llama-tiny-llama-ru{ADD}"
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert config["vocab_size"] == 49152 + ADD
+
+
+def test_replace_shows_the_round_trip_beyond_the_corpus(app_server, page, workspace):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="2 · Vocabulary").click()
+    page.get_by_role("tab", name="Replace").click()
+    page.locator("#rep-train").click()
+    status = page.locator("#rep-status")
+    expect(status).to_contain_text("Created tokenizers/ru-bpe-8000", timeout=90_000)
+    manifest = json.loads((workspace / "tokenizers" / "ru-bpe-8000" / "lep.json").read_text(encoding="utf-8"))
+    m = manifest["metrics"]
+    expect(status).to_contain_text(f"{m['wide_roundtrip_errors']} of {m['wide_roundtrip_lines']} lines of held-out "
+                                   f"and multi-script text (the source: {m['like_wide_roundtrip_errors']})")
+    expect(status).to_contain_text(f"{m['wide_unknown_tokens']} unknown tokens there")
