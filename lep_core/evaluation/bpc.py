@@ -48,7 +48,8 @@ class TextScore:
     def as_dict(self) -> dict[str, Any]:
         return {"bits_per_char": self.bits_per_char, "chars_per_token": self.chars_per_token,
                 "prefill_chars_per_s": self.prefill_chars_per_s, "tokens": self.tokens, "chars": self.chars,
-                "scored_tokens": self.scored_tokens, "nll_nats": self.nll_nats}
+                "scored_tokens": self.scored_tokens, "scored_chars": self.scored_chars or self.chars,
+                "nll_nats": self.nll_nats}
 
 
 def scoring_ids(tokenizer, text: str) -> tuple[list[int], int, int]:
