@@ -151,7 +151,7 @@ class _Session:
             write_json_atomic(self.run_dir / job.CONFIG, {**o.to_dict(), "model_hash": content_hash(o.model)})
         fields = {} if self.resume else {"step": 0, "loss": None, "val_loss": None}
         if self.chat_info is not None:
-            fields["data"] = self.chat_info  # conversations kept and skipped (too long, no answer)
+            fields["data"] = self.chat_info  # chat: conversations kept and skipped; text: blocks, BOS, control strings
             if self.chat_info.get("special_strings_as_text"):
                 self.log.info("the corpus holds %d special-token strings (e.g. <|im_end|>): read as plain text, "
                               "not as control tokens", self.chat_info["special_strings_as_text"])
