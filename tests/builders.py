@@ -50,8 +50,8 @@ def metaspace_bpe_tokenizer(folder: Path, vocab_size: int = 600) -> Path:
     tok.train_from_iterator(training_text(), trainer)
     state = json.loads(tok.to_str())
     state["pre_tokenizer"]["split"] = False  # as the converted LLaMA-2/Mistral tokenizers ship
-    for added in state["added_tokens"]:
-        added["special"] = added["content"] in specials
+    # the <0xNN> pieces are ordinary vocabulary (as in LLaMA-2), not added tokens matched in text
+    state["added_tokens"] = [added for added in state["added_tokens"] if added["content"] in specials]
     tok = Tokenizer.from_str(json.dumps(state))
     tok.add_special_tokens(specials)
     tok.decoder = decoders.Sequence(

@@ -2,11 +2,14 @@
 
 The demo model's tokenizer (49,152 byte-level BPE tokens) is the base; the text is the demo corpus,
 repeated up to the target size (so the unique-word count stays that of the corpus; the merge learner's
-cost grows with unique words, pre-tokenization and counting with bytes).
+cost grows with unique words, pre-tokenization and counting with bytes). A second case adds one
+50,000-character line without spaces (as text extracted from PDFs often is): its time must stay close
+to the first's, since the learner reads a long pre-token in chunks.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,13 @@ def corpus_of_size(target_bytes: int) -> str:
     return "\n".join([text] * reps)
 
 
-def bench_extend(tokenizer, text: str, add: int) -> dict[str, Any]:
+def spaceless_line(text: str, chars: int = 50_000) -> str:
+    """One line of the corpus' Cyrillic letters with every space and sign removed."""
+    letters = "".join(re.findall(r"[\u0400-\u04FF]+", text))
+    return (letters * (chars // max(len(letters), 1) + 1))[:chars]
+
+
+def bench_extend(tokenizer, text: str, add: int, case: str = "") -> dict[str, Any]:
     from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension
 
     start = time.perf_counter()
@@ -30,7 +39,7 @@ def bench_extend(tokenizer, text: str, add: int) -> dict[str, Any]:
     learned = time.perf_counter() - start
     build_extended_tokenizer(tokenizer, extension)
     total = time.perf_counter() - start
-    return {"case": f"extend {len(tokenizer)} byte-level BPE by {add}", "text_mb": round(len(text.encode()) / 1e6, 2),
+    return {"case": f"extend {len(tokenizer)} byte-level BPE by {add}{case}", "text_mb": round(len(text.encode()) / 1e6, 2),
             "learn_s": round(learned, 2), "total_s": round(total, 2), "limit_s": 30}
 
 
@@ -65,6 +74,7 @@ def run(text_bytes: int = 1_000_000, add: int = 4000) -> dict[str, list[dict[str
     base = load_tokenizer(prepare_demo())
     text = corpus_of_size(text_bytes)
     extend_row = bench_extend(base, text, add)
+    long_row = bench_extend(base, text + "\n" + spaceless_line(text), add, " + one 50,000-char line without spaces")
     old = small_replacement(text[:400_000], 4000)
     decomposition_row = bench_decomposition(base, old)
-    return {"extension": [extend_row], "decomposition": [decomposition_row]}
+    return {"extension": [extend_row, long_row], "decomposition": [decomposition_row]}

@@ -28,7 +28,7 @@ def _setup(model_dir: str, corpus: list[str]):
     from lep_core.training import data
 
     tok = load_tokenizer(model_dir)
-    return data.pack(data.tokenize_corpus(tok, corpus), SEQ, 0.0, 0)
+    return data.text_blocks(tok, corpus, SEQ, 0.0, 0)[0]  # read as `lep train` reads it
 
 
 def _plain(model_dir: str, corpus: list[str], freeze: bool) -> dict[str, Any]:

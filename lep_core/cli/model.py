@@ -16,8 +16,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--method", default="mean", choices=[m.value for m in InitMethod],
                    help="input rows: mean of the old sub-tokens (default), norm_mean (that mean at the sub-tokens' mean "
-                   "norm), weighted by length, transformers' mean resizing, or random (noise: before training the "
-                   "model then writes new tokens at random, English replies included)")
+                   "norm), weighted by length, transformers' mean resizing, or random (noise rows: before training the "
+                   "model emits new tokens even in English replies, which fall apart; use it only to compare methods)")
     p.add_argument("--head-method", default="same", choices=[m.value for m in HeadMethod],
                    help="head rows: same as the input rows (a tied model stays tied; default), or from the "
                    "sub-tokens' head rows: mean, norm_mean, first or last sub-token, or fitted (the mean, then fitted "

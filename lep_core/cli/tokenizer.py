@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lep_core.cli.common import add_json, add_overwrite, positive_int
 from lep_core.cli.progress import bar
+from lep_core.tokenizer.learn import ALPHABET_RULES
 
 
 def register(sub) -> None:
@@ -21,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--corpus", required=True, nargs="+", help="target-language text files or folders")
     p.add_argument("--add", required=True, type=positive_int, help="number of new tokens")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--alphabet", default="cyrillic", choices=("cyrillic", "any"), help="keep only tokens of these letters")
+    p.add_argument("--alphabet", default="cyrillic", choices=tuple(ALPHABET_RULES),
+                   help="; ".join(f"{name}: {rule.promise}" for name, rule in ALPHABET_RULES.items()))
     p.add_argument("--min-frequency", type=positive_int, default=2, help="a new token must occur this often")
     add_overwrite(p)
     add_json(p)

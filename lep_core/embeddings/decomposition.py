@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from lep_core.tokenizer.analysis import ANCHOR, encode_in_context as _encode_in_context  # noqa: F401 (ANCHOR: benches)
 from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, piece_bytes, shape_of, token_bytes
 
-ANCHOR = "\n"
 WEIGHTINGS = ("mean", "sum", "length", "first", "last")
 
 
@@ -52,26 +52,6 @@ def _new_token_bytes(new_tok, new_pieces: list[str | None], ids: list[int]) -> l
     added = new_tok.added_tokens_decoder
     return [b"" if new_pieces[i] is None else new_pieces[i].encode("utf-8") if i in added
             else piece_bytes(new_pieces[i], family) for i in ids]
-
-
-def _encode_in_context(old_tok, texts: list[str]) -> list[list[int]]:
-    backend = old_tok.backend_tokenizer
-    anchor_ids = backend.encode(ANCHOR, add_special_tokens=False).ids
-    n = len(anchor_ids)
-    encoded = backend.encode_batch([ANCHOR + t for t in texts], add_special_tokens=False)
-    out: list[list[int]] = []
-    retry: list[int] = []
-    for i, enc in enumerate(encoded):
-        ids = enc.ids
-        if ids[:n] == anchor_ids and len(ids) > n:
-            out.append(ids[n:])
-        else:  # the anchor merged with the text: encode it on its own
-            out.append([])
-            retry.append(i)
-    if retry:
-        for i, enc in zip(retry, backend.encode_batch([texts[i] for i in retry], add_special_tokens=False)):
-            out[i] = enc.ids
-    return out
 
 
 def _byte_rows(old_tok, raws: list[bytes]) -> list[list[int]]:

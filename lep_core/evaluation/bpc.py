@@ -5,6 +5,11 @@ log-likelihood of the whole text can. bits/char = -Σ log2 p(token | context) / 
 Long texts are scored with a sliding window over the model's context: each window re-reads
 the tail of the previous one as context and scores only its new tokens, so every token is
 scored exactly once.
+
+The text is read as training reads it (lep_core.tokenizer.plain_text): special-token strings are text, and
+every window starts with `sequence_start_ids` (the BOS of LLaMA/Mistral-style tokenizers). A tokenizer that
+adds nothing before a text (SmolLM2, Qwen) leaves the first token as context only: bits-per-char then
+counts the characters after it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from lep_core.errors import LepInputError
 from lep_core.evaluation.generation import context_window
+from lep_core.tokenizer.plain_text import encode_plain_offsets, sequence_start_ids
 
 
 @dataclass
@@ -25,10 +31,11 @@ class TextScore:
     scored_tokens: int
     nll_nats: float  # summed negative log-likelihood of the scored tokens
     prefill_seconds: float | None = None
+    scored_chars: int | None = None  # characters of the scored tokens (all, when a BOS starts the text)
 
     @property
     def bits_per_char(self) -> float:
-        return self.nll_nats / math.log(2) / self.chars
+        return self.nll_nats / math.log(2) / (self.scored_chars or self.chars)
 
     @property
     def chars_per_token(self) -> float:
@@ -41,17 +48,20 @@ class TextScore:
     def as_dict(self) -> dict[str, Any]:
         return {"bits_per_char": self.bits_per_char, "chars_per_token": self.chars_per_token,
                 "prefill_chars_per_s": self.prefill_chars_per_s, "tokens": self.tokens, "chars": self.chars,
-                "scored_tokens": self.scored_tokens, "nll_nats": self.nll_nats}
+                "scored_tokens": self.scored_tokens, "scored_chars": self.scored_chars or self.chars,
+                "nll_nats": self.nll_nats}
 
 
-def scoring_ids(tokenizer, text: str) -> tuple[list[int], int]:
-    """Ids to feed (a leading BOS, or EOS as a document separator, so the first token is scored too)
-    and how many of them are the text's own tokens."""
+def scoring_ids(tokenizer, text: str) -> tuple[list[int], int, int]:
+    """Ids to feed (`sequence_start_ids` + the text's own ids, special-token strings read as text), how many
+    of them are the text's own tokens, and how many characters the scored tokens cover (all of the text with a
+    BOS; without one, the first token is context only)."""
     if not text:
         raise LepInputError("the text is empty: pass a file with text in it")
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    return ([start] if start is not None else []) + ids, len(ids)
+    ids, offsets = encode_plain_offsets(tokenizer, text)
+    start = sequence_start_ids(tokenizer)
+    scored_chars = len(text) if start or len(ids) < 2 else len(text) - offsets[1][0]
+    return start + ids, len(ids), scored_chars
 
 
 def windows(n: int, window: int, stride: int) -> list[tuple[int, int, int]]:
@@ -65,19 +75,25 @@ def windows(n: int, window: int, stride: int) -> list[tuple[int, int, int]]:
     return spans
 
 
-def summed_nll(model, ids: list[int], window: int, stride: int) -> tuple[float, int]:
-    """Σ -log p over ids[1:] (nats, float64) and how many tokens were scored."""
+def summed_nll(model, ids: list[int], window: int, stride: int, start: list[int] | None = None) -> tuple[float, int]:
+    """Σ -log p over ids[1:] (nats, float64) and how many tokens were scored.
+
+    ids begin with `start` (the sequence-start ids); every later window is fed after them too, so each window
+    begins as the text does (and as training blocks do). window counts them."""
     import torch
 
+    start = start or []
     device = next(model.parameters()).device
     total, scored = 0.0, 0
     with torch.inference_mode():
-        for begin, end, first in windows(len(ids), window, stride):
-            chunk = torch.tensor([ids[begin:end]], device=device)
+        for begin, end, first in windows(len(ids), window - len(start), stride):
+            head = start if begin > 0 else []
+            chunk = torch.tensor([head + ids[begin:end]], device=device)
             logits = model(input_ids=chunk).logits[0].double()  # (L, V)
             logp = torch.log_softmax(logits, dim=-1)
-            targets = chunk[0, first - begin:]
-            picked = logp[first - begin - 1: end - begin - 1].gather(1, targets[:, None])
+            shift = len(head) - begin  # position in chunk = position in ids + shift
+            targets = chunk[0, first + shift:]
+            picked = logp[first + shift - 1: end + shift - 1].gather(1, targets[:, None])
             total -= float(picked.sum())
             scored += targets.numel()
     return total, scored
@@ -106,9 +122,10 @@ def score_text(model, tokenizer, text: str, window: int | None = None, stride: i
     stride = stride or max(1, window // 2)
     if window < 2 or not 0 < stride <= window - 1:
         raise LepInputError(f"bad window {window} / stride {stride}: the stride must be between 1 and window - 1")
-    ids, n_text = scoring_ids(tokenizer, text)
-    if n_text == 0:
-        raise LepInputError("the text has no tokens: pass a file with text in it")
-    nll, scored = summed_nll(model, ids, window, stride)
+    ids, n_text, scored_chars = scoring_ids(tokenizer, text)
+    if n_text == 0 or len(ids) < 2:
+        raise LepInputError("the text has too few tokens to score: pass a file with more text in it")
+    nll, scored = summed_nll(model, ids, window, stride, sequence_start_ids(tokenizer))
     seconds = prefill_seconds(model, ids, window) if measure_speed else None
-    return TextScore(chars=len(text), tokens=n_text, scored_tokens=scored, nll_nats=nll, prefill_seconds=seconds)
+    return TextScore(chars=len(text), tokens=n_text, scored_tokens=scored, nll_nats=nll, prefill_seconds=seconds,
+                     scored_chars=scored_chars)

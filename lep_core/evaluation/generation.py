@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from lep_core.errors import LepInputError
+from lep_core.tokenizer.plain_text import with_sequence_start
 
 Message = dict[str, str]  # {"role": "user"|"assistant"|"system", "content": str}
 
@@ -96,7 +97,7 @@ def prompt_ids(tokenizer, messages: list[Message], window: int, allow_plain: boo
     check_messages(messages)
     if has_chat_template(tokenizer):
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = with_sequence_start(tokenizer, tokenizer(text, add_special_tokens=False)["input_ids"])
         templated = True
     elif allow_plain:
         text = "\n\n".join(m["content"] for m in messages if m.get("content"))

@@ -6,7 +6,20 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from lep_core.tokenizer.plain_text import encode_plain
+
 _WORD = re.compile(r"\w+")
+ANCHOR = "\n"
+HELDOUT_FILES = ("heldout_ru.txt", "heldout_en.txt")  # in assets/: text that is in no corpus
+WIDE_SAMPLE = [  # a fixed multi-script sample: what a tokenizer meets beyond its training corpus
+    "The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?",
+    "    def main(argv: list[str]) -> int:\n        return 0  # ünïcödé, 日本語, émoji 🙂",
+    "Tabs\tand  double  spaces, URLs https://example.org/a?b=c&d=e and <|im_start|> markers.",
+    "Ёлка, ёж и щётка — 100 ₽; «кавычки» … №5 🙂👍🏽",
+    "Ψυχή, Καλημέρα κόσμε; Bác Hồ; Zażółć gęślą jaźń; Ærøskøbing",
+    "مرحبا بالعالم · שלום עולם · नमस्ते दुनिया · 你好，世界 · こんにちは · 안녕하세요",
+    "Math: ∑ x² ≤ ∞, α→β, ½ ± ¼; control\u00a0nbsp and zero\u200bwidth",
+]
 
 
 @dataclass
@@ -28,8 +41,32 @@ def _backend(tokenizer):
 
 
 def encode_lines(tokenizer, lines: Sequence[str]) -> list[list[int]]:
-    """Batched encoding without special tokens (the tokenizers library runs it in parallel)."""
-    return [e.ids for e in _backend(tokenizer).encode_batch(list(lines), add_special_tokens=False)]
+    """Batched encoding without special tokens (the tokenizers library runs it in parallel); special-token
+    strings in the lines are read as text (lep_core.tokenizer.plain_text)."""
+    return encode_plain(tokenizer, lines)
+
+
+def encode_in_context(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Ids of each text as it would be encoded mid-text, in one batched call: after ANCHOR (a newline, which
+    merges with nothing), whose ids are then dropped, so a leading space is read as between two words and a
+    Metaspace tokenizer adds no word-start mark. Texts the anchor merges with are encoded on their own."""
+    backend = _backend(tokenizer)
+    anchor_ids = backend.encode(ANCHOR, add_special_tokens=False).ids
+    n = len(anchor_ids)
+    encoded = backend.encode_batch([ANCHOR + t for t in texts], add_special_tokens=False)
+    out: list[list[int]] = []
+    retry: list[int] = []
+    for i, enc in enumerate(encoded):
+        ids = enc.ids
+        if ids[:n] == anchor_ids and len(ids) > n:
+            out.append(ids[n:])
+        else:  # the anchor merged with the text: encode it on its own
+            out.append([])
+            retry.append(i)
+    if retry:
+        for i, enc in zip(retry, backend.encode_batch([texts[i] for i in retry], add_special_tokens=False)):
+            out[i] = enc.ids
+    return out
 
 
 def text_stats(tokenizer, text: str) -> TokenizerStats:
@@ -50,6 +87,19 @@ def text_stats(tokenizer, text: str) -> TokenizerStats:
         roundtrip_errors=sum(1 for a, b in zip(lines, decoded) if a != b),
         unknown_tokens=sum(x.count(unk_id) for x in ids) if unk_id is not None else 0,
     )
+
+
+def wide_roundtrip(tokenizer) -> dict[str, int]:
+    """Round trip beyond the corpus: lines of the held-out texts and WIDE_SAMPLE that do not decode back to
+    themselves, and `<unk>` tokens there (a replacement must keep the source's byte-level guarantee)."""
+    from pathlib import Path
+
+    assets = Path(__file__).resolve().parents[2] / "assets"
+    texts = [(assets / name).read_text(encoding="utf-8") for name in HELDOUT_FILES if (assets / name).is_file()]
+    stats = text_stats(tokenizer, "\n".join(texts + WIDE_SAMPLE))
+    lines = sum(1 for t in texts + WIDE_SAMPLE for line in t.split("\n") if line)
+    return {"wide_roundtrip_errors": stats.roundtrip_errors, "wide_roundtrip_lines": lines,
+            "wide_unknown_tokens": stats.unknown_tokens}
 
 
 @dataclass

@@ -3,33 +3,32 @@
 Byte-level and Metaspace BPE get new merges appended after the old ones (so they only fire where no
 old merge applies, i.e. on target-language words); Unigram gets new pieces whose scores beat the
 pieces they replace. New ids come after every existing id, so each old id keeps its string.
+
+Every new token must be producible: encoding its own text (mid-text) must give that token. A merge shadowed
+by an older, higher-priority merge, or a Unigram piece another segmentation outscores, can never be emitted;
+such tokens (and the later merges built on them) are dropped and counted before anything is written.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lep_core.corpus import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.sources import load_tokenizer
-from lep_core.tokenizer.analysis import encode_lines, text_stats
-from lep_core.tokenizer.learn import ALPHABETS, LearnedMerges, learn_merges
+from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
+from lep_core.tokenizer.learn import ALPHABET_RULES, ALPHABETS, MAX_WORD_SYMBOLS, LearnedMerges, learn_merges
+from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
 
-_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-PLAIN_SAMPLES = [  # always checked besides the corpus' own non-Cyrillic lines
-    "The quick brown fox jumps over the lazy dog. 1234567890 (a+b)*c, ok?",
-    "    def main(argv: list[str]) -> int:\n        return 0  # ünïcödé, 日本語, émoji 🙂",
-    "Tabs\tand  double  spaces, URLs https://example.org/a?b=c&d=e and <|im_start|> markers.",
-]
+PRODUCIBLE_ROUNDS = 4  # dropping a token can change how a later one is reached: re-check until stable
 SLOW_TOKENIZER_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
 
 
@@ -41,6 +40,15 @@ class Extension:
     shape: TokenizerShape
     learned: LearnedMerges
     first_new_id: int
+    scores: list[float] | None = None  # Unigram: the score of each new piece
+    unproducible: list[str] = field(default_factory=list)  # texts of the tokens dropped as never emitted
+
+    def without(self, drop: set[int]) -> "Extension":
+        """The extension less the tokens at `drop` (and the merges that need them)."""
+        learned, kept = self.learned.without(drop)
+        scores = None if self.scores is None else [self.scores[i] for i in kept]
+        gone = [self.learned.texts[i] for i in range(len(self.learned.tokens)) if i not in set(kept)]
+        return Extension(self.base_state, self.shape, learned, self.first_new_id, scores, self.unproducible + gone)
 
     @property
     def new_tokens(self) -> list[str]:
@@ -63,8 +71,10 @@ def _next_free_id(state: dict[str, Any]) -> int:
 
 
 def _known_strings(state: dict[str, Any]) -> set[str]:
+    """Vocabulary strings and added tokens' texts: a new token must be none of them."""
     vocab = state["model"]["vocab"]
-    return {p for p, _ in vocab} if isinstance(vocab, list) else set(vocab)
+    known = {p for p, _ in vocab} if isinstance(vocab, list) else set(vocab)
+    return known | {t["content"] for t in state.get("added_tokens", [])}
 
 
 def learn_extension(
@@ -75,6 +85,10 @@ def learn_extension(
     min_frequency: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extension:
+    """Learn up to `add` new tokens on `text` and drop those that could never be emitted (Extension.unproducible).
+
+    Raises LepInputError for bad arguments, a tokenizer that is not BPE or Unigram, or a corpus with fewer
+    than `add` candidate tokens seen at least `min_frequency` times."""
     if add < 1:
         raise LepInputError(f"--add must be at least 1 (got {add})")
     if alphabet not in ALPHABETS:
@@ -98,7 +112,36 @@ def learn_extension(
             f"the corpus yields only {len(learned.tokens)} new {alphabet} tokens seen at least {min_frequency} times "
             f"(asked for {add}): use --add {len(learned.tokens)}, lower --min-frequency, or add more text"
         )
-    return Extension(state, shape, learned, _next_free_id(state))
+    extension = Extension(state, shape, learned, _next_free_id(state))
+    if shape.family == UNIGRAM:
+        extension.scores = _unigram_scores(extension)
+    extension = drop_unproducible(extension)
+    if not extension.new_tokens:
+        raise LepInputError(f"none of the {add} tokens learned from the corpus could ever be produced by the "
+                            "tokenizer (older merges or pieces always win): try --alphabet cyrillic or another corpus")
+    return extension
+
+
+def unproducible_positions(backend, extension: Extension) -> list[int]:
+    """Positions of new tokens whose own text, encoded mid-text (one batched call), does not give that token."""
+    encoded = encode_in_context(backend, extension.learned.texts)
+    first = extension.first_new_id
+    return [i for i, ids in enumerate(encoded) if ids != [first + i]]
+
+
+def drop_unproducible(extension: Extension) -> Extension:
+    """Drop tokens that can never be emitted, re-checking the smaller tokenizer until none is left to drop."""
+    from tokenizers import Tokenizer
+
+    for _ in range(PRODUCIBLE_ROUNDS):
+        backend = Tokenizer.from_str(json.dumps(extended_state(extension)))
+        bad = unproducible_positions(backend, extension)
+        if not bad:
+            return extension
+        extension = extension.without(set(bad))
+        if not extension.new_tokens:
+            return extension
+    return extension
 
 
 def _unigram_scores(extension: Extension) -> list[float]:
@@ -121,7 +164,7 @@ def extended_state(extension: Extension) -> dict[str, Any]:
     if extension.shape.family == UNIGRAM:
         if extension.first_new_id != len(model["vocab"]):
             raise LepInputError("this Unigram tokenizer has added tokens past its vocabulary; it cannot be extended")
-        model["vocab"].extend([tok, score] for tok, score in zip(tokens, _unigram_scores(extension)))
+        model["vocab"].extend([tok, score] for tok, score in zip(tokens, extension.scores or _unigram_scores(extension)))
         return state
     for offset, token in enumerate(tokens):
         model["vocab"][token] = extension.first_new_id + offset
@@ -153,20 +196,40 @@ def build_extended_tokenizer(base_tokenizer, extension: Extension, folder: Path 
         return AutoTokenizer.from_pretrained(tmp)
 
 
-def verify_extension(base, extended, extension: Extension, text: str) -> dict[str, Any]:
-    """The guarantees, checked on the real result: old ids keep their strings; non-target text is unchanged."""
+def verify_extension(base, extended, extension: Extension, text: str, alphabet: str = "cyrillic") -> dict[str, Any]:
+    """The guarantees, checked on the real result: old ids keep their strings; text the alphabet promises to
+    keep (corpus lines and fixed samples) encodes exactly as before. A broken one is a LepInputError naming it."""
     old_vocab = base.get_vocab()
     new_vocab = extended.get_vocab()
     changed = [tok for tok, idx in old_vocab.items() if new_vocab.get(tok) != idx]
     if changed:
-        raise RuntimeError(f"extension changed {len(changed)} old ids (e.g. {changed[:3]}): please report this")
+        raise LepInputError(f"the extended tokenizer would change {len(changed)} old ids (e.g. {changed[:3]}), so "
+                            "nothing was written: is the base's tokenizer.json consistent? re-save it with transformers")
     if len(new_vocab) != len(old_vocab) + len(extension.new_tokens):
-        raise RuntimeError("extension lost or duplicated tokens: please report this")
-    plain = [line for line in text.split("\n") if line and not _CYRILLIC.search(line)][:2000]
-    plain += PLAIN_SAMPLES
-    if encode_lines(base, plain) != encode_lines(extended, plain):
-        raise RuntimeError("extension changed the ids of text without Cyrillic letters: please report this")
+        raise LepInputError("the extended tokenizer would lose or duplicate tokens (a new token equals an added "
+                            "token of the base?), so nothing was written: remove such text from the corpus")
+    rule = ALPHABET_RULES[alphabet]
+    plain = [line for line in text.split("\n") if line and rule.keeps(line)][:2000]
+    plain += [line for line in WIDE_SAMPLE if rule.keeps(line)]
+    before, after = encode_lines(base, plain), encode_lines(extended, plain)
+    moved = [line for line, a, b in zip(plain, before, after) if a != b]
+    if moved:
+        raise LepInputError(f"the extension would change the ids of {len(moved)} lines it promises to keep "
+                            f"({rule.promise}), e.g. {moved[0][:60]!r}, so nothing was written: "
+                            "use --alphabet cyrillic or remove such lines from the corpus")
     return {"checked_plain_lines": len(plain), "old_ids_kept": len(old_vocab)}
+
+
+def extension_notes(extension: Extension, tokenizer, text: str) -> dict[str, Any]:
+    """What the output and the manifest say besides the headline: tokens dropped as never emitted, long
+    pre-tokens learned from in chunks, special-token strings the corpus holds (read as text)."""
+    return {
+        "unproducible_dropped": len(extension.unproducible),
+        "unproducible_examples": extension.unproducible[:10],
+        "long_words_chunked": extension.learned.chunked_words,
+        "long_word_chunk_chars": MAX_WORD_SYMBOLS,
+        "special_strings_as_text": count_special_strings(tokenizer, text),
+    }
 
 
 def extend_tokenizer(
@@ -189,7 +252,7 @@ def extend_tokenizer(
     extension = learn_extension(tokenizer, text, add, alphabet, min_frequency, progress)
     with atomic_dir(out, overwrite) as tmp:
         extended = build_extended_tokenizer(tokenizer, extension, tmp)
-        checks = verify_extension(tokenizer, extended, extension, text)
+        checks = verify_extension(tokenizer, extended, extension, text, alphabet)
         before = text_stats(tokenizer, text)
         after = text_stats(extended, text)
         metrics = {
@@ -201,6 +264,7 @@ def extend_tokenizer(
             "roundtrip_errors": after.roundtrip_errors,
             "seconds": round(time.perf_counter() - start, 3),
             **checks,
+            **extension_notes(extension, tokenizer, text),
         }
         (tmp / "new_tokens.json").write_text(json.dumps(extension.table(), ensure_ascii=False, indent=1), encoding="utf-8")
         write_manifest(

@@ -4,6 +4,14 @@ Words come from the base's normalizer and pre-tokenizer; each unique word is seg
 model once; then the most frequent adjacent pair whose merge is an allowed new token is merged,
 repeatedly. Pair counts are updated incrementally (only words containing the merged pair are
 touched) and the best pair comes from a lazy max-heap, so thousands of merges take seconds.
+
+A word longer than MAX_WORD_SYMBOLS (a line without spaces, as text extracted from PDFs often is)
+is learned from in chunks of that length: each merge rescans the words it touches, so one 50,000-character
+word would otherwise make every merge cost as much as the rest of the corpus.
+
+Each alphabet states what it promises (`Alphabet.keeps`: text that must keep its ids) and admits only
+tokens that can never occur in such text, so the promise holds by construction for BPE merges (a new
+merge fires only where both its halves occur) and Unigram pieces (a piece is used only where its text is).
 """
 
 from __future__ import annotations
@@ -19,7 +27,26 @@ from lep_core.tokenizer.vocab import BYTE_LEVEL, SPACE_MARK, piece_bytes
 CYRILLIC_TOKEN = re.compile(r"^ ?[\u0400-\u04FF]+$")
 _HAS_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
-ALPHABETS = ("cyrillic", "any")
+MAX_WORD_SYMBOLS = 128  # longer pre-tokens are learned from in chunks of this many symbols
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    """Which new tokens an alphabet admits, and the text whose ids it promises to keep."""
+
+    name: str
+    admits: Callable[[str], bool]  # the readable text of a candidate token -> may it be added
+    keeps: Callable[[str], bool]  # a line of text -> must it encode exactly as before
+    promise: str  # the promise, in words (CLI help, errors, README)
+
+
+ALPHABET_RULES = {
+    "cyrillic": Alphabet("cyrillic", lambda t: bool(CYRILLIC_TOKEN.match(t)), lambda line: not _HAS_CYRILLIC.search(line),
+                         "new tokens are Cyrillic words or word pieces; text without Cyrillic letters keeps its ids"),
+    "any": Alphabet("any", lambda t: not t.isascii(), str.isascii,
+                    "new tokens of any script, each with a non-ASCII character; ASCII text (English, code) keeps its ids"),
+}
+ALPHABETS = tuple(ALPHABET_RULES)
 
 
 @dataclass
@@ -30,6 +57,24 @@ class LearnedMerges:
     merges: list[tuple[str, str] | None] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    chunked_words: int = 0  # pre-tokens longer than MAX_WORD_SYMBOLS, learned from in chunks
+
+    def without(self, drop: set[int]) -> tuple["LearnedMerges", list[int]]:
+        """A copy without the tokens at `drop` and without every later token whose merge needs a dropped one
+        (a BPE merge of a missing symbol can never fire); also returns the kept positions."""
+        gone = {self.tokens[i] for i in drop}
+        out = LearnedMerges(chunked_words=self.chunked_words)
+        kept = []
+        for i, (tok, merge, count, text) in enumerate(zip(self.tokens, self.merges, self.counts, self.texts)):
+            if i in drop or (merge is not None and (merge[0] in gone or merge[1] in gone)):
+                gone.add(tok)
+                continue
+            kept.append(i)
+            out.tokens.append(tok)
+            out.merges.append(merge)
+            out.counts.append(count)
+            out.texts.append(text)
+        return out, kept
 
 
 def token_filter(alphabet: str, family: str) -> Callable[[str], str | None]:
@@ -42,9 +87,7 @@ def token_filter(alphabet: str, family: str) -> Callable[[str], str | None]:
             return None  # a partial character is never a useful token of its own
         if not text.strip():
             return None
-        if alphabet == "cyrillic":
-            return text if CYRILLIC_TOKEN.match(text) else None
-        return text
+        return text if ALPHABET_RULES[alphabet].admits(text) else None
 
     return text_of
 
@@ -63,6 +106,19 @@ def split_words(tokenizer_backend, text: str, family: str) -> Counter:
             words = [p for w in words for p in re.split(f"(?={SPACE_MARK})", w) if p]
         counts.update(words)
     return counts
+
+
+def chunk_long_words(counts: Counter, limit: int = MAX_WORD_SYMBOLS) -> tuple[Counter, int]:
+    """Words longer than `limit` characters cut into chunks of at most `limit` (and how many were cut):
+    the learner's cost then does not depend on the length of one pre-token."""
+    long_words = [w for w in counts if len(w) > limit]
+    if not long_words:
+        return counts, 0
+    out = Counter({w: c for w, c in counts.items() if len(w) <= limit})
+    for word in long_words:
+        for start in range(0, len(word), limit):
+            out[word[start:start + limit]] += counts[word]
+    return out, len(long_words)
 
 
 def _symbols(tokens: list, family: str) -> list[str]:
@@ -95,13 +151,15 @@ def learn_merges(
 ) -> LearnedMerges:
     """Up to `add` new tokens whose text passes the alphabet filter, each seen at least min_frequency times."""
     text_of = token_filter(alphabet, family)
+    rule = ALPHABET_RULES[alphabet]
     word_counts = split_words(tokenizer_backend, text, family)
-    if alphabet == "cyrillic":  # only words with Cyrillic letters can ever produce an allowed merge
-        word_counts = Counter({w: c for w, c in word_counts.items() if _HAS_CYRILLIC.search(_readable(w, family))})
+    # only words with a character the alphabet admits can ever produce an allowed token
+    word_counts = Counter({w: c for w, c in word_counts.items() if not rule.keeps(_readable(w, family))})
+    word_counts, chunked = chunk_long_words(word_counts)
     model = tokenizer_backend.model
     words = [_symbols(model.tokenize(w), family) for w in word_counts]
     freqs = list(word_counts.values())
-    result = LearnedMerges()
+    result = LearnedMerges(chunked_words=chunked)
     known = set(existing)
 
     # characters the model can only spell with byte-fallback pieces become new single-character tokens
@@ -160,20 +218,18 @@ def learn_merges(
         touched: dict[tuple[str, str], int] = defaultdict(int)
         for i in list(where[pair]):
             symbols, freq = words[i], freqs[i]
-            for old in zip(symbols, symbols[1:]):
+            positions = _occurrences(symbols, a, b)
+            if not positions:  # `where` keeps words the pair has left
+                continue
+            merged_symbols = _merged(symbols, positions, merged)
+            words[i] = merged_symbols
+            # only the pairs next to a merge change: the old ones around each occurrence go, the new ones come
+            for k in _around(positions, len(symbols), (-1, 0, 1)):
+                old = (symbols[k], symbols[k + 1])
                 pair_counts[old] -= freq
                 touched[old] -= freq
-            merged_symbols: list[str] = []
-            j = 0
-            while j < len(symbols):
-                if j + 1 < len(symbols) and symbols[j] == a and symbols[j + 1] == b:
-                    merged_symbols.append(merged)
-                    j += 2
-                else:
-                    merged_symbols.append(symbols[j])
-                    j += 1
-            words[i] = merged_symbols
-            for new in zip(merged_symbols, merged_symbols[1:]):
+            for k in _around([p - n for n, p in enumerate(positions)], len(merged_symbols), (-1, 0)):
+                new = (merged_symbols[k], merged_symbols[k + 1])
                 pair_counts[new] += freq
                 touched[new] += freq
                 where[new].add(i)
@@ -182,6 +238,41 @@ def learn_merges(
                 heapq.heappush(heap, (-pair_counts[p], p))
         del pair_counts[pair]
     return result
+
+
+def _occurrences(symbols: list[str], a: str, b: str) -> list[int]:
+    """Start positions of the pair (a, b) in `symbols`, left to right, not overlapping (as BPE merges);
+    `list.index` does the scanning in C, so a long word costs little per merge."""
+    out: list[int] = []
+    j, last = 0, len(symbols) - 1
+    while True:
+        try:
+            j = symbols.index(a, j)
+        except ValueError:
+            return out
+        if j < last and symbols[j + 1] == b:
+            out.append(j)
+            j += 2
+        else:
+            j += 1
+
+
+def _merged(symbols: list[str], positions: list[int], merged: str) -> list[str]:
+    out: list[str] = []
+    prev = 0
+    for p in positions:
+        out.extend(symbols[prev:p])
+        out.append(merged)
+        prev = p + 2
+    out.extend(symbols[prev:])
+    return out
+
+
+def _around(positions: list[int], length: int, offsets: tuple[int, ...]) -> list[int]:
+    """Pair indices (a pair k is symbols[k], symbols[k + 1]) at the given offsets from each position, once each."""
+    if len(positions) == 1:  # the common case, without a set
+        return [positions[0] + o for o in offsets if 0 <= positions[0] + o < length - 1]
+    return sorted({p + o for p in positions for o in offsets if 0 <= p + o < length - 1})
 
 
 def _readable(word: str, family: str) -> str:

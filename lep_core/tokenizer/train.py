@@ -3,12 +3,18 @@
 With --like SRC the result keeps SRC's special tokens (first ids, same order), its normalizer,
 pre-tokenizer and decoder style (byte-level or Metaspace), its post-processor and chat template, so
 it can stand in for SRC's tokenizer in the rest of the pipeline.
+
+It also keeps the byte-level guarantee: every text encodes without `<unk>`. Byte-level BPE has all 256
+byte symbols; Metaspace BPE and Unigram get the 256 `<0xNN>` byte-fallback pieces as ordinary vocabulary
+(never special tokens, which generation would skip when decoding and which a literal `<0x41>` in text would
+match). The manifest's round trip covers text beyond the corpus (analysis.wide_roundtrip).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,12 +24,16 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from lep_core.corpus import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.sources import load_tokenizer
-from lep_core.tokenizer.analysis import text_stats
+from lep_core.tokenizer.analysis import text_stats, wide_roundtrip
 from lep_core.tokenizer.extend import write_tokenizer_folder
 from lep_core.tokenizer.vocab import BYTE_LEVEL, shape_of, tokenizer_state
 from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
 
 ALGORITHMS = ("bpe", "unigram")
+BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]
+_BYTE_PIECE = re.compile(r"^<0x[0-9A-Fa-f]{2}>$")
+# printable ASCII is always in a Unigram vocabulary, so a literal "<0x41>" in text is spelled, never a byte piece
+_ASCII = [chr(c) for c in range(33, 127)]
 DEFAULT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -32,10 +42,11 @@ CHATML_TEMPLATE = (
 
 
 def _special_tokens(like) -> list[str]:
+    """SRC's added tokens in id order, less byte-fallback pieces (vocabulary, added back as such)."""
     if like is None:
         return list(DEFAULT_SPECIALS)
     ordered = sorted(like.added_tokens_decoder.items())
-    return [t.content for _, t in ordered]
+    return [t.content for _, t in ordered if not _BYTE_PIECE.match(t.content)]
 
 
 def _blank(algorithm: str, byte_level: bool, unk: str | None) -> tuple[Tokenizer, Any]:
@@ -59,18 +70,39 @@ def _blank(algorithm: str, byte_level: bool, unk: str | None) -> tuple[Tokenizer
 def _train(text: str, vocab_size: int, algorithm: str, specials: list[str], byte_level: bool, unk: str | None) -> Tokenizer:
     tok, trainer_cls = _blank(algorithm, byte_level, unk)
     lines = [line for line in text.split("\n") if line.strip()]
+    alphabet = pre_tokenizers.ByteLevel.alphabet() if byte_level else []
     if algorithm == "bpe":
-        extra = [] if byte_level else [f"<0x{b:02X}>" for b in range(256)]
-        trainer = trainer_cls(
-            vocab_size=vocab_size, special_tokens=specials + extra, show_progress=False,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [],
-        )
+        extra = [] if byte_level else BYTE_PIECES  # first ids after the specials; made ordinary vocabulary below
+        trainer = trainer_cls(vocab_size=vocab_size, special_tokens=specials + extra, show_progress=False,
+                              initial_alphabet=alphabet)
     else:
         kwargs = {"unk_token": unk} if unk else {}
-        trainer = trainer_cls(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [], **kwargs)
+        trainer = trainer_cls(vocab_size=vocab_size - (0 if byte_level else len(BYTE_PIECES)), special_tokens=specials,
+                              show_progress=False, initial_alphabet=alphabet or _ASCII, **kwargs)
     tok.train_from_iterator(lines, trainer)
-    return tok
+    return tok if byte_level else _with_byte_fallback(tok, algorithm)
+
+
+def _with_byte_fallback(tok: Tokenizer, algorithm: str) -> Tokenizer:
+    """The 256 <0xNN> pieces as ordinary vocabulary with byte fallback on (LLaMA-2 style), never added tokens.
+
+    BPE: the trainer put them right after the specials; drop them from the added tokens. Unigram: append them
+    scored far below any spelling, so only characters the vocabulary lacks fall back to bytes."""
+    state = json.loads(tok.to_str())
+    state["added_tokens"] = [t for t in state["added_tokens"] if not _BYTE_PIECE.match(t["content"])]
+    model = state["model"]
+    model["byte_fallback"] = True
+    if algorithm == "unigram":
+        floor = min(score for _, score in model["vocab"])
+        model["vocab"].extend([piece, floor - 1000.0] for piece in BYTE_PIECES)
+    return Tokenizer.from_str(json.dumps(state))
+
+
+def _byte_fallback_decoder(decoder: dict[str, Any] | None) -> dict[str, Any] | None:
+    """SRC's decoder, with <0xNN> pieces turned back into bytes first when it does not do so itself."""
+    if decoder is None or "ByteFallback" in json.dumps(decoder):
+        return decoder
+    return {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, decoder]}
 
 
 def _adopt_style(state: dict[str, Any], like_state: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +110,8 @@ def _adopt_style(state: dict[str, Any], like_state: dict[str, Any]) -> dict[str,
     ids = {t["content"]: t["id"] for t in state["added_tokens"]}
     for key in ("normalizer", "pre_tokenizer", "decoder"):
         state[key] = like_state.get(key)
+    if state["model"].get("byte_fallback"):
+        state["decoder"] = _byte_fallback_decoder(state["decoder"])
     post = json.loads(json.dumps(like_state.get("post_processor")))
 
     def remap(node: Any) -> None:
@@ -140,7 +174,9 @@ def train_tokenizer(
         result = load_tokenizer(tmp)
         stats = text_stats(result, text)
         metrics = {"vocab_size": len(result), "corpus_chars_per_token": stats.chars_per_token,
-                   "roundtrip_errors": stats.roundtrip_errors, "seconds": round(time.perf_counter() - start, 3)}
+                   "roundtrip_errors": stats.roundtrip_errors, **wide_roundtrip(result),
+                   **({"like_wide_roundtrip_errors": wide_roundtrip(like_tok)["wide_roundtrip_errors"]} if like_tok else {}),
+                   "seconds": round(time.perf_counter() - start, 3)}
         write_manifest(
             tmp,
             kind="tokenizer",

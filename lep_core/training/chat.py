@@ -21,6 +21,7 @@ import numpy as np
 
 from lep_core.corpus import jsonl_records
 from lep_core.errors import LepInputError
+from lep_core.tokenizer.plain_text import with_sequence_start
 
 if TYPE_CHECKING:
     from lep_core.training.data import Blocks
@@ -119,6 +120,8 @@ def encode_conversations(tokenizer, conversations: list[Conversation], max_len: 
         part = rendered[start:start + _ENCODE_BATCH]
         enc = tokenizer([t for t, _ in part], add_special_tokens=False, return_offsets_mapping=True)
         for n, ((_, spans), ids, offsets) in enumerate(zip(part, enc["input_ids"], enc["offset_mapping"]), start):
+            ids, added = with_sequence_start(tokenizer, ids), len(offsets)  # the BOS rule (plain_text)
+            offsets = [(0, 0)] * (len(ids) - added) + list(offsets)
             begins = np.asarray([o[0] for o in offsets], dtype=np.int64)
             ends = np.asarray([o[1] for o in offsets], dtype=np.int64)
             target = np.zeros(len(ids), dtype=bool)

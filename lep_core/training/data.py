@@ -10,26 +10,43 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from lep_core.corpus import read_corpus
 from lep_core.errors import LepInputError
+from lep_core.tokenizer.plain_text import count_special_strings, encode_plain, sequence_start_ids
 
 _ENCODE_BATCH = 2048
 
 
 def tokenize_corpus(tokenizer, paths: Iterable[str | os.PathLike]) -> np.ndarray:
-    """All corpus tokens in order, documents (lines) encoded in batches; eos between files' texts is not added."""
-    text = read_corpus(paths)
+    """All corpus tokens in order, documents (lines) encoded in batches; eos between files' texts is not added.
+
+    Text is text (lep_core.tokenizer.plain_text): special-token strings in the corpus are encoded as characters."""
+    return _tokens(tokenizer, read_corpus(paths))
+
+
+def _tokens(tokenizer, text: str) -> np.ndarray:
     lines = text.splitlines(keepends=True)
     chunks: list[np.ndarray] = []
     for start in range(0, len(lines), _ENCODE_BATCH):
-        encoded = tokenizer(lines[start:start + _ENCODE_BATCH], add_special_tokens=False)["input_ids"]
+        encoded = encode_plain(tokenizer, lines[start:start + _ENCODE_BATCH])
         chunks.extend(np.asarray(ids, dtype=np.int32) for ids in encoded if ids)
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
+
+
+def text_blocks(tokenizer, paths: Iterable[str | os.PathLike], seq_len: int, val_fraction: float,
+                seed: int) -> tuple["Blocks", dict[str, Any]]:
+    """The run's blocks from a plain-text corpus, each starting with `sequence_start_ids` (the BOS of
+    LLaMA/Mistral-style tokenizers), and what the log reports: special-token strings read as text."""
+    text = read_corpus(paths)
+    start = sequence_start_ids(tokenizer)
+    blocks = pack(_tokens(tokenizer, text), seq_len, val_fraction, seed, start)
+    return blocks, {"blocks": len(blocks.train) + len(blocks.val), "sequence_start": start,
+                    "special_strings_as_text": count_special_strings(tokenizer, text)}
 
 
 @dataclass
@@ -50,15 +67,20 @@ class Blocks:
         return int(self.train.shape[1])
 
 
-def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int) -> Blocks:
-    """Cut into blocks of seq_len (the tail shorter than a block is dropped); hold out a seeded share."""
-    n = len(tokens) // seq_len
+def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int, start: Sequence[int] = ()) -> Blocks:
+    """Cut into blocks of seq_len, each `start` + the next seq_len - len(start) text tokens (the tail shorter
+    than a block is dropped); hold out a seeded share."""
+    body = seq_len - len(start)
+    n = len(tokens) // body if body > 0 else 0
     if n < 1:
         raise LepInputError(
             f"the corpus has {len(tokens)} tokens, fewer than one block of --seq-len {seq_len}: "
             "add more text or lower --seq-len"
         )
-    return split(tokens[: n * seq_len].reshape(n, seq_len), None, val_fraction, seed)
+    rows = tokens[: n * body].reshape(n, body)
+    if start:
+        rows = np.concatenate([np.tile(np.asarray(start, dtype=rows.dtype), (n, 1)), rows], axis=1)
+    return split(rows, None, val_fraction, seed)
 
 
 def split(rows: np.ndarray, mask: np.ndarray | None, val_fraction: float, seed: int) -> Blocks:

@@ -71,7 +71,7 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
     elif options.data == "chat":
         blocks, chat_info = chat_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
     else:
-        blocks = data.pack(data.tokenize_corpus(tokenizer, options.corpus), options.seq_len, options.val_fraction, options.seed)
+        blocks, chat_info = data.text_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if overwrite and not resume:
         clear_run(run_dir)
@@ -151,7 +151,10 @@ class _Session:
             write_json_atomic(self.run_dir / job.CONFIG, {**o.to_dict(), "model_hash": content_hash(o.model)})
         fields = {} if self.resume else {"step": 0, "loss": None, "val_loss": None}
         if self.chat_info is not None:
-            fields["data"] = self.chat_info  # conversations kept and skipped (too long, no answer)
+            fields["data"] = self.chat_info  # chat: conversations kept and skipped; text: blocks, BOS, control strings
+            if self.chat_info.get("special_strings_as_text"):
+                self.log.info("the corpus holds %d special-token strings (e.g. <|im_end|>): read as plain text, "
+                              "not as control tokens", self.chat_info["special_strings_as_text"])
         self.status(state="running", pid=os.getpid(), total=o.steps, error=None, device=self.device,
                     precision=self.precision, started=job.now(), eta_s=None, **fields)
 

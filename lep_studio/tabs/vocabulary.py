@@ -79,7 +79,9 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     before, after = table["chars/token"]
     status = (f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
               f"On held-out Russian text chars/token goes **{before:.2f} → {after:.2f}** (×{after / before:.2f}). "
-              "Nothing is written yet: press **Create** to save it.")
+              + (f"{len(ext.unproducible)} learned tokens were dropped: the tokenizer could never emit them. "
+                 if ext.unproducible else "")
+              + "Nothing is written yet: press **Create** to save it.")
     return status, table, samples
 
 
@@ -114,7 +116,8 @@ def build(ctx: AppContext) -> None:
                         min_freq = gr.Number(2, precision=0, minimum=1, label="Min count", min_width=100,
                                              info="a new token must occur this often in the corpus")
                         alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="Alphabet", min_width=170, scale=2,
-                                            info="cyrillic: only tokens of Russian letters; any: every script")
+                                            info="cyrillic: only Russian letters, other text keeps its ids; "
+                                                 "any: every script, ASCII text keeps its ids")
                     with gr.Row():
                         name = gr.Textbox(suggest(base0, 3000), label="Output name (workspace/tokenizers/…)",
                                           elem_id="ext-name", scale=3)
@@ -164,8 +167,8 @@ def build(ctx: AppContext) -> None:
                                         elem_id="init-tokenizer")
                     i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New input rows from",
                                         info="mean: mean of the old sub-token rows of each new token (LEP's choice); "
-                                        "random is noise the model has never seen: until trained, it writes new "
-                                        "tokens at random, even in English replies", elem_id="init-method")
+                                        "random: noise rows that the model may pick while writing any language, "
+                                        "so replies break until the embeddings are trained", elem_id="init-method")
                     i_head = gr.Radio([m.value for m in HeadMethod], value="fitted", label="New head rows from",
                                       info="the head decides which tokens get written. fitted (recommended): fitted "
                                       "on the corpus below so new tokens are chosen before training; same: as the "
@@ -209,7 +212,9 @@ def build(ctx: AppContext) -> None:
                              overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"))
         status = (f"Created **tokenizers/{out.name}**: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
-                  f"round-trip errors {r['roundtrip_errors']}. Next: **Initialise a model** for it.")
+                  f"round-trip errors {r['roundtrip_errors']}"
+                  + (f"; {r['unproducible_dropped']} tokens dropped (never emitted)" if r["unproducible_dropped"] else "")
+                  + ". Next: **Initialise a model** for it.")
         return status, *lists(str(out))
 
     @guarded
@@ -223,8 +228,11 @@ def build(ctx: AppContext) -> None:
         new = cached_tokenizer(str(out))
         table = _heldout_rows({f"like · {Path(like).name}": cached_tokenizer(like), f"new · {out.name}": new}
                               if like else {f"new · {out.name}": new})
+        like_errors = f" (the source: {r['like_wide_roundtrip_errors']})" if "like_wide_roundtrip_errors" in r else ""
         status = (f"Created **tokenizers/{out.name}**: vocabulary {r['vocab_size']:,}, corpus chars/token "
-                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']}. New ids differ from the "
+                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']} in the corpus, "
+                  f"**{r['wide_roundtrip_errors']} of {r['wide_roundtrip_lines']} lines** of held-out and multi-script "
+                  f"text{like_errors}, {r['wide_unknown_tokens']} unknown tokens there. New ids differ from the "
                   "old ones: initialise a model for it, then train its embeddings.")
         return status, table, *lists(str(out))
 

@@ -76,3 +76,17 @@ def test_extend_create_and_initialise(app_server, page, workspace, screenshots, 
     init_manifest = json.loads((model_dir / "lep.json").read_text(encoding="utf-8"))
     assert init_manifest["params"]["head_method"] == "fitted" and config["tie_word_embeddings"] is False
     assert init_manifest["metrics"]["head_fit"]["heldout_loss_after"] <= init_manifest["metrics"]["head_fit"]["heldout_loss_before"]
+
+
+def test_replace_shows_the_round_trip_beyond_the_corpus(app_server, page, workspace):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="2 · Vocabulary").click()
+    page.get_by_role("tab", name="Replace").click()
+    page.locator("#rep-train").click()
+    status = page.locator("#rep-status")
+    expect(status).to_contain_text("Created tokenizers/ru-bpe-8000", timeout=90_000)
+    manifest = json.loads((workspace / "tokenizers" / "ru-bpe-8000" / "lep.json").read_text(encoding="utf-8"))
+    m = manifest["metrics"]
+    expect(status).to_contain_text(f"{m['wide_roundtrip_errors']} of {m['wide_roundtrip_lines']} lines of held-out "
+                                   f"and multi-script text (the source: {m['like_wide_roundtrip_errors']})")
+    expect(status).to_contain_text(f"{m['wide_unknown_tokens']} unknown tokens there")
