@@ -43,13 +43,19 @@ class HeadFitOptions:
 
 
 def corpus_blocks(tokenizer, text: str, options: HeadFitOptions) -> torch.Tensor:
-    """(n_blocks, block) token ids of the first `max_tokens` tokens of the text; raises LepInputError if too short."""
-    ids = tokenizer(text[: options.max_tokens * 8], add_special_tokens=False)["input_ids"][: options.max_tokens]
-    n = len(ids) // options.block
+    """(n_blocks, block) ids of the first `max_tokens` tokens of the text, each block begun as training begins
+    one (tokenizer/plain_text.py: the sequence-start ids, special-token strings read as text); raises
+    LepInputError when the text fills fewer than two blocks."""
+    from lep_core.tokenizer.plain_text import encode_plain, sequence_start_ids
+
+    start = sequence_start_ids(tokenizer)
+    ids = encode_plain(tokenizer, [text[: options.max_tokens * 8]])[0][: options.max_tokens]
+    body = options.block - len(start)
+    n = len(ids) // body
     if n < 2:
-        raise LepInputError(f"the corpus has {len(ids)} tokens: fitting the head needs at least {2 * options.block} "
+        raise LepInputError(f"the corpus has {len(ids)} tokens: fitting the head needs at least {2 * body} "
                             "(pass a longer corpus, or use --head-method mean)")
-    return torch.tensor(ids[: n * options.block]).view(n, options.block)
+    return torch.tensor([start + ids[i * body:(i + 1) * body] for i in range(n)])
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lep_core.errors import LepInputError
+from lep_core.tokenizer.plain_text import encode_plain
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_TEXTS = (ASSETS / "heldout_ru.txt", ASSETS / "heldout_en.txt")
@@ -121,8 +122,9 @@ def answer_figures(answers: Answers, tokenizer, original_tokenizer, new_ids: set
     new = sum(1 for ids in answers.ids for t in ids if t in new_ids)
     own = [(t, ids) for t, ids in zip(answers.texts, answers.ids) if t.strip() and language_of(t) == "ru"]
     own_emitted = sum(len(ids) for _, ids in own)
-    canonical = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t, _ in own)
-    original = sum(len(original_tokenizer(t, add_special_tokens=False)["input_ids"]) for t, _ in own)
+    texts = [t for t, _ in own]
+    canonical = sum(len(ids) for ids in encode_plain(tokenizer, texts)) if texts else 0
+    original = sum(len(ids) for ids in encode_plain(original_tokenizer, texts)) if texts else 0
     return {
         "answers": len(answers.texts), "generated_tokens": emitted, "generated_chars": chars,
         "seconds": round(answers.seconds, 3),
