@@ -11,7 +11,6 @@ import pytest
 
 from lep_core.cli.main import main
 from lep_core.corpus import read_corpus
-from lep_core.errors import LepInputError
 from lep_core.sources import load_tokenizer
 from lep_core.tokenizer import extend as ext_mod
 from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
