@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import set_number, shoot
+from tests.browser.ui import pick, set_number, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +19,7 @@ def workspace(tmp_path_factory, tiny_llama, tiny_mistral) -> Path:
     ws = tmp_path_factory.mktemp("ws_compare")
     shutil.copytree(tiny_llama, ws / "models" / "tiny-llama")
     shutil.copytree(tiny_mistral, ws / "adapted" / "tiny-mistral")
+    shutil.copytree(tiny_llama, ws / "adapted" / "tiny-same-body")  # the same body (sorts after tiny-mistral)
     return ws
 
 
@@ -80,3 +81,19 @@ def test_evaluate_panel_scores_both_models(app_server, page, workspace):
     expect(table).to_contain_text("adapted/tiny-mistral", timeout=90_000)
     expect(table).to_contain_text("models/tiny-llama")
     expect(page.locator("#compare-eval-plot .js-plotly-plot")).to_be_visible()
+
+
+def test_adaptation_bench_in_the_evaluate_panel(app_server, page, workspace):
+    """Issue 14: the adaptation bench as a table and a chart; a pair that shares no body gets one readable line."""
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="5 · Compare").click()
+    page.locator("#compare-eval").get_by_text("Evaluate: bits-per-char").click()
+    set_number(page, "compare-adapt-max-new", "8")
+    page.locator("#compare-adapt-run").click()  # tiny-llama vs tiny-mistral: not the same body
+    expect(page.get_by_text("does not share the original's body").first).to_be_visible(timeout=60_000)
+    pick(page, "compare-adapted", "adapted · tiny-same-body")
+    page.locator("#compare-adapt-run").click()
+    table = page.locator("#compare-adapt-table")
+    expect(table).to_contain_text("new_vocab_share", timeout=120_000)
+    expect(table).to_contain_text("bits_per_char_ru")
+    expect(page.locator("#compare-adapt-plot .js-plotly-plot")).to_be_visible()
