@@ -55,7 +55,7 @@ def cpu_note(options: TrainOptions, device: str, precision: str) -> str | None:
     """The one line a CPU run with memory-saving options logs: what they buy there (memory) and what not (speed)."""
     used = [flag for flag, on in (("--load-in-4bit", options.load_in_4bit), ("--optimizer adamw8bit", options.optimizer == "adamw8bit"),
                                   ("--precision bf16", precision == "bf16")) if on]
-    if device != "cpu" or not used:
+    if not device.startswith("cpu") or not used:
         return None
     return (f"on CPU {', '.join(used)} save memory, not time: the steps run at fp32 speed or slower "
             "(bf16 and 4-bit kernels are emulated); use them to fit a bigger model, drop them for speed")

@@ -30,6 +30,7 @@ from lep_core.training.freeze import freeze_body, mask_old_rows, new_row_mask
 from lep_core.training.lora import attach as attach_lora
 from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
+from lep_core.training.parallel import agreed_digests
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
 from lep_core.training.runtime import (check_cuda_options, cpu_note, is_out_of_memory, load_for_training, lr_at,
                                        make_accelerator, make_optimizer, oom_advice, resolve_precision)
@@ -364,6 +365,7 @@ class _Session:
         o = self.options
         final = self.run_dir / "final"
         answer_loss = self.answer_loss() if o.data == "chat" else None  # before LoRA is merged: same model, exact
+        digests = agreed_digests(self.acc, self.trainable.params())  # several processes: all hold the same rows
         if self.main:
             from lep_core.workspace import read_manifest
 
@@ -385,7 +387,8 @@ class _Session:
             write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
             self.status(state="finished", step=self.step, eta_s=0, final=str(final), loss=round(loss, 6),
                         **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}),
-                        **({"loss_after": answer_loss} if answer_loss is not None else {}))
+                        **({"loss_after": answer_loss} if answer_loss is not None else {}),
+                        **({"rank_digests": digests} if digests else {}))
             self.log.info("finished: %s", final)
         self.acc.wait_for_everyone()
         return final, answer_loss
