@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "tokenizer",
     "model",
     "train",
+    "plan",
     "propagate",
     "calibrate",
     "evaluate",
