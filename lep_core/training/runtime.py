@@ -57,8 +57,7 @@ def cpu_note(options: TrainOptions, device: str, precision: str) -> str | None:
                                   ("--precision bf16", precision == "bf16")) if on]
     if not device.startswith("cpu") or not used:
         return None
-    return (f"on CPU {', '.join(used)} save memory, not time: the steps run at fp32 speed or slower "
-            "(bf16 and 4-bit kernels are emulated); use them to fit a bigger model, drop them for speed")
+    return f"on CPU {', '.join(used)} save memory, not time: use them to fit a bigger model into RAM, drop them for speed"
 
 
 def load_for_training(source, precision: str, device: str, load_in_4bit: bool, device_index: int = 0):

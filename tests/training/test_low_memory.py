@@ -97,12 +97,12 @@ def test_stop_and_resume_with_4bit_body_and_8bit_adamw_ends_where_a_straight_run
     run = tmp_path / "stopped"
     options = small_options(tiny_mistral, small_corpus, run, **opts)
     job.start_job(options)
-    wait_for(run, lambda s: (s.get("step") or 0) >= 12 or s.get("state") in ("failed", "finished"))
+    wait_for(run, lambda s: (s.get("step") or 0) >= 8 or s.get("state") in ("failed", "finished"))
     assert job.stop_job(run)
     stopped = wait_for(run, lambda s: s.get("state") not in job.ACTIVE)
     assert stopped["state"] == "stopped", job.log_tail(run)
     k = stopped["step"]
-    assert 12 <= k < 30 and (run / "checkpoints" / f"step-{k:06d}" / "state.pt").is_file()
+    assert 8 <= k < 30 and (run / "checkpoints" / f"step-{k:06d}" / "state.pt").is_file()
     job.start_job(options, resume=True)
     done = wait_for(run, lambda s: s.get("state") not in job.ACTIVE)
     assert done["state"] == "finished", job.log_tail(run)
