@@ -5,14 +5,16 @@ trainer allocates it (see the README's memory table, which these formulas reprod
 
 - frozen body: parameters outside the embeddings/head at the body precision, or NF4 for the Linear layers
   (4 bits + an 8-bit absmax per 64 weights + a float32 scale per 256 absmax: 0.516 B) with the rest in bf16;
-- trained tensors (embeddings + untied head, or the LoRA adapters) in float32, their float32 gradients;
+- trained tensors (embeddings + untied head, or the LoRA adapters) in float32, their float32 gradients
+  (for a tied model one V x d more: the fused loss's head gradient meets the shared one);
 - optimizer state: torch AdamW 8 B per trained parameter, bitsandbytes 8-bit AdamW 2 B;
-- activations per layer and token: the layer's saved inputs and outputs, 6 d + 2 d_kv + 5 d_ff values
-  (norms, q/k/v, attention output, gate/up/activation/product); with gradient checkpointing only each
-  layer's input (d values) is kept, plus one layer recomputed;
+- activations per layer and token: the layer's saved inputs and outputs, 6 d + 2 d_kv values in the
+  residual stream's dtype (float32 when the embeddings are trained: the stream starts from them) and 5 d_ff
+  in the compute dtype (norms, q/k/v, attention output; gate/up/activation/product); with gradient
+  checkpointing only each layer's input (d values) is kept, plus one layer recomputed;
 - the fused head + loss: one chunk (1,024 tokens) of float32 logits and their softmax;
 - runtime: CUDA context and allocator slack (1 GB), or on a CPU the Python process with torch and
-  transformers loaded (0.35 GB, measured).
+  transformers loaded (0.35 GB, measured; bitsandbytes adds 0.12 GB).
 
 Sizes are decimal GB (10^9 bytes), like the README's table.
 """
@@ -33,6 +35,7 @@ NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4-bit weight + double-quantized abs
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 OPTIMIZER_BYTES = {"adamw": 8, "adamw8bit": 2}
 RUNTIME_GB = {"cuda": 1.0, "cpu": 0.35}
+BNB_HOST_GB = 0.12  # what importing bitsandbytes adds to a CPU process (measured)
 
 
 @dataclass
@@ -126,16 +129,24 @@ def estimate(shape: Shape, options: TrainOptions, device: str) -> dict[str, floa
         body += shape.trained_rows * (DTYPE_BYTES[precision] if not options.load_in_4bit else 2)  # frozen embeddings
     else:
         trained = shape.trained_rows
-    act = 2 if precision != "fp32" or options.load_in_4bit else 4
+    act = 2 if precision != "fp32" or options.load_in_4bit else 4  # projections' outputs (autocast / NF4 compute)
+    # the residual stream and the norms take the dtype of the embeddings: float32 when they are trained
+    res = 4 if options.train_params != "lora" else act
     tokens = options.batch_size * options.seq_len
-    per_layer = tokens * (6 * shape.hidden + 2 * shape.kv_dim + 5 * shape.ffn) * act
+    per_layer = tokens * ((6 * shape.hidden + 2 * shape.kv_dim) * res + 5 * shape.ffn * act)
     if options.gradient_checkpointing:
-        activations = shape.layers * tokens * shape.hidden * act + per_layer
+        activations = shape.layers * tokens * shape.hidden * res + per_layer
     else:
         activations = shape.layers * per_layer
-    return {"body": body, "trained": trained * 4.0, "gradients": trained * 4.0,
+    # the fused loss keeps a float32 head gradient from forward to backward; untied, it meets the head's own
+    # gradient (counted once in 2 x V x d); tied, it meets the shared gradient, one V x d more
+    buffer = shape.vocab_rows * shape.hidden * 4.0 if shape.tied and options.train_params != "lora" else 0.0
+    runtime = RUNTIME_GB[device] * GB
+    if device == "cpu" and (options.load_in_4bit or options.optimizer == "adamw8bit"):
+        runtime += BNB_HOST_GB * GB
+    return {"body": body, "trained": trained * 4.0, "gradients": trained * 4.0 + buffer,
             "optimizer": trained * float(OPTIMIZER_BYTES[options.optimizer]), "activations": activations,
-            "head_loss": min(CHUNK_TOKENS, tokens) * shape.vocab_rows * 4 * 2.0, "runtime": RUNTIME_GB[device] * GB}
+            "head_loss": min(CHUNK_TOKENS, tokens) * shape.vocab_rows * 4 * 2.0, "runtime": runtime}
 
 
 # what to change, in the order that costs the least quality and speed per byte saved
