@@ -95,17 +95,17 @@ def test_bad_input_exits_2_with_one_line(args, message, llama3, tmp_path, capsys
 @pytest.mark.slow
 def test_cpu_estimate_is_within_20_percent_of_the_measured_peak_rss(demo_model, tmp_path):
     """A real `lep train` of the demo model on the CPU, its peak RSS read from the kernel (wait4), against the plan."""
-    flags = {"batch_size": 4, "seq_len": 128}
+    flags = {"batch_size": 2, "seq_len": 128}
     estimate = plan(TrainOptions(model=str(demo_model), **flags), None, "cpu")
     corpus = ROOT / "assets" / "corpus" / "01_dialogues.txt"
     cmd = [sys.executable, "-m", "lep_core.cli.main", "train", "--model", str(demo_model), "--corpus", str(corpus),
-           "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "4", "--seq-len", "128", "--device", "cpu",
+           "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "2", "--seq-len", "128", "--device", "cpu",
            "--eval-every", "0", "--eval-batches", "1", "--save-every", "0"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
     peak_gb = usage.ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
-    print(f"demo model, batch 4 x 128, fp32 + AdamW on CPU: plan {estimate['total_gb']:.2f} GB, "
+    print(f"demo model, batch 2 x 128, fp32 + AdamW on CPU: plan {estimate['total_gb']:.2f} GB, "
           f"measured peak RSS {peak_gb:.2f} GB ({estimate['total_gb'] / peak_gb - 1:+.0%})")
     assert abs(estimate["total_gb"] - peak_gb) <= 0.2 * peak_gb
