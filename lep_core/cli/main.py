@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tokenizer",
     "model",
     "train",
+    "plan",
     "propagate",
     "calibrate",
     "evaluate",

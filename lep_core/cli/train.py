@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from lep_core.cli.common import add_json, add_option_flags, given_options
 from lep_core.training.options import TrainOptions
@@ -18,10 +19,13 @@ def register(sub) -> None:
     p.set_defaults(func=run, json=False)
 
 
-def run(args) -> dict:
+def run(args) -> dict | None:
     from lep_core.cli.progress import bar
     from lep_core.training.trainer import train
 
     given = given_options(args, TrainOptions)
+    if int(os.environ.get("RANK", "0")) != 0:  # under `accelerate launch`, process 0 shows progress and the summary
+        train(given, resume=args.resume, overwrite=args.overwrite)
+        return None
     with bar(given.get("steps", TrainOptions.steps), "train") as progress:
         return train(given, resume=args.resume, overwrite=args.overwrite, progress=progress)

@@ -1,6 +1,6 @@
 """Checkpoints of the trained tensors only (embeddings or LoRA adapters, never the body) and the final HF folder.
 
-checkpoints/step-000020/ holds trainable.safetensors (embed [+ head], or the LoRA A/B pairs), state.pt (optimizer, RNG, step;
+checkpoints/step-000020/ holds trainable.safetensors (embed [+ head]) or adapter/ (LoRA, peft's format), state.pt (optimizer, RNG, step;
 plain tensors and numbers, loaded with weights_only=True) and meta.json. Each is written into a
 temporary folder and renamed, so a checkpoint that exists is complete.
 """
@@ -55,7 +55,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
     try:
         (Path(run_dir) / CKPT_DIR).mkdir(parents=True, exist_ok=True)
         with atomic_dir(target, overwrite=True) as tmp:
-            save_file(trainable.state(), str(tmp / "trainable.safetensors"))
+            trainable.save(tmp)
             torch.save({"optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
             (tmp / "meta.json").write_text(json.dumps({"step": step, **extra}), encoding="utf-8")
     except (OSError, SafetensorError) as exc:
@@ -72,7 +72,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
 
 def load_checkpoint(path: Path, trainable, optimizer) -> dict[str, Any]:
     """Put the checkpoint's rows, optimizer state and RNG back; returns meta.json."""
-    trainable.load_state(load_file(str(path / "trainable.safetensors")))
+    trainable.load(path)
     state = torch.load(path / "state.pt", weights_only=True, map_location="cpu")
     optimizer.load_state_dict(state["optimizer"])
     set_rng_state(state["rng"])
@@ -90,10 +90,6 @@ def _tensor_key(folder: Path, names: list[str], shape: tuple[int, ...]) -> tuple
     return None
 
 
-def _param_names(model, param) -> list[str]:
-    return [n for n, p in model.named_parameters(remove_duplicate=False) if p is param]
-
-
 def write_final(out: Path, model, tokenizer, trainable, source_dir: Path | None, manifest: dict[str, Any]) -> Path:
     """final/: the source folder with only the embedding (and head) tensors replaced, so the body stays bit-identical.
 
@@ -104,7 +100,10 @@ def write_final(out: Path, model, tokenizer, trainable, source_dir: Path | None,
     with atomic_dir(out, overwrite=True) as tmp:
         replaced = _replace_tensors(tmp, model, trainable, source_dir) if source_dir else False
         if not replaced:
-            save_model(model, tokenizer, tmp)
+            if getattr(model, "is_loaded_in_4bit", False):
+                raise LepJobError("a run on a 4-bit body writes final/ from the source's own tensors, but the source is "
+                                  "not a local safetensors folder: save the model as a folder, then train from it")
+            save_model(trainable.plain(model), tokenizer, tmp)
         elif tokenizer is not None and not (tmp / "tokenizer.json").is_file():
             tokenizer.save_pretrained(tmp)
         write_manifest(tmp, **manifest)
@@ -116,11 +115,11 @@ def _replace_tensors(tmp: Path, model, trainable, source_dir: Path) -> bool:
     if not any(src.glob("*.safetensors")):
         return False
     targets = {}
-    for param in trainable.written():
-        found = _tensor_key(src, _param_names(model, param), tuple(param.shape))
+    for names, shape, new in trainable.replacements(model):
+        found = _tensor_key(src, names, shape)
         if found is None:
             return False
-        targets.setdefault(found[0], {})[found[1]] = param
+        targets.setdefault(found[0], {})[found[1]] = new
     for item in src.iterdir():
         if item.name == "lep.json" or item.suffix in (".bin", ".pt", ".pth", ".gguf") or item.name.startswith("."):
             continue
@@ -128,8 +127,8 @@ def _replace_tensors(tmp: Path, model, trainable, source_dir: Path) -> bool:
             with safe_open(str(item), framework="pt") as f:
                 metadata = f.metadata()
             tensors = load_file(str(item))
-            for key, param in targets[item].items():
-                tensors[key] = param.detach().to("cpu", tensors[key].dtype).contiguous()
+            for key, new in targets[item].items():
+                tensors[key] = new(tensors[key])
             save_file(tensors, str(tmp / item.name), metadata=metadata)
         elif item.is_file():
             shutil.copy2(item, tmp / item.name)

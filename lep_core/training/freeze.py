@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -40,12 +41,29 @@ class Trainable:
             if self.head is not None:
                 self.head.copy_(tensors["head"].to(self.head.dtype))
 
-    def finish(self, model) -> None:
-        """Nothing to fold back: the trained tensors are the model's own."""
+    def save(self, folder: Path) -> None:
+        """folder/trainable.safetensors: embed [+ head], float32."""
+        from safetensors.torch import save_file
 
-    def written(self) -> list[torch.nn.Parameter]:
-        """The tensors the final folder replaces."""
-        return self.params()
+        save_file(self.state(), str(Path(folder) / "trainable.safetensors"))
+
+    def load(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        self.load_state(load_file(str(Path(folder) / "trainable.safetensors")))
+
+    def replacements(self, model) -> list[tuple[list[str], tuple[int, ...], Callable[[torch.Tensor], torch.Tensor]]]:
+        """(names, shape, new) per tensor the final folder replaces: new(source tensor) = the trained one, in its dtype."""
+        names = {id(p): [] for p in self.params()}
+        for name, p in model.named_parameters(remove_duplicate=False):
+            if id(p) in names:
+                names[id(p)].append(name)
+        return [(names[id(p)], tuple(p.shape), lambda old, p=p: p.detach().to("cpu", old.dtype).contiguous())
+                for p in self.params()]
+
+    def plain(self, model):
+        """The model to save when there is no source folder to take the body from."""
+        return model
 
 
 def is_tied(model) -> bool:

@@ -1,13 +1,17 @@
-"""LoRA adapters on the body's projections: y = W x + (alpha / r) * B A x, with W frozen.
+"""LoRA adapters through peft on the body's projections: y = W x + (alpha / r) * B A x, with W frozen.
 
-A (r, in) starts random, B (out, r) at zero, so training starts from the unchanged model. Only A and B
-are trained and checkpointed; at the end B A is added into W and the wrapper removed, so the saved
-model is a plain HF folder with the same tensor names and shapes as the source.
+peft (https://github.com/huggingface/peft) injects the adapters (A random, B zero, so training starts from
+the unchanged model; float32 whatever the body's dtype) into the model in place, on a plain or a 4-bit
+body alike (QLoRA, arXiv 2305.14314). Checkpoints keep them in peft's own format (adapter/, loadable
+with `PeftModel.from_pretrained`); the final folder is merged: each projection of the *source*
+safetensors gets (alpha / r) * B A added in float32, so a 4-bit body still gives a full-precision
+plain HF folder with the source's tensor names, shapes and dtypes.
 """
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -16,38 +20,9 @@ from lep_core.errors import LepInputError
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
+ADAPTER_DIR = "adapter"  # in each checkpoint: adapter_config.json + adapter_model.safetensors (peft format)
 
-
-class LoRALinear(nn.Module):
-    """A frozen nn.Linear plus a trainable low-rank update (float32, whatever the body's dtype)."""
-
-    def __init__(self, base: nn.Linear, rank: int, alpha: float):
-        super().__init__()
-        self.base = base
-        self.scale = alpha / rank
-        device = base.weight.device
-        self.lora_A = nn.Parameter(torch.empty(rank, base.in_features, device=device, dtype=torch.float32))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank, device=device, dtype=torch.float32))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base(x)
-        update = (x.to(self.lora_A.dtype) @ self.lora_A.T) @ self.lora_B.T  # (..., out)
-        return out + (update * self.scale).to(out.dtype)
-
-    def delta(self) -> torch.Tensor:
-        """(out, in) float32: what merging adds to W."""
-        return (self.lora_B @ self.lora_A) * self.scale
-
-
-def _targets(model, names: tuple[str, ...]) -> list[tuple[nn.Module, str, nn.Linear]]:
-    head = model.get_output_embeddings()
-    found = []
-    for parent_name, parent in model.named_modules():
-        for child_name, child in parent.named_children():
-            if child_name in names and isinstance(child, nn.Linear) and child is not head:
-                found.append((parent, child_name, child))
-    return found
+Replacement = tuple[list[str], tuple[int, ...], Callable[[torch.Tensor], torch.Tensor]]
 
 
 class LoraTrainable:
@@ -56,59 +31,63 @@ class LoraTrainable:
     tied = False
     new_rows = None
 
-    def __init__(self, modules: dict[str, LoRALinear]):
-        self.modules = modules  # qualified name of the wrapped projection -> wrapper
-        self.merged: list[nn.Parameter] = []
+    def __init__(self, peft_model):
+        self.peft_model = peft_model  # PeftModel; its base model is the trainer's model, adapters injected in place
+
+    def layers(self, model) -> dict[str, nn.Module]:
+        """Qualified module name in the plain model (e.g. model.layers.0.self_attn.q_proj) -> peft LoRA layer."""
+        from peft.tuners.lora import LoraLayer
+
+        return {name: m for name, m in model.named_modules() if isinstance(m, LoraLayer)}
 
     def params(self) -> list[nn.Parameter]:
-        return [p for m in self.modules.values() for p in (m.lora_A, m.lora_B)]
+        return [p for p in self.peft_model.parameters() if p.requires_grad]
 
-    def state(self) -> dict[str, torch.Tensor]:
-        out = {}
-        for name, m in self.modules.items():
-            out[f"{name}.lora_A"] = m.lora_A.detach().float().cpu().contiguous()
-            out[f"{name}.lora_B"] = m.lora_B.detach().float().cpu().contiguous()
+    def save(self, folder: Path) -> None:
+        """The adapters in peft's format: folder/adapter/{adapter_config.json, adapter_model.safetensors}."""
+        self.peft_model.save_pretrained(Path(folder) / ADAPTER_DIR)
+
+    def load(self, folder: Path) -> None:
+        from peft.utils import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        tensors = load_file(str(Path(folder) / ADAPTER_DIR / "adapter_model.safetensors"))
+        with torch.no_grad():
+            result = set_peft_model_state_dict(self.peft_model, tensors)
+        missing = [k for k in result.missing_keys if "lora_" in k]
+        if missing:
+            raise LepInputError(f"checkpoint {folder} lacks adapters for {missing[0]}: it is from another run; "
+                                "start a new run without --resume")
+
+    def replacements(self, model) -> list[Replacement]:
+        """(names, shape, new) per adapted projection: new(source W) = W + (alpha / r) B A, in W's dtype."""
+        out = []
+        with torch.no_grad():
+            for name, layer in self.layers(model).items():
+                delta = layer.get_delta_weight("default").detach().float().cpu()  # (out, in)
+                out.append(([f"{name}.weight"], tuple(delta.shape),
+                            lambda w, d=delta: (w.float() + d).to(w.dtype).contiguous()))
         return out
 
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        with torch.no_grad():
-            for name, m in self.modules.items():
-                m.lora_A.copy_(tensors[f"{name}.lora_A"])
-                m.lora_B.copy_(tensors[f"{name}.lora_B"])
-
-    def finish(self, model) -> None:
-        """Add B A into each W and put the plain Linear back (idempotent)."""
-        if self.merged:
-            return
-        with torch.no_grad():
-            for parent, child_name, wrapper in _targets_by_wrapper(model):
-                weight = wrapper.base.weight
-                weight.add_(wrapper.delta().to(weight.device, weight.dtype))
-                setattr(parent, child_name, wrapper.base)
-                self.merged.append(weight)
-
-    def written(self) -> list[nn.Parameter]:
-        """The tensors the final folder replaces: the merged projection weights."""
-        return self.merged
-
-
-def _targets_by_wrapper(model) -> list[tuple[nn.Module, str, LoRALinear]]:
-    return [(parent, child_name, child) for _, parent in model.named_modules()
-            for child_name, child in parent.named_children() if isinstance(child, LoRALinear)]
+    def plain(self, model):
+        """The model with the adapters merged into the body (when there is no source folder to merge into)."""
+        if getattr(model, "is_loaded_in_4bit", False):
+            raise LepInputError("a LoRA run on a 4-bit body needs a local safetensors source folder to merge into: "
+                                "save the model as a folder first")
+        return self.peft_model.merge_and_unload()
 
 
 def attach(model, rank: int, alpha: float, mlp: bool = False) -> LoraTrainable:
-    """Freeze the whole model and wrap its attention (and optionally MLP) projections."""
-    model.requires_grad_(False)
+    """Freeze the whole model and put peft LoRA adapters on its attention (and optionally MLP) projections."""
+    from peft import LoraConfig, get_peft_model
+
     names = ATTENTION + (MLP if mlp else ())
-    found = _targets(model, names)
-    if not found:
+    head = model.get_output_embeddings()
+    present = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if m is not head and n}
+    if not present & set(names):
         raise LepInputError(f"no {'/'.join(names)} linear layers in {type(model).__name__}: LoRA here needs a "
                             "LLaMA/Qwen/Mistral-style model; use --train-params embeddings")
-    qualified = {id(child): name for name, child in model.named_modules()}
-    modules = {}
-    for parent, child_name, child in found:
-        wrapper = LoRALinear(child, rank, alpha)
-        modules[qualified[id(child)]] = wrapper
-        setattr(parent, child_name, wrapper)
-    return LoraTrainable(modules)
+    model.requires_grad_(False)
+    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=[n for n in names if n in present],
+                        lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    return LoraTrainable(get_peft_model(model, config))

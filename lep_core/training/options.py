@@ -48,8 +48,8 @@ class TrainOptions:
     max_grad_norm: float = _opt(1.0, "clip the gradient norm to this (0 = no clipping)")
     device: str = _opt("auto", "auto (CUDA when present), cpu or cuda", choices=DEVICES)
     precision: str = _opt("auto", "auto (bf16 on CUDA where supported, fp32 on CPU), fp32, bf16 or fp16", choices=PRECISIONS)
-    optimizer: str = _opt("adamw", "adamw (torch, fused) or adamw8bit (bitsandbytes, CUDA)", choices=OPTIMIZERS)
-    load_in_4bit: bool = _opt(False, "load the frozen body in 4-bit (bitsandbytes NF4, CUDA only)")
+    optimizer: str = _opt("adamw", "adamw (torch, fused) or adamw8bit (bitsandbytes: a quarter of the state memory; CPU or CUDA)", choices=OPTIMIZERS)
+    load_in_4bit: bool = _opt(False, "load the frozen body in 4-bit (bitsandbytes NF4; CPU or CUDA; never written: final/ keeps the source body)")
     gradient_checkpointing: bool = _opt(False, "recompute activations in backward: less memory, about a third slower")
     train_rows: str = _opt("all", "all rows, or only the rows added by vocabulary extension (old tokens stay untouched)", choices=TRAIN_ROWS)
     train_params: str = _opt("embeddings", "what training changes: the embeddings and head, or LoRA adapters on the "
@@ -113,8 +113,6 @@ class TrainOptions:
                 out.append(f"--lora-alpha must be positive (got {self.lora_alpha})")
             if self.train_rows == "new":
                 out.append("--train-rows new applies to embeddings: drop it with --train-params lora")
-            if self.load_in_4bit:
-                out.append("--load-in-4bit cannot be merged with LoRA adapters: drop it with --train-params lora")
         return out
 
     def validate(self) -> None:

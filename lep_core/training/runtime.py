@@ -1,7 +1,7 @@
-"""Where and how the model runs: device, precision, loading (4-bit body on CUDA), optimizer, LR schedule.
+"""Where and how the model runs: device, precision, loading (4-bit body), optimizer, LR schedule.
 
-CUDA-only paths (bf16 autocast, bitsandbytes 8-bit AdamW, NF4 body) are guarded: asking for them
-without CUDA is a clear LepInputError, never a crash deep inside a library.
+bf16 autocast, the bitsandbytes 8-bit AdamW and the NF4 body run through the same code on CUDA and on the
+CPU (bitsandbytes >= 0.49 has CPU kernels): on a CPU they save memory, not time, and the run says so.
 """
 
 from __future__ import annotations
@@ -30,13 +30,34 @@ BODY_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.floa
 MIXED = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
 
+def make_accelerator(device: str, precision: str):
+    """The run's Accelerator. One process may run several trainings (a recipe, a test session) with different
+    precisions, and accelerate keeps the first one's settings process-wide: drop those, keep the process group."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(cpu=device == "cpu", mixed_precision=MIXED[precision])
+
+
 def check_cuda_options(options: TrainOptions, device: str) -> list[str]:
-    problems = []
-    if options.load_in_4bit and device != "cuda":
-        problems.append("--load-in-4bit needs CUDA (bitsandbytes NF4): drop it on CPU")
-    if options.optimizer == "adamw8bit" and device != "cuda":
-        problems.append("--optimizer adamw8bit needs CUDA: use --optimizer adamw on CPU")
-    return problems
+    """What stops the memory-saving options from running here: only a missing bitsandbytes (CPU and CUDA alike)."""
+    if not (options.load_in_4bit or options.optimizer == "adamw8bit"):
+        return []
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        return ["--load-in-4bit and --optimizer adamw8bit need bitsandbytes: pip install bitsandbytes"]
+    return []
+
+
+def cpu_note(options: TrainOptions, device: str, precision: str) -> str | None:
+    """The one line a CPU run with memory-saving options logs: what they buy there (memory) and what not (speed)."""
+    used = [flag for flag, on in (("--load-in-4bit", options.load_in_4bit), ("--optimizer adamw8bit", options.optimizer == "adamw8bit"),
+                                  ("--precision bf16", precision == "bf16")) if on]
+    if not device.startswith("cpu") or not used:
+        return None
+    return f"on CPU {', '.join(used)} save memory, not time: use them to fit a bigger model into RAM, drop them for speed"
 
 
 def load_for_training(source, precision: str, device: str, load_in_4bit: bool, device_index: int = 0):
@@ -53,8 +74,25 @@ def load_for_training(source, precision: str, device: str, load_in_4bit: bool, d
         bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
         llm_int8_skip_modules=["lm_head", "embed_tokens", "wte", "embed_out", "output"],
     )
-    return load_model(source, dtype=dtype if dtype != torch.float32 else torch.bfloat16,
-                      quantization_config=quant, device_map={"": device_index})
+    place = device_index if device.startswith("cuda") else "cpu"
+    model = load_model(source, dtype=dtype if dtype != torch.float32 else torch.bfloat16,
+                       quantization_config=quant, device_map={"": place})
+    keep_4bit_differentiable(model)
+    return model
+
+
+def keep_4bit_differentiable(model) -> None:
+    """Stop bitsandbytes repacking NF4 weights for its CPU inference kernel.
+
+    On a CPU with AVX512-BF16, a Linear4bit that runs in eval mode without gradients (validation) rewrites
+    its weight into a packed layout for good, and from then on it uses a kernel that has no backward: the
+    loss no longer reaches the embeddings through the body. Training interleaves validation, so keep the layout.
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
 
 
 def param_groups(params: list[torch.nn.Parameter], options: TrainOptions,
@@ -69,9 +107,8 @@ def param_groups(params: list[torch.nn.Parameter], options: TrainOptions,
     return [{"params": rest, "lr_scale": 1.0}, {"params": [head], "lr_scale": options.head_lr / options.lr}]
 
 
-
 def make_optimizer(params: list[torch.nn.Parameter] | list[dict[str, Any]], options: TrainOptions, device: str):
-    """AdamW over the trained tensors (or param_groups) only: torch fused kernel or bitsandbytes 8-bit on CUDA."""
+    """AdamW over the trained tensors (or param_groups) only: torch fused kernel or bitsandbytes 8-bit (CPU and CUDA)."""
     kwargs: dict[str, Any] = {"lr": options.lr, "betas": (0.9, 0.95), "eps": 1e-8, "weight_decay": 0.0}
     if options.optimizer == "adamw8bit":
         import bitsandbytes as bnb
@@ -106,8 +143,8 @@ def oom_advice(options: TrainOptions, device: str, step: int) -> str:
             f"or --seq-len (now {options.seq_len})"]
     if not options.gradient_checkpointing:
         tips.append("pass --gradient-checkpointing")
-    if device == "cuda" and not options.load_in_4bit:
+    if not options.load_in_4bit:
         tips.append("pass --load-in-4bit")
-    if device == "cuda" and options.optimizer != "adamw8bit":
+    if options.optimizer != "adamw8bit":
         tips.append("use --optimizer adamw8bit")
     return f"out of memory on {device} at step {step}: " + ", ".join(tips)

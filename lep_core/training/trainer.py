@@ -30,9 +30,10 @@ from lep_core.training.freeze import freeze_body, mask_old_rows, new_row_mask
 from lep_core.training.lora import attach as attach_lora
 from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
+from lep_core.training.parallel import agreed_digests
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
-from lep_core.training.runtime import (MIXED, check_cuda_options, is_out_of_memory, load_for_training, lr_at,
-                                       make_optimizer, param_groups, oom_advice, resolve_precision)
+from lep_core.training.runtime import (check_cuda_options, cpu_note, is_out_of_memory, load_for_training, lr_at,
+                                       make_accelerator, make_optimizer, oom_advice, param_groups, resolve_precision)
 from lep_core.device import resolve_device
 from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
 
@@ -115,12 +116,10 @@ class _Session:
     def __init__(self, options: TrainOptions, run_dir: Path, device: str, precision: str, source, tokenizer,
                  blocks: data.Blocks, resume: bool, chat_info: dict[str, Any] | None = None,
                  origin: dict[str, Any] | None = None):
-        from accelerate import Accelerator
-
         self.options, self.run_dir, self.source, self.tokenizer, self.blocks = options, run_dir, source, tokenizer, blocks
         self.chat_info, self.origin, self.loss_before = chat_info, origin or {}, None
         self.step, self.stop_requested, self.resume = 0, False, resume
-        self.acc = Accelerator(cpu=device == "cpu", mixed_precision=MIXED[precision])
+        self.acc = make_accelerator(device, precision)
         self.main = self.acc.is_main_process
         self.device, self.precision = str(self.acc.device), precision
         self.log = job.run_logger(run_dir, self.main)
@@ -248,6 +247,8 @@ class _Session:
                       Path(o.model).name, o.train_params if o.train_params == "lora" else f"embeddings, rows {o.train_rows}",
                       self.device, self.precision, len(self.blocks.train), len(self.blocks.val),
                       "conversations" if o.data == "chat" else "blocks", self.blocks.seq_len, o.steps, tokens_per_step)
+        if note := cpu_note(o, self.device, self.precision):
+            self.log.info(note)
         self.status(state="running", step=self.step, total=o.steps, tokens_per_step=tokens_per_step)
         start = time.perf_counter()
         mark_t, mark_step, step_times = start, self.step, []
@@ -372,6 +373,7 @@ class _Session:
         o = self.options
         final = self.run_dir / "final"
         answer_loss = self.answer_loss() if o.data == "chat" else None  # before LoRA is merged: same model, exact
+        digests = agreed_digests(self.acc, self.trainable.params())  # several processes: all hold the same rows
         if self.main:
             from lep_core.workspace import read_manifest
 
@@ -388,7 +390,6 @@ class _Session:
                       **{k: v for k, v in o.to_dict().items() if k not in ("model", "corpus", "out")},
                       **self.origin.get("params", {})}
             model = self.acc.unwrap_model(self.wrapped).model
-            self.trainable.finish(model)  # LoRA: B A folded into the body; embeddings: nothing to do
             if o.fit_head:
                 metrics["head_fit"] = self._fit_head(model)
             ckpt.write_final(final, model, self.tokenizer, self.trainable, source_dir,
@@ -396,7 +397,8 @@ class _Session:
             write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
             self.status(state="finished", step=self.step, eta_s=0, final=str(final), loss=round(loss, 6),
                         **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}),
-                        **({"loss_after": answer_loss} if answer_loss is not None else {}))
+                        **({"loss_after": answer_loss} if answer_loss is not None else {}),
+                        **({"rank_digests": digests} if digests else {}))
             self.log.info("finished: %s", final)
         self.acc.wait_for_everyone()
         return final, answer_loss

@@ -33,6 +33,7 @@ from lep_studio.job_controls import (
     refuse_second,
     wire_job_controls,
 )
+from lep_studio.memory_view import memory_markdown, memory_warning
 from lep_studio.widgets import (
     check_model,
     corpus_choices,
@@ -168,7 +169,7 @@ def build(ctx: AppContext) -> None:
             with gr.Accordion("More options", open=False):
                 with gr.Row():
                     rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="Rows to train", info=option_help("train_rows"))
-                    four_bit = gr.Checkbox(label="4-bit body (CUDA)", value=False, info=option_help("load_in_4bit"))
+                    four_bit = gr.Checkbox(label="4-bit body", value=False, info=option_help("load_in_4bit"))
                     ckpt = gr.Checkbox(label="Gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
                 with gr.Row():
                     warmup = gr.Number(5, label="Warm-up steps", precision=0, minimum=0, info=option_help("warmup"))
@@ -182,6 +183,7 @@ def build(ctx: AppContext) -> None:
                                          placeholder="same as the learning rate", elem_id="train-head-lr")
                     fit_head = gr.Checkbox(label="Fit the head when training ends", value=False,
                                            info=option_help("fit_head"), elem_id="train-fit-head")
+            memory = gr.Markdown(elem_id="train-memory")
             start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):
             current = gr.Dropdown(run_choices(ctx), value=None, label="Run shown", allow_custom_value=False, elem_id="train-run")
@@ -235,10 +237,28 @@ def build(ctx: AppContext) -> None:
         opts.corpus = picked + save_uploads(ctx, upload_v)  # copied into the workspace only once the rest is right
         return opts.to_dict()
 
+    plan_inputs = [model, batch, seq, accum, device, precision, optimizer, four_bit, ckpt]
+
+    def on_plan(model_v, batch_v, seq_v, accum_v, device_v, precision_v, optimizer_v, four_bit_v, ckpt_v) -> str:
+        try:
+            opts = TrainOptions(model=model_v or "", batch_size=number(batch_v, "batch size", 1),
+                                seq_len=number(seq_v, "sequence length", 2), grad_accum=number(accum_v, "gradient accumulation", 1),
+                                device=device_v, precision=precision_v, optimizer=optimizer_v,
+                                load_in_4bit=bool(four_bit_v), gradient_checkpointing=bool(ckpt_v))
+        except LepInputError as exc:
+            return f"**Memory estimate:** unavailable ({exc})"
+        return memory_markdown(opts)
+
+    for box in plan_inputs:
+        box.change(on_plan, plan_inputs, memory, show_progress="hidden")
+    Context.root_block.load(on_plan, plan_inputs, memory, show_progress="hidden")
+
     @guarded
     def on_start(*values):
         refuse_second(active_run(ctx))
         opts = options_of(*values)
+        if warning := memory_warning(TrainOptions.from_dict(opts)):
+            gr.Warning(warning)  # started anyway: the estimate can be pessimistic
         started = job.start_job(opts)
         return gr.Dropdown(choices=run_choices(ctx), value=opts["out"]), command_line(started), *view(opts["out"])
 

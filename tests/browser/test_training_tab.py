@@ -27,6 +27,21 @@ def _points(page) -> int:
                          " return p && p.data && p.data[0] ? p.data[0].x.length : 0 }")
 
 
+def test_memory_estimate_before_start_warns_when_it_does_not_fit(app_server, page, workspace):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="3 · Training").click()
+    memory = page.locator("#train-memory")
+    expect(memory).to_contain_text(re.compile(r"Memory estimate: ≈ [\d.]+ GB of [\d.]+ GB on cpu \(fp32\): fits"),
+                                   timeout=30_000)
+    fill(page, "train-batch", "1000000")
+    expect(memory).to_contain_text("does NOT fit", timeout=30_000)
+    expect(memory).to_contain_text("⚠")
+    expect(memory).to_contain_text("--gradient-checkpointing")
+    fill(page, "train-batch", "2")
+    expect(memory).to_contain_text("fits", timeout=30_000)
+    expect(memory).not_to_contain_text("NOT")
+
+
 def test_start_watch_stop_resume(app_server, page, workspace, screenshots):
     page.goto(app_server(workspace))
     page.get_by_role("tab", name="3 · Training").click()

@@ -53,6 +53,17 @@ def test_self_calibration_lowers_answer_loss_and_changes_only_embeddings(tiny_mi
     assert AutoTokenizer.from_pretrained(run / "final").chat_template
 
 
+def _peft_deltas(model_dir: Path, adapter: Path) -> dict[str, torch.Tensor]:
+    """(alpha / r) * B @ A per projection, from an adapter folder loaded by peft itself."""
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+    from transformers import AutoModelForCausalLM
+
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter)
+    inner = peft_model.get_base_model()
+    return {n: m.get_delta_weight("default").detach() for n, m in inner.named_modules() if isinstance(m, LoraLayer)}
+
+
 def test_lora_changes_only_the_projections_by_the_merged_delta(tiny_mistral, answers, tmp_path):
     run = tmp_path / "lora"
     result = calibrate(calib_options(tiny_mistral, run, chat=[str(answers / CONVERSATIONS)], train_params="lora",
@@ -64,13 +75,34 @@ def test_lora_changes_only_the_projections_by_the_merged_delta(tiny_mistral, ans
     assert len(changed) == 2 * 4  # two layers, four projections each
     assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])
     assert torch.equal(before["lm_head.weight"], after["lm_head.weight"])
-    # each change is exactly (alpha / r) * B @ A of the last checkpoint
+    # each change is exactly (alpha / r) * B @ A of the last checkpoint's adapters, kept in peft's own format
     last = max((run / "checkpoints").iterdir())
-    adapters = load_file(str(last / "trainable.safetensors"))
+    deltas = _peft_deltas(tiny_mistral, last / "adapter")
+    assert set(deltas) == {k[: -len(".weight")] for k in changed}
     for key in changed:
-        name = key[: -len(".weight")]
-        delta = (adapters[f"{name}.lora_B"] @ adapters[f"{name}.lora_A"]) * (8.0 / 4)
-        assert torch.allclose(after[key] - before[key], delta, atol=1e-6), key
+        assert torch.allclose(after[key] - before[key], deltas[key[: -len(".weight")]], atol=1e-6), key
     assert result["answer_loss_after"]["train"] < result["answer_loss_before"]["train"]
     manifest = json.loads((run / "final" / "lep.json").read_text())
     assert manifest["params"]["train_params"] == "lora" and manifest["params"]["mode"] == "chat"
+
+
+def test_qlora_on_a_4bit_body_merges_into_a_plain_full_precision_folder(tiny_mistral, answers, tmp_path):
+    """LoRA on an NF4 body, bf16 compute, 8-bit AdamW, on the CPU: final/ is the source plus the merged deltas."""
+    run = tmp_path / "qlora"
+    result = calibrate(calib_options(tiny_mistral, run, chat=[str(answers / CONVERSATIONS)], train_params="lora",
+                                     lora_rank=4, lora_alpha=8.0, lr=2e-2, load_in_4bit=True, precision="bf16",
+                                     optimizer="adamw8bit"), score=False)
+    assert result["state"] == "finished" and result["precision"] == "bf16"
+    assert result["answer_loss_after"]["train"] < result["answer_loss_before"]["train"]
+    before, after = _tensors(tiny_mistral), _tensors(run / "final")
+    assert {k: v.dtype for k, v in after.items()} == {k: v.dtype for k, v in before.items()}  # float32, no 4-bit tensors
+    changed = _changed(before, after)
+    assert len(changed) == 2 * 4 and all(k.split(".")[-2] in ("q_proj", "k_proj", "v_proj", "o_proj") for k in changed)
+    deltas = _peft_deltas(tiny_mistral, max((run / "checkpoints").iterdir()) / "adapter")
+    for key in changed:  # merged into the source's full-precision weights, not into the dequantized NF4 ones
+        assert torch.allclose(after[key] - before[key], deltas[key[: -len(".weight")]], atol=1e-6), key
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(run / "final")
+    assert type(model.model.layers[0].self_attn.q_proj) is torch.nn.Linear
+    assert model.model.layers[0].self_attn.q_proj.weight.dtype == torch.float32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,16 @@ def metrics(run: Path) -> list[dict]:
 
 def status(run: Path) -> dict:
     return json.loads((run / "status.json").read_text())
+
+
+def wait_for(run: Path, until, timeout: float = 240.0) -> dict:
+    """Poll the run's status.json until `until(status)` holds; on timeout fail with the status and the log tail."""
+    from lep_core.training import job
+
+    end = time.time() + timeout
+    while time.time() < end:
+        state = job.read_status(run) or {}
+        if until(state):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"timed out; status {job.read_status(run)}; log:\n{job.log_tail(run)}")

@@ -7,25 +7,15 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
 from lep_core.training import job
 from lep_core.training.trainer import train
 from tests.training.conftest import metrics, small_options, status
+from tests.training.conftest import wait_for as _wait
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(run: Path, until, timeout: float = 240.0) -> dict:
-    end = time.time() + timeout
-    while time.time() < end:
-        state = job.read_status(run) or {}
-        if until(state):
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"timed out; status {job.read_status(run)}; log:\n{job.log_tail(run)}")
 
 
 def test_stop_and_resume_matches_straight_run(tiny_llama, small_corpus, tmp_path):

@@ -1,4 +1,4 @@
-"""Small pieces of the trainer: data order, schedule, option checks, CUDA guards, new-row masks, OOM detection."""
+"""Small pieces of the trainer: data order, schedule, option checks, CPU paths, new-row masks, OOM detection."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lep_core.errors import LepInputError
 from lep_core.training import data
 from lep_core.training.freeze import new_row_mask
 from lep_core.training.options import TrainOptions
-from lep_core.training.runtime import check_cuda_options, is_out_of_memory, lr_at, resolve_precision
+from lep_core.training.runtime import check_cuda_options, cpu_note, is_out_of_memory, lr_at, resolve_precision
 
 
 def test_batch_order_is_a_function_of_seed_and_step():
@@ -47,10 +47,12 @@ def test_all_option_problems_reported_at_once():
     assert len(problems) == 3 and any("--steps" in p for p in problems) and any("--lr" in p for p in problems)
 
 
-def test_cuda_paths_are_guarded_on_cpu():
+def test_memory_saving_options_run_on_cpu_with_one_note():
     o = TrainOptions(load_in_4bit=True, optimizer="adamw8bit")
-    problems = check_cuda_options(o, "cpu")
-    assert any("--load-in-4bit needs CUDA" in p for p in problems) and any("adamw8bit needs CUDA" in p for p in problems)
+    assert check_cuda_options(o, "cpu") == []  # bitsandbytes is installed: nothing stops them on a CPU
+    note = cpu_note(o, "cpu", "bf16")
+    assert "--load-in-4bit, --optimizer adamw8bit, --precision bf16 save memory, not time" in note
+    assert cpu_note(o, "cuda", "bf16") is None and cpu_note(TrainOptions(), "cpu", "fp32") is None
     assert resolve_precision("auto", "cpu") == "fp32"
     with pytest.raises(LepInputError, match="fp16 needs CUDA"):
         resolve_precision("fp16", "cpu")

@@ -1,0 +1,111 @@
+"""`lep plan`: the memory of a run from config.json alone, against the README's table and a measured run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lep_core.cli.main import main
+from lep_core.training.options import TrainOptions
+from lep_core.training.plan import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+# Llama-3-8B's config.json (the shapes only: no weights exist or are read)
+LLAMA3_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256, "hidden_size": 4096,
+             "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+             "max_position_embeddings": 8192, "rope_theta": 500000.0, "rms_norm_eps": 1e-05,
+             "tie_word_embeddings": False, "torch_dtype": "bfloat16", "bos_token_id": 128000, "eos_token_id": 128001}
+README_ROWS = {"frozen body": "body", "embeddings + head, fp32": "trained", "their gradients, fp32": "gradients",
+               "AdamW 8-bit state": "optimizer", "activations, batch 1": "activations", "head + loss": "head_loss",
+               "CUDA context": "runtime"}
+
+
+@pytest.fixture(scope="module")
+def llama3(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("llama3-8b")
+    (folder / "config.json").write_text(json.dumps(LLAMA3_8B), encoding="utf-8")
+    return folder
+
+
+def _readme_table() -> dict[str, tuple[float, float]]:
+    """Item -> (bf16 body GB, 4-bit body GB) from the README's memory table (each cell's bold figure, else its last)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| item | bf16 body |"):].split("\n\n")[0]
+    out = {}
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        values = [float((re.findall(r"\*\*≈? ?([\d.]+) GB", c) or re.findall(r"([\d.]+) GB", c))[-1]) for c in cells[1:]]
+        key = next((v for k, v in README_ROWS.items() if cells[0].startswith(k) or k in cells[0]), "total")
+        out[key] = (values[0], values[1])
+    return out
+
+
+def test_llama3_8b_on_24gb_agrees_with_the_readme_table(llama3, capsys):
+    readme = _readme_table()
+    assert set(readme) == set(README_ROWS.values()) | {"total"}
+    results = []
+    for column, four_bit in enumerate((False, True)):
+        options = TrainOptions(model=str(llama3), batch_size=1, seq_len=2048, precision="bf16", optimizer="adamw8bit",
+                               gradient_checkpointing=True, load_in_4bit=four_bit)
+        result = plan(options, 24, "cuda")
+        results.append(result)
+        for key, gb in result["items_gb"].items():
+            assert gb == pytest.approx(readme[key][column], abs=0.05), key
+        assert result["total_gb"] == pytest.approx(readme["total"][column], abs=0.1)
+        assert result["parameters"] == 8_030_261_248 and result["trained_parameters"] == 2 * 128256 * 4096
+    assert not results[0]["fits"] and "--load-in-4bit" in results[0]["advice"]
+    assert results[1]["fits"] and results[1]["advice"] is None
+    # the CLI prints the same plan
+    assert main(["plan", "--model", str(llama3), "--batch-size", "1", "--seq-len", "2048", "--device", "cuda",
+                 "--device-memory", "24", "--precision", "bf16", "--optimizer", "adamw8bit", "--gradient-checkpointing",
+                 "--load-in-4bit", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == results[1]
+
+
+def test_advice_names_the_changes_that_make_it_fit(llama3):
+    result = plan(TrainOptions(model=str(llama3), batch_size=4, seq_len=2048, precision="bf16"), 24, "cuda")
+    assert not result["fits"] and result["items_gb"]["optimizer"] == pytest.approx(8.41, abs=0.01)  # torch AdamW
+    assert result["advice"].startswith("pass --optimizer adamw8bit --gradient-checkpointing --load-in-4bit")
+    hopeless = plan(TrainOptions(model=str(llama3), batch_size=1, seq_len=2048), 8, "cuda")
+    assert not hopeless["fits"] and hopeless["advice"].startswith("does not fit even with")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "{tmp}"], "no config.json in"),
+    (["--model", "{bad}"], "unknown architecture 'no-such-arch'"),
+    (["--model", "{llama3}", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--model", "{llama3}", "--device-memory", "-1"], "--device-memory must be a positive number"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, llama3, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "no-such-arch", "hidden_size": 8}', encoding="utf-8")
+    args = [a.format(tmp=tmp_path, bad=bad, llama3=llama3) for a in args]
+    assert main(["plan", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+@pytest.mark.slow
+def test_cpu_estimate_is_within_20_percent_of_the_measured_peak_rss(demo_model, tmp_path):
+    """A real `lep train` of the demo model on the CPU, its peak RSS read from the kernel (wait4), against the plan."""
+    flags = {"batch_size": 2, "seq_len": 128}
+    estimate = plan(TrainOptions(model=str(demo_model), **flags), None, "cpu")
+    corpus = ROOT / "assets" / "corpus" / "01_dialogues.txt"
+    cmd = [sys.executable, "-m", "lep_core.cli.main", "train", "--model", str(demo_model), "--corpus", str(corpus),
+           "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "2", "--seq-len", "128", "--device", "cpu",
+           "--eval-every", "0", "--eval-batches", "1", "--save-every", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, err[-2000:]
+    peak_gb = usage.ru_maxrss * 1024 / 1e9  # ru_maxrss is in KiB on Linux
+    print(f"demo model, batch 2 x 128, fp32 + AdamW on CPU: plan {estimate['total_gb']:.2f} GB, "
+          f"measured peak RSS {peak_gb:.2f} GB ({estimate['total_gb'] / peak_gb - 1:+.0%})")
+    assert abs(estimate["total_gb"] - peak_gb) <= 0.2 * peak_gb
