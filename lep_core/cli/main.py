@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "recipe",
     "bench",
     "app",
+    "export",
 )
 
 
