@@ -25,6 +25,7 @@ STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)
     "propagate": ("Propagate the trained embeddings onto the instruct model with LEP ({mode})", "4 · Propagation"),
     "calibrate": ("Calibrate the adapted model on the original model's answers (or chat data), {steps} steps",
                   "4b · Calibration"),
+    "export": ("Export a {type} GGUF for llama.cpp and Ollama, with an Ollama Modelfile", "6 · Export"),
 }
 STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓", "stopped": "■", "failed": "✗",
               "queued": "…", "stopping": "■"}

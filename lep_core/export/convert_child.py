@@ -5,7 +5,8 @@ its own `gguf-py` first on sys.path (its GGUF constants must match its code) and
 What it adds to the converter (nothing else is changed):
 - the BPE pre-tokenizer: llama.cpp recognises it by hashing the ids of a check text with Cyrillic in it, which
   new Russian merges change; when the model's own hash is unknown, the hash of the original model's tokenizer is
-  used, after checking that both tokenizers pre-tokenize (pre_tokenizer + normalizer) the same way;
+  used, after checking that both tokenizers pre-tokenize (pre_tokenizer + normalizer) the same way; failing that,
+  the type of its split pattern (pretokenizers.py);
 - padded rows: embedding rows past the last token id are dropped from token_embd/output and from the vocabulary
   size, so llama.cpp can never sample them.
 Stdout carries one JSON object a line: {"done", "total"} while writing (bytes), then {"pre", "rows", "tokens"};
@@ -45,30 +46,35 @@ class _Bar:
         pass
 
 
-def _pre_tokenizer_state(folder: Path) -> str | None:
-    path = folder / "tokenizer.json"
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
+def _pre_tokenizer_state(tokenizer) -> str:
+    """How a loaded tokenizer splits text before BPE: its normalizer and pre-tokenizer (transformers may replace
+    the ones in tokenizer.json with its tokenizer class's own, so the loaded tokenizer is what counts)."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
     return json.dumps([state.get("normalizer"), state.get("pre_tokenizer")], sort_keys=True)
 
 
 def _pre_name(text_model, tokenizer, originals: list[str]) -> str:
-    """The converter's own hash lookup; on an unknown hash, the first original whose tokenizer it knows."""
+    """The converter's own hash lookup; on an unknown hash, the first original with the same pre-tokenizer whose
+    hash it knows; else the type of the split pattern (lep_core.export.pretokenizers)."""
     from transformers import AutoTokenizer
+
+    from lep_core.export.pretokenizers import by_pattern
 
     try:
         return text_model.get_vocab_base_pre(None, tokenizer)
     except NotImplementedError:
         pass
-    own = _pre_tokenizer_state(Path(tokenizer.name_or_path))
+    own = _pre_tokenizer_state(tokenizer)
     for original in originals:
-        if _pre_tokenizer_state(Path(original)) != own:
-            continue
         try:
-            return text_model.get_vocab_base_pre(None, AutoTokenizer.from_pretrained(original))
+            other = AutoTokenizer.from_pretrained(original)
+            if _pre_tokenizer_state(other) == own:
+                return text_model.get_vocab_base_pre(None, other)
         except (NotImplementedError, OSError, ValueError):
             continue
+    found = by_pattern(tokenizer.backend_tokenizer.to_str())
+    if found:
+        return found
     raise _UserError("llama.cpp does not recognise this tokenizer's BPE pre-tokenizer and no original model with "
                      "the same pre-tokenizer was found: pass --base SRC (the model whose tokenizer was extended)")
 

@@ -10,6 +10,7 @@ version as the installed llama-cpp-python, from pip's cache when it was just bui
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -67,14 +68,10 @@ def install(version: str | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         fresh = target.parent / f".{target.name}.tmp"
         if fresh.exists():
-            import shutil
-
             shutil.rmtree(fresh)
         os.replace(source, fresh)
         (fresh / "VERSION").write_text(f"llama-cpp-python {version}\n", encoding="utf-8")
         if target.exists():
-            import shutil
-
             shutil.rmtree(target)
         os.replace(fresh, target)
     return target
