@@ -6,6 +6,7 @@ first (folder, repo name, token, hub reachable, repository empty unless --overwr
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,27 @@ def _hub_problem(exc: BaseException, endpoint: str) -> LepInputError:
     if isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code in (401, 403):
         return LepInputError(f"the hub at {endpoint} refused the token ({exc.response.status_code}): "
                              "check it with `hf auth whoami` or set HF_TOKEN to a token with write access")
+    if isinstance(exc, HfHubHTTPError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return LepInputError(f"the hub at {endpoint} answered: {first}")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return LepInputError(f"cannot reach the Hugging Face hub at {endpoint} ({first}): check the network "
-                         "(or HF_ENDPOINT) and try again")
+    return LepInputError(f"cannot reach the Hugging Face hub at {endpoint} ({type(exc).__name__}: {first}): check "
+                         "the network (or HF_ENDPOINT) and try again")
+
+
+def _probe(endpoint: str) -> None:
+    """Fail at once when the hub's host does not accept connections (huggingface_hub would retry for ~25 s).
+    Skipped behind a proxy, where only the proxy is reachable directly."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return
+    url = urlsplit(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=10).close()
+    except OSError as exc:
+        raise _hub_problem(exc, endpoint) from None
 
 
 def push(model: str, repo: str, private: bool = False, overwrite: bool = False, dry_run: bool = False,
@@ -59,9 +78,9 @@ def push(model: str, repo: str, private: bool = False, overwrite: bool = False, 
     Raises LepInputError (one line) for a bad folder or repo name, a missing or refused token, an unreachable hub,
     or a non-empty repository without overwrite.
     """
-    import httpx
     from huggingface_hub import HfApi, constants, get_token
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError
+    from huggingface_hub.utils.logging import set_verbosity_error
 
     from lep_core.export.card import write_card
 
@@ -78,6 +97,8 @@ def push(model: str, repo: str, private: bool = False, overwrite: bool = False, 
     if not token:
         raise LepInputError("no Hugging Face token: run `hf auth login` or set HF_TOKEN (a token with write access)")
     endpoint = endpoint or constants.ENDPOINT
+    _probe(endpoint)
+    set_verbosity_error()  # its retry warnings would break the one-line contract; the error below says it all
     api = HfApi(endpoint=endpoint, token=token)
     try:
         try:
@@ -92,6 +113,8 @@ def push(model: str, repo: str, private: bool = False, overwrite: bool = False, 
             api.create_repo(repo, private=private, exist_ok=True)
         commit = api.upload_folder(folder_path=folder, repo_id=repo, ignore_patterns=list(_IGNORE),
                                    commit_message=f"Upload {folder.name} (LEP Studio)")
-    except (httpx.TransportError, HfHubHTTPError, OSError) as exc:
+    except LepInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the hub client's transport errors (its HTTP library varies by version)
         raise _hub_problem(exc, endpoint) from None
     return {**summary, "uploaded": True, "url": getattr(commit, "commit_url", None) or f"{endpoint}/{repo}"}
