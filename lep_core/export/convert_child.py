@@ -8,7 +8,11 @@ What it adds to the converter (nothing else is changed):
   used, after checking that both tokenizers pre-tokenize (pre_tokenizer + normalizer) the same way; failing that,
   the type of its split pattern (pretokenizers.py);
 - padded rows: embedding rows past the last token id are dropped from token_embd/output and from the vocabulary
-  size, so llama.cpp can never sample them.
+  size, so llama.cpp can never sample them;
+- merge priority of a BPE vocabulary with byte fallback written without tokenizer.model (LLaMA-2/Mistral style,
+  as an extension saves it): llama.cpp runs it as a SentencePiece vocabulary that merges by token score, and the
+  converter gives every token the placeholder score -1000; each token made by a merge gets -(its merge rank + 1),
+  so llama.cpp merges in the order the Hugging Face tokenizer does.
 Stdout carries one JSON object a line: {"done", "total"} while writing (bytes), then {"pre", "rows", "tokens"};
 {"error"} on a problem the user can fix (exit 2).
 """
@@ -83,6 +87,21 @@ class _UserError(Exception):
     pass
 
 
+def _merge_scores(model_dir: Path) -> dict[int, float] | None:
+    """token id -> -(rank + 1) of the merge that makes it, for BPE with byte fallback; None for other vocabularies."""
+    path = model_dir / "tokenizer.json"
+    model = json.loads(path.read_text(encoding="utf-8")).get("model", {}) if path.is_file() else {}
+    if model.get("type") != "BPE" or not model.get("byte_fallback"):
+        return None
+    vocab, scores = model["vocab"], {}
+    for rank, pair in enumerate(model.get("merges", [])):
+        left, right = pair.split(" ", 1) if isinstance(pair, str) else pair
+        token_id = vocab.get(left + right)
+        if token_id is not None:
+            scores.setdefault(token_id, -float(rank + 1))
+    return scores
+
+
 def convert(spec: dict[str, Any]) -> dict[str, Any]:
     folder = Path(spec["converter"])
     sys.path.insert(0, str(folder / "gguf-py"))
@@ -105,6 +124,9 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
         model_class = get_model_class(arch)
     except NotImplementedError:
         raise _UserError(f"llama.cpp's converter does not support the architecture {arch}") from None
+    scores = _merge_scores(model_dir)
+    if scores is not None:
+        gguf.LlamaHfVocab.get_token_score = lambda self, token_id: scores.get(token_id, 0.0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokens = max(tokenizer.get_vocab().values()) + 1
     rows = int(hparams.get("vocab_size") or tokens)

@@ -22,8 +22,12 @@ def test_family_runs_in_llama_cpp(family, exported_family, heldout_ru, heldout_e
     lines = held_out_lines(heldout_ru, 60) + held_out_lines(heldout_en, 30)
     found = verify_gguf(folder, gguf, lines, QUESTION, new_tokens=32)
     assert found["tokens"]["identical"] == len(lines), found["tokens"]["first_mismatch"]
-    assert found["greedy_equal"], (found["greedy_hf"], found["greedy_llama_cpp"])
-    assert len(found["greedy_hf"]) == 32
+    # a random tiny model's logits are nearly flat: where two tokens tie within 1e-3 f16 may pick either, and the
+    # free-running texts part there; step by step, llama.cpp picks transformers' token everywhere else
+    steps = found["stepwise"]
+    assert steps["steps"] == 32 and steps["different"] == 0 and steps["tied"] <= 3, steps
+    if steps["tied"] == 0:
+        assert found["greedy_equal"], (found["greedy_hf"], found["greedy_llama_cpp"])
 
 
 def test_extended_byte_bpe_is_mapped_to_the_original_pre_tokenizer(exported_family):
@@ -44,14 +48,15 @@ def test_padded_rows_are_dropped_from_the_gguf_and_suppressed_in_the_folder(expo
 
     folder, gguf = exported_family("tiny_qwen2")
     tokens = len(load_tokenizer(folder))
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    assert config["vocab_size"] == tokens + 64  # config.json = embedding rows, padding kept in the HF folder
+    rows = json.loads((folder / "config.json").read_text(encoding="utf-8"))["vocab_size"]
+    assert rows > tokens  # the 60 new tokens took 60 of the 64 spare rows; the rest stay padding
     reader = GGUFReader(gguf)
     assert len(reader.fields["tokenizer.ggml.tokens"].data) == tokens
-    embd = next(t for t in reader.tensors if t.name == "token_embd.weight")
-    assert max(int(x) for x in embd.shape) == tokens
+    for name in ("token_embd.weight", "output.weight"):
+        tensor = next(t for t in reader.tensors if t.name == name)
+        assert max(int(x) for x in tensor.shape) == tokens, name
     generation = json.loads((folder / "generation_config.json").read_text(encoding="utf-8"))
-    assert generation["suppress_tokens"] == list(range(tokens, tokens + 64))
+    assert generation["suppress_tokens"] == list(range(tokens, rows))
 
 
 def test_padded_rows_are_never_generated_by_transformers(adapted_family):
@@ -90,3 +95,4 @@ def test_demo_adapted_model_runs_in_llama_cpp(demo_model, ru_corpus, heldout_ru,
           f"{found['tokens']['identical']}/{found['tokens']['lines']}; greedy equal {found['greedy_equal']}")
     assert found["tokens"]["identical"] == found["tokens"]["lines"], found["tokens"]["first_mismatch"]
     assert found["greedy_equal"], (found["greedy_hf"], found["greedy_llama_cpp"])
+    assert found["stepwise"]["same"] == 32, found["stepwise"]
