@@ -111,7 +111,9 @@ def card_text(folder: Path) -> str:
     status = _read_json(run / "status.json") or _read_json(run.parent / "status.json") if run else None
     if status:
         lines += ["", "## Training", ""]
-        lines += _table({k: v for k, v in status.items() if isinstance(v, (int, float, str)) and k != "pid"})
+        keep = ("state", "step", "total", "loss", "val_loss", "tokens_per_step", "tokens_per_s", "elapsed_s", "device",
+                "precision")
+        lines += _table({k: status[k] for k in keep if k in status})
     adaptation = _read_json(folder / ADAPTATION_FILE)
     lines += ["", "## Adaptation figures", ""]
     lines += _table(adaptation) if adaptation else ["Not measured yet: `lep bench adaptation --original SRC --adapted "
