@@ -35,6 +35,12 @@ def run_active(workspace: Path, name: str | None) -> bool:
     return bool(name) and (recipe_job.read_status(workspace, name) or {}).get("state") in ACTIVE
 
 
+def latest_job(workspace: Path, origin: str) -> str | None:
+    """What a fresh page shows: the running job a tab started (origin) if any, else its newest one."""
+    runs = recipe_job.recipe_runs(workspace, origin)
+    return next((r["name"] for r in runs if r.get("state") in ACTIVE), runs[0]["name"] if runs else None)
+
+
 def run_stamp(workspace: Path, name: str, status: dict[str, Any] | None, *more: str | None) -> tuple:
     """What a live view of a recipe run depends on (job_controls.live_poll): the files of its folder and of
     `more` folders, and while it runs a clock that moves every 5 s (each step's time is on screen)."""

@@ -44,15 +44,22 @@ def check_export(opts: ExportOptions) -> list[str]:
     elif not any((folder / name).is_file() for name in TOKENIZER_FILES):
         problems.append(f"no tokenizer in {folder} (tokenizer.json or tokenizer.model): export a folder made by "
                         "`lep propagate` or `lep model init`, which save the tokenizer with the model")
-    if opts.type not in {t.value for t in GgufType}:
-        problems.append(f"unknown --type {opts.type!r}: choose one of {', '.join(t.value for t in GgufType)}")
+    problems += setting_problems(opts.type, str(opts.out))
     out = Path(opts.out).expanduser()
-    if out.suffix != ".gguf":
-        problems.append(f"--out must end in .gguf (got {opts.out})")
-    elif not opts.overwrite:
+    if out.suffix == ".gguf" and not opts.overwrite:
         for path in (out, modelfile_path(out)):
             if path.exists():
                 problems.append(f"{path} already exists: choose another --out or pass --overwrite")
+    return problems
+
+
+def setting_problems(type_: str, out: str) -> list[str]:
+    """The type, the file name and the converter: what the recipe step checks up front too."""
+    problems = []
+    if type_ not in {t.value for t in GgufType}:
+        problems.append(f"unknown type {type_!r}: choose one of {', '.join(t.value for t in GgufType)}")
+    if not out.endswith(".gguf"):
+        problems.append(f"out must end in .gguf (got {out})")
     try:
         find_converter()
     except LepInputError as exc:

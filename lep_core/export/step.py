@@ -11,21 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from lep_core.errors import LepInputError
-from lep_core.export.converter import find_converter
-from lep_core.export.options import ExportOptions, GgufType
+from lep_core.export.options import ExportOptions
+
 
 def step_problems(args: dict[str, Any]) -> list[str]:
-    problems = []
-    if args.get("type") not in {t.value for t in GgufType}:
-        problems.append(f"type must be one of {', '.join(t.value for t in GgufType)} (got {args.get('type')!r})")
-    if not str(args.get("out", "")).endswith(".gguf"):
-        problems.append(f"out must end in .gguf (got {args.get('out')!r})")
-    try:
-        find_converter()
-    except LepInputError as exc:
-        problems.append(str(exc))
-    return problems
+    from lep_core.export.gguf_export import setting_problems
+
+    return setting_problems(str(args.get("type")), str(args.get("out", "")))
 
 
 def written_settings(out: Path) -> dict[str, Any] | None:

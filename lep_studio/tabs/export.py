@@ -21,8 +21,8 @@ from lep_core.lineage import recipe_path
 from lep_core.recipes import Recipe, Step
 from lep_core.workspace import inside
 from lep_studio.context import AppContext
-from lep_studio.job_controls import live_poll, poll_timer
-from lep_studio.recipe_view import run_active, run_stamp, steps_html
+from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
+from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import guarded
 
 ORIGIN = "export"
@@ -112,14 +112,11 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_stop(job: str | None):
-        if not job or not recipe_job.stop(ctx.workspace, job):
-            raise LepInputError("no export is running here: nothing to stop")
-        gr.Info("Stopping: the unfinished file is removed.")
+        stop_recipe_job(ctx.workspace, job, "export", "the unfinished file is removed.")
         return view(job)
 
     def on_load():
-        runs = recipe_job.recipe_runs(ctx.workspace, ORIGIN)
-        job = next((r["name"] for r in runs if r.get("state") in ACTIVE), runs[0]["name"] if runs else None)
+        job = latest_job(ctx.workspace, ORIGIN)
         return (job, *view(job))
 
     def stamp(job: str | None) -> tuple:

@@ -79,7 +79,7 @@ def test_recipe_export_step_checked_up_front_and_skipped_when_done(adapted_famil
     bad = parse_recipe(f"steps:\n  - export: {{model: {folder}, out: exports/x.bin, type: q2}}\n")
     with pytest.raises(LepInputError) as err:
         run_recipe(bad, export_ws, log=lambda _: None)
-    assert "type must be one of" in str(err.value) and "out must end in .gguf" in str(err.value)
+    assert "unknown type 'q2'" in str(err.value) and "out must end in .gguf" in str(err.value)
     recipe = parse_recipe(f"steps:\n  - export: {{model: {folder}, out: exports/step.gguf, type: q8_0}}\n")
     first = run_recipe(recipe, export_ws, log=lambda _: None)
     assert first[0]["state"] == "done" and (export_ws / "exports" / "step.gguf").is_file()
