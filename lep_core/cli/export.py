@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from lep_core.cli.common import add_json
 from lep_core.export.options import ExportOptions, GgufType
 
@@ -31,12 +33,17 @@ def register(sub) -> None:
     q.set_defaults(func=run_push)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # export_gguf then stops its converter and removes the temporary files
+
+
 def run_gguf(args) -> dict:
     from lep_core.cli.progress import bar
     from lep_core.export.gguf_export import export_gguf
 
     opts = ExportOptions(model=args.model, out=args.out, type=args.type, base=args.base, name=args.name,
                          overwrite=args.overwrite)
+    signal.signal(signal.SIGTERM, _interrupt)
     with bar(1000, "export gguf") as update:
         return export_gguf(opts, lambda fraction, _message: update(int(fraction * 1000), 1000))
 

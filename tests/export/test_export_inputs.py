@@ -97,3 +97,23 @@ def test_card_is_written_by_propagation_and_refreshed_by_export(exported_family)
     assert card.startswith("---\n") and "## LEP report" in card and "## Tokenizer (extend)" in card
     assert "```yaml" in card and "- propagate:" in card  # the recipe that replays it
     assert gguf.name in card and "ollama create" in card
+
+
+def test_a_stopped_export_leaves_nothing(tmp_path, tiny_llama):
+    """SIGTERM while the converter runs: the child is stopped, its temporary files removed, no output appears."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "lep_core.cli.main", "export", "gguf", "--model", str(tiny_llama),
+                             "--out", str(out_dir / "m.gguf")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(out_dir.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # the job spec appears just before the converter starts
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert list(out_dir.iterdir()) == []
