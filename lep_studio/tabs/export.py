@@ -6,6 +6,7 @@ tab's: a progress bar, Stop, a reload shows the running or last export. The file
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +19,7 @@ from lep_core.export.modelfile import ollama_lines
 from lep_core.export.options import DEFAULT_TYPE, ExportOptions, GgufType
 from lep_core.jobs import ACTIVE
 from lep_core.lineage import recipe_path
-from lep_core.recipes import Recipe, Step
+from lep_core.recipes import Recipe, Step, load_recipe
 from lep_core.workspace import inside
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
@@ -34,6 +35,14 @@ INTRO = ("**Take the model out.** Pick an adapted model and a format: the export
 
 def gguf_path(ctx: AppContext, model: str, type_: str) -> Path:
     return ctx.workspace / EXPORTS / f"{Path(model).name}-{type_}.gguf"
+
+
+def download_links(paths: list[Path]) -> str:
+    """Download links to files in the workspace, served by Gradio from there (launch's allowed_paths): a gr.File
+    would first copy a many-gigabyte GGUF into Gradio's cache."""
+    rows = [f"<a href='/gradio_api/file={html.escape(str(p))}' download='{html.escape(p.name)}'>⇣ {html.escape(p.name)}</a> "
+            f"<small>({p.stat().st_size / 2**20:,.1f} MiB)</small>" for p in paths if p.is_file()]
+    return "<div class='lep-downloads'><b>Download</b><br>" + "<br>".join(rows) + "</div>"
 
 
 def job_recipe(model: str, out: Path, type_: str, workspace: Path) -> Recipe:
@@ -60,7 +69,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="exp-status", elem_classes="lep-status")
             steps = gr.HTML("", elem_id="exp-steps")
-            files = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="exp-files")
+            files = gr.HTML("", elem_id="exp-files")  # links served from the workspace: no copy of a large file
             ollama = gr.Code(label="Run it in Ollama", language="shell", interactive=False, elem_id="exp-ollama")
     shown = gr.State(None)  # the export job this page shows (its recipe name)
     timer = poll_timer()
@@ -71,27 +80,34 @@ def build(ctx: AppContext) -> None:
     def view(job: str | None):
         st = status_of(job)
         if not st:
-            return "", "", None, ""
+            return "", "", "", ""
+        spec = recipe_job.job_dir(ctx.workspace, job) / recipe_job.SPEC
+        try:
+            recipe = load_recipe(spec) if spec.is_file() else None  # its row shows before `lep run` is up
+        except LepInputError:
+            recipe = None
         step = (st.get("steps") or [{}])[0]
-        out, state = Path(step.get("out") or ""), st.get("state")
-        bar = steps_html(st, None, "exp")
+        out, state = Path(step.get("out") or (recipe.steps[0].args["out"] if recipe else "")), st.get("state")
+        if not out.is_absolute():
+            out = ctx.workspace / out
+        bar = steps_html(st, recipe, "exp")
         if state == "finished" and out.is_file():
             size = out.stat().st_size / 2**20
             took = f" in {step['seconds']:.0f} s" if step.get("seconds") is not None else ""
             text = (f"Wrote **{EXPORTS}/{out.name}** ({size:,.0f} MiB){took} and its Modelfile. Download both, "
                     "put them in one folder and run the lines below.")
             lines = ollama_lines(out, out.stem)
-            return text, bar, [str(out), str(modelfile_path(out))], "\n".join(lines)
+            return text, bar, download_links([out, modelfile_path(out)]), "\n".join(lines)
         if state == "finished":
-            return f"The export {out.name} is gone (deleted?): export again.", bar, None, ""
+            return f"The export {out.name} is gone (deleted?): export again.", bar, "", ""
         if state == "failed":
-            return f"⚠ The export failed: {st.get('error') or 'see the log'}. Nothing was written.", bar, None, ""
+            return f"⚠ The export failed: {st.get('error') or 'see the log'}. Nothing was written.", bar, "", ""
         if state == "stopped":
-            return "Stopped: nothing was written. Press **Export GGUF** to start again.", bar, None, ""
+            return "Stopped: nothing was written. Press **Export GGUF** to start again.", bar, "", ""
         if state in ACTIVE:
             return (f"**Exporting** → {EXPORTS}/{out.name}: {step.get('message') or 'starting'} (you can leave this "
-                    "tab or reload: the job goes on)", bar, None, "")
-        return f"Export job {job}: {state}", bar, None, ""
+                    "tab or reload: the job goes on)", bar, "", "")
+        return f"Export job {job}: {state}", bar, "", ""
 
     outputs = [status, steps, files, ollama]
 

@@ -30,7 +30,7 @@ def test_export_q8_0_and_download(app_server, page, workspace, screenshots):
     page.locator("#exp-run").click()
     status = page.locator("#exp-status")
     expect(page.locator("#exp-step-1")).to_be_visible(timeout=30_000)  # the job's row, with its progress bar
-    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=180_000)
+    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=400_000)
     expect(page.locator("#exp-step-1")).to_have_attribute("data-state", "done")
     files = page.locator("#exp-files")
     expect(files).to_contain_text("tiny-ru-q8_0.gguf")
@@ -39,8 +39,8 @@ def test_export_q8_0_and_download(app_server, page, workspace, screenshots):
     gguf = workspace / "exports" / "tiny-ru-q8_0.gguf"
     assert gguf.is_file() and (workspace / "exports" / "tiny-ru-q8_0.Modelfile").is_file()
     with page.expect_download() as download:
-        files.get_by_role("link", name="tiny-ru-q8_0.gguf").first.click()
-    assert download.value.path().stat().st_size == gguf.stat().st_size
+        files.get_by_role("link", name="⇣ tiny-ru-q8_0.gguf").click()
+    assert download.value.path().read_bytes() == gguf.read_bytes()
     page.wait_for_timeout(500)
     shoot(page, screenshots / "export.png")
     page.reload()  # a new page re-attaches to the last export
