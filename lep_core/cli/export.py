@@ -43,9 +43,12 @@ def run_gguf(args) -> dict:
 
     opts = ExportOptions(model=args.model, out=args.out, type=args.type, base=args.base, name=args.name,
                          overwrite=args.overwrite)
-    signal.signal(signal.SIGTERM, _interrupt)
-    with bar(1000, "export gguf") as update:
-        return export_gguf(opts, lambda fraction, _message: update(int(fraction * 1000), 1000))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with bar(1000, "export gguf") as update:
+            return export_gguf(opts, lambda fraction, _message: update(int(fraction * 1000), 1000))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_push(args) -> dict:
