@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)" -e ".[test]"
+	$(BIN)/python -m lep_core.export.converter install
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -69,6 +69,10 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
             problems.append(str(exc))
         if not isinstance(args["ridge"], (int, float)) or args["ridge"] < 0:
             problems.append(f"ridge must be a number, 0 or more (got {args['ridge']!r})")
+    elif step.kind == "export":
+        from lep_core.export.step import step_problems
+
+        problems += step_problems(args)
     return problems
 
 
@@ -141,6 +145,10 @@ def _recorded_settings(kind: str, out: Path) -> dict[str, Any] | None:
             return json.loads((out / ("config.json" if kind == "train" else SPEC)).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+    if kind == "export":
+        from lep_core.export.step import written_settings
+
+        return written_settings(out)
     manifest = read_manifest(out)
     return manifest.get("params", {}) if manifest else None
 

@@ -52,6 +52,7 @@ STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] =
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
     "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
+    "export": (("model", "out"), {"type": "f16", "base": None, "name": None}, ("model", "base")),  # a .gguf file
 }
 RUN_KINDS = ("train", "calibrate")  # steps whose output is a training run (status.json, checkpoints, final/)
 
@@ -146,6 +147,8 @@ def _already_done(args: dict[str, Any], kind: str) -> bool:
 
         status = read_status(out)
         return bool(status and status.get("state") == "finished" and (out / "final").is_dir())
+    if kind == "export":  # a file, not a folder: check_recipe has refused one of another type
+        return out.is_file()
     return read_manifest(out) is not None
 
 
@@ -200,6 +203,10 @@ def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
         return _train(a, overwrite, progress)
     if step.kind == "calibrate":
         return _calibrate(a, overwrite, progress)
+    if step.kind == "export":
+        from lep_core.export.step import run_export_step
+
+        return run_export_step(a, overwrite, progress)
     if step.kind == "propagate":
         from lep_core.propagation.options import PropagateOptions
         from lep_core.propagation.propagate import propagate

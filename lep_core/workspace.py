@@ -82,7 +82,7 @@ def content_hash(path: str | os.PathLike) -> str | None:
     if not p.is_dir():
         return None
     h = hashlib.sha256()
-    for f in sorted(x for x in p.rglob("*") if x.is_file() and x.name != MANIFEST):
+    for f in sorted(x for x in p.rglob("*") if x.is_file() and x.name not in (MANIFEST, "README.md")):
         h.update(str(f.relative_to(p)).encode())
         h.update(file_hash(f).encode())
     return "sha256:" + h.hexdigest()

@@ -29,6 +29,15 @@ def refuse_second(active: str | None) -> None:
         raise LepInputError(f"a job is already running (runs/{Path(active).name}): stop it first")
 
 
+def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> None:
+    """Stop a tab's one-step recipe job (SIGTERM), or say there is none; `note` tells what a stop leaves."""
+    from lep_core import recipe_job
+
+    if not job or not recipe_job.stop(workspace, job):
+        raise LepInputError(f"no {what} is running here: nothing to stop")
+    gr.Info(f"Stopping: {note}")
+
+
 def run_is_active(run_path: str | None) -> bool:
     return bool(run_path) and job.is_active(Path(run_path))
 

@@ -25,6 +25,7 @@ STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)
     "propagate": ("Propagate the trained embeddings onto the instruct model with LEP ({mode})", "4 · Propagation"),
     "calibrate": ("Calibrate the adapted model on the original model's answers (or chat data), {steps} steps",
                   "4b · Calibration"),
+    "export": ("Export a {type} GGUF for llama.cpp and Ollama, with an Ollama Modelfile", "6 · Export"),
 }
 STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓", "stopped": "■", "failed": "✗",
               "queued": "…", "stopping": "■"}
@@ -32,6 +33,12 @@ STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓"
 
 def run_active(workspace: Path, name: str | None) -> bool:
     return bool(name) and (recipe_job.read_status(workspace, name) or {}).get("state") in ACTIVE
+
+
+def latest_job(workspace: Path, origin: str) -> str | None:
+    """What a fresh page shows: the running job a tab started (origin) if any, else its newest one."""
+    runs = recipe_job.recipe_runs(workspace, origin)
+    return next((r["name"] for r in runs if r.get("state") in ACTIVE), runs[0]["name"] if runs else None)
 
 
 def run_stamp(workspace: Path, name: str, status: dict[str, Any] | None, *more: str | None) -> tuple:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "recipe",
     "bench",
     "app",
+    "export",
 )
 
 

@@ -23,6 +23,7 @@ from lep_core.corpus import read_corpus
 from lep_core.device import resolve_device
 from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
+from lep_core.export.card import suppress_padding, write_card
 from lep_core.propagation.embeddings_io import (
     HEAD_NAMES,
     ModelFiles,
@@ -252,12 +253,15 @@ def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | N
                 report = propagate_one(name, found.base, found.instructs[name], found.inst_toks[name], found.adapted,
                                        rows, opts, device, target, tick_for(k))
                 _manifest(target, opts, opts.instruct[k], report)
+                suppress_padding(target)  # padded rows can never be generated
                 reports.append(report)
             if steps > 1:
                 _manifest(tmp, opts, None, {"targets": names})
+    out = str(Path(opts.out).expanduser().resolve())
+    for name in names:  # the model card, once the folder is in place (it reads the workspace's lineage)
+        write_card(Path(out) if steps == 1 else Path(out) / name)
     if progress:
         progress(1.0, "done")
-    out = str(Path(opts.out).expanduser().resolve())
     result: dict[str, Any] = {"out": out, "seconds": round(time.perf_counter() - started, 3)}
     if steps == 1:
         return {**result, **reports[0]}

@@ -8,5 +8,6 @@ TABS = (
     ("propagation", "4 · Propagation"),
     ("calibration", "4b · Calibration"),
     ("compare", "5 · Compare"),
+    ("export", "6 · Export"),
     ("workspace", "Workspace"),
 )

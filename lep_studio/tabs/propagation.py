@@ -25,8 +25,8 @@ from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.propagate import preflight, read_result
 from lep_core.recipes import Recipe, Step, load_recipe
 from lep_studio.context import AppContext
-from lep_studio.job_controls import live_poll, poll_timer
-from lep_studio.recipe_view import run_active, run_stamp, steps_html
+from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
+from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
@@ -213,15 +213,12 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_stop(job: str | None):
-        if not job or not recipe_job.stop(ctx.workspace, job):
-            raise LepInputError("no propagation is running here: nothing to stop")
-        gr.Info("Stopping: the unfinished output is removed, nothing else changes.")
+        stop_recipe_job(ctx.workspace, job, "propagation", "the unfinished output is removed, nothing else changes.")
         return view(job)
 
     def on_load():
         """A fresh page: the running propagation if any, else the newest one (its report stays on screen)."""
-        runs = recipe_job.recipe_runs(ctx.workspace, ORIGIN)
-        job = next((r["name"] for r in runs if r.get("state") in ACTIVE), runs[0]["name"] if runs else None)
+        job = latest_job(ctx.workspace, ORIGIN)
         return (job, *view(job))
 
     def stamp(job: str | None) -> tuple:

@@ -1,0 +1,169 @@
+"""The model card (README.md) of an adapted folder, and the guard that keeps padded rows out of generation.
+
+Written by propagation (finish_adapted) and refreshed by every export (record_export). Everything on it is read
+from files the folder and its inputs already hold: lep.json manifests (inputs, parameters, tokenizer figures,
+exports), lep_report.json (the LEP fit), the training run's status.json, adaptation.json when `lep bench
+adaptation` left one, and the workspace's votes naming the model. The recipe that replays it comes from
+lep_core.lineage when the folder is in a workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lep_core.workspace import MANIFEST, read_manifest, write_json_atomic
+
+CARD = "README.md"
+ADAPTATION_FILE = "adaptation.json"  # figures of `lep bench adaptation`, when saved beside the model
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except ValueError:
+        return None
+
+
+def _input_manifests(folder: Path, depth: int = 6) -> list[tuple[Path, dict[str, Any]]]:
+    """(folder, manifest) of every local input behind folder, nearest first."""
+    seen, out, frontier = {folder}, [], [folder]
+    for _ in range(depth):
+        nxt = []
+        for current in frontier:
+            for value in (read_manifest(current) or {}).get("inputs", {}).values():
+                for item in value if isinstance(value, list) else [value]:
+                    path = Path(item["path"]) if isinstance(item, dict) and item.get("path") else None
+                    if path and path.is_dir() and path not in seen:
+                        seen.add(path)
+                        nxt.append(path)
+                        manifest = read_manifest(path)
+                        if manifest:
+                            out.append((path, manifest))
+        frontier = nxt
+    return out
+
+
+def _table(rows: dict[str, Any]) -> list[str]:
+    lines = ["| figure | value |", "|---|---|"]
+    for key, value in rows.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value, ensure_ascii=False)
+        lines.append(f"| {key} | {value} |")
+    return lines
+
+
+def _recipe(folder: Path) -> str | None:
+    from lep_core.lineage import lineage
+
+    from lep_core.workspace import KINDS
+
+    root = next((p.parent for p in folder.parents if p.name in KINDS.values()), None)  # workspace/adapted/<name>
+    if root is None:
+        return None
+    try:
+        return lineage(folder, root).to_yaml(f"{folder.parent.name}/{folder.name}")
+    except Exception:  # not in a workspace or not made by recipe steps: the card says so
+        return None
+
+
+def _votes(folder: Path) -> list[dict[str, Any]]:
+    from lep_core.evaluation.votes import read_votes, tally
+
+    evals = folder.parent.parent / "evals"  # workspace/adapted/<name> -> workspace/evals
+    votes = [v for f in sorted(evals.rglob("votes.jsonl")) for v in read_votes(f)] if evals.is_dir() else []
+    return [row for row in tally(votes) if folder.name in (Path(row["model_1"]).name, Path(row["model_2"]).name)]
+
+
+def card_text(folder: Path) -> str:
+    """The model card in Markdown: sources, recipe, tokenizer, LEP report, training, adaptation, votes, exports."""
+    manifest = read_manifest(folder) or {}
+    inputs = manifest.get("inputs", {})
+    lines = ["---", "library_name: transformers", "language: [ru, en]", "tags: [lep-studio, learned-embedding-propagation]",
+             "---", f"# {folder.name}", ""]
+    if manifest.get("kind") == "adapted":
+        lines += ["Adapted to Russian with LEP Studio ([Learned Embedding Propagation](https://arxiv.org/abs/2412.21140)): "
+                  "a tokenizer extended with Russian tokens, their embeddings trained on a base model and carried onto "
+                  "the instruct model by a linear map, without instruction tuning.", ""]
+    lines += ["## Made from", ""]
+    for key in ("instruct", "base", "adapted", "model", "tokenizer"):
+        for item in inputs.get(key) if isinstance(inputs.get(key), list) else [inputs.get(key)]:
+            if isinstance(item, dict) and item.get("path"):
+                lines.append(f"- {key}: `{item['path']}`")
+    recipe = _recipe(folder)
+    lines += ["", "## How (the recipe that replays it)", ""]
+    lines += ["```yaml", recipe.rstrip(), "```"] if recipe else ["Not made by recipe steps in a workspace."]
+    behind = _input_manifests(folder)
+    tokenizer = next((m for _, m in behind if m.get("kind") == "tokenizer"), None)
+    if tokenizer:
+        lines += ["", f"## Tokenizer ({tokenizer.get('params', {}).get('operation', '')})", ""]
+        lines += _table(tokenizer.get("metrics", {}))
+    report = _read_json(folder / "lep_report.json")
+    if report:
+        lines += ["", "## LEP report", ""]
+        lines += _table({k: v for k, v in report.items() if k != "comparison"})
+    run = next((p for p, m in behind if (p.parent / "status.json").is_file() or (p / "status.json").is_file()), None)
+    status = _read_json(run / "status.json") or _read_json(run.parent / "status.json") if run else None
+    if status:
+        lines += ["", "## Training", ""]
+        keep = ("state", "step", "total", "loss", "val_loss", "tokens_per_step", "tokens_per_s", "elapsed_s", "device",
+                "precision")
+        lines += _table({k: status[k] for k in keep if k in status})
+    adaptation = _read_json(folder / ADAPTATION_FILE)
+    lines += ["", "## Adaptation figures", ""]
+    lines += _table(adaptation) if adaptation else ["Not measured yet: `lep bench adaptation --original SRC --adapted "
+                                                    f"{folder}`."]
+    votes = _votes(folder)
+    if votes:
+        lines += ["", "## Blind votes", "", "| model 1 | model 2 | wins 1 | wins 2 | ties | both bad | n |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['model_1']} | {r['model_2']} | {r['wins_1']} | {r['wins_2']} | {r['ties']} | "
+                  f"{r['both_bad']} | {r['n']} |" for r in votes]
+    exports = manifest.get("exports", [])
+    if exports:
+        lines += ["", "## GGUF exports (llama.cpp, Ollama)", "", "| file | type | bytes | pre-tokenizer |",
+                  "|---|---|---|---|"]
+        lines += [f"| {Path(e['out']).name} | {e['type']} | {e['bytes']} | {e.get('pre_tokenizer')} |" for e in exports]
+        lines += ["", "Run one in Ollama:", "", "```bash", *exports[-1]["ollama"], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(folder: Path) -> Path:
+    """Write folder/README.md atomically (a temporary file renamed into place)."""
+    target = Path(folder) / CARD
+    tmp = target.with_name(f".{CARD}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(card_text(Path(folder)), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def suppress_padding(folder: Path) -> list[int]:
+    """Rows past the last token id (padding, as Qwen ships) go to generation_config.json's suppress_tokens, so
+    `generate` can never sample them; config.json's vocab_size stays the number of embedding rows."""
+    from lep_core.sources import load_tokenizer
+
+    config = _read_json(folder / "config.json") or {}
+    rows = int(config.get("vocab_size") or 0)
+    tokens = len(load_tokenizer(folder))
+    padded = list(range(tokens, rows))
+    if padded:
+        path = folder / "generation_config.json"
+        gen = _read_json(path) or {}
+        gen["suppress_tokens"] = sorted(set(gen.get("suppress_tokens") or []) | set(padded))
+        write_json_atomic(path, gen)
+    return padded
+
+
+def record_export(folder: Path, result: dict[str, Any]) -> None:
+    """Note an export in the folder's lep.json (when it has one) and refresh its card."""
+    manifest = read_manifest(folder)
+    if manifest is not None:
+        kept = [e for e in manifest.get("exports", []) if e.get("out") != result["out"]]
+        manifest["exports"] = kept + [{k: result[k] for k in ("out", "type", "bytes", "pre_tokenizer", "ollama")}]
+        write_json_atomic(Path(folder) / MANIFEST, manifest)
+    write_card(Path(folder))

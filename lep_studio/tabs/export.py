@@ -1,0 +1,145 @@
+"""Export tab: an adapted model -> one .gguf file for llama.cpp and Ollama, with its Modelfile, to download.
+
+The export runs as a background job, a one-step `export` recipe (lep_core/recipe_job.py) like the Propagation
+tab's: a progress bar, Stop, a reload shows the running or last export. The file goes to workspace/exports/.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+from gradio.context import Context
+
+from lep_core import recipe_job
+from lep_core.errors import LepInputError
+from lep_core.export.gguf_export import check_export, modelfile_path
+from lep_core.export.modelfile import ollama_lines
+from lep_core.export.options import DEFAULT_TYPE, ExportOptions, GgufType
+from lep_core.jobs import ACTIVE
+from lep_core.lineage import recipe_path
+from lep_core.recipes import Recipe, Step, load_recipe
+from lep_core.workspace import inside
+from lep_studio.context import AppContext
+from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
+from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
+from lep_studio.widgets import guarded
+
+ORIGIN = "export"
+EXPORTS = "exports"  # workspace/exports/<model>-<type>.gguf
+INTRO = ("**Take the model out.** Pick an adapted model and a format: the export writes one **.gguf** file that "
+         "llama.cpp and Ollama run (the extended tokenizer, chat template and stop tokens inside) and an Ollama "
+         "**Modelfile** beside it. f16 matches transformers token for token; q8_0 is half the size.")
+
+
+def gguf_path(ctx: AppContext, model: str, type_: str) -> Path:
+    return ctx.workspace / EXPORTS / f"{Path(model).name}-{type_}.gguf"
+
+
+def download_links(paths: list[Path]) -> str:
+    """Download links to files in the workspace, served by Gradio from there (launch's allowed_paths): a gr.File
+    would first copy a many-gigabyte GGUF into Gradio's cache."""
+    rows = [f"<a href='/gradio_api/file={html.escape(str(p))}' download='{html.escape(p.name)}'>⇣ {html.escape(p.name)}</a> "
+            f"<small>({p.stat().st_size / 2**20:,.1f} MiB)</small>" for p in paths if p.is_file()]
+    return "<div class='lep-downloads'><b>Download</b><br>" + "<br>".join(rows) + "</div>"
+
+
+def job_recipe(model: str, out: Path, type_: str, workspace: Path) -> Recipe:
+    root = workspace.resolve()
+    args = {"model": recipe_path(Path(model).resolve(), root), "out": recipe_path(out, root), "type": type_}
+    return Recipe(f"export-{out.stem}", [Step("export", args)])
+
+
+def build(ctx: AppContext) -> None:
+    models = ctx.model_choices()
+    adapted = [p for label, p in models if label.startswith("adapted")]
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=2):
+            model = gr.Dropdown(models, value=adapted[0] if adapted else None, label="Model", allow_custom_value=True,
+                                elem_id="exp-model", info="an adapted model (or any model of the workspace)")
+            kind = gr.Radio([(f"{t.value} — {t.help}", t.value) for t in GgufType], value=DEFAULT_TYPE.value,
+                            label="Format", elem_id="exp-type")
+            overwrite = gr.Checkbox(label="Overwrite", value=False, info="replace an earlier export of that name")
+            with gr.Row():
+                run = gr.Button("Export GGUF", variant="primary", elem_id="exp-run", scale=3)
+                stop = gr.Button("■ Stop", variant="stop", elem_id="exp-stop", scale=1)
+            refresh = gr.Button("↻ Refresh list", size="sm")
+        with gr.Column(scale=3):
+            status = gr.Markdown(elem_id="exp-status", elem_classes="lep-status")
+            steps = gr.HTML("", elem_id="exp-steps")
+            files = gr.HTML("", elem_id="exp-files")  # links served from the workspace: no copy of a large file
+            ollama = gr.Code(label="Run it in Ollama", language="shell", interactive=False, elem_id="exp-ollama")
+    shown = gr.State(None)  # the export job this page shows (its recipe name)
+    timer = poll_timer()
+
+    def status_of(job: str | None) -> dict | None:
+        return recipe_job.read_status(ctx.workspace, job) if job else None
+
+    def view(job: str | None):
+        st = status_of(job)
+        if not st:
+            return "", "", "", ""
+        spec = recipe_job.job_dir(ctx.workspace, job) / recipe_job.SPEC
+        try:
+            recipe = load_recipe(spec) if spec.is_file() else None  # its row shows before `lep run` is up
+        except LepInputError:
+            recipe = None
+        step = (st.get("steps") or [{}])[0]
+        out, state = Path(step.get("out") or (recipe.steps[0].args["out"] if recipe else "")), st.get("state")
+        if not out.is_absolute():
+            out = ctx.workspace / out
+        bar = steps_html(st, recipe, "exp")
+        if state == "finished" and out.is_file():
+            size = out.stat().st_size / 2**20
+            took = f" in {step['seconds']:.0f} s" if step.get("seconds") is not None else ""
+            text = (f"Wrote **{EXPORTS}/{out.name}** ({size:,.0f} MiB){took} and its Modelfile. Download both, "
+                    "put them in one folder and run the lines below.")
+            lines = ollama_lines(out, out.stem)
+            return text, bar, download_links([out, modelfile_path(out)]), "\n".join(lines)
+        if state == "finished":
+            return f"The export {out.name} is gone (deleted?): export again.", bar, "", ""
+        if state == "failed":
+            return f"⚠ The export failed: {st.get('error') or 'see the log'}. Nothing was written.", bar, "", ""
+        if state == "stopped":
+            return "Stopped: nothing was written. Press **Export GGUF** to start again.", bar, "", ""
+        if state in ACTIVE:
+            return (f"**Exporting** → {EXPORTS}/{out.name}: {step.get('message') or 'starting'} (you can leave this "
+                    "tab or reload: the job goes on)", bar, "", "")
+        return f"Export job {job}: {state}", bar, "", ""
+
+    outputs = [status, steps, files, ollama]
+
+    @guarded
+    def start(model_v, type_v, overwrite_v):
+        if not model_v:
+            raise LepInputError("pick a model first")
+        folder = inside(model_v, ctx.workspace)
+        out = gguf_path(ctx, str(folder), type_v)
+        problems = check_export(ExportOptions(model=str(folder), out=str(out), type=type_v, overwrite=bool(overwrite_v)))
+        if problems:
+            raise LepInputError("; ".join(p.replace("--overwrite", "'Overwrite'") for p in problems))
+        recipe = job_recipe(str(folder), out, type_v, ctx.workspace)
+        _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
+        if attached:
+            gr.Info(f"{out.name} is already being written (another tab or a terminal): showing that job.")
+        return (recipe.name, *view(recipe.name))
+
+    @guarded
+    def on_stop(job: str | None):
+        stop_recipe_job(ctx.workspace, job, "export", "the unfinished file is removed.")
+        return view(job)
+
+    def on_load():
+        job = latest_job(ctx.workspace, ORIGIN)
+        return (job, *view(job))
+
+    def stamp(job: str | None) -> tuple:
+        return run_stamp(ctx.workspace, job, status_of(job)) if job else ()
+
+    watch = live_poll(timer, view, [shown], outputs, stamp, lambda job: run_active(ctx.workspace, job))
+    watch(run.click(start, [model, kind, overwrite], [shown, *outputs]))
+    watch(stop.click(on_stop, shown, outputs))
+    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
+    refresh.click(lambda: gr.Dropdown(choices=ctx.model_choices()), None, model)

@@ -1,0 +1,61 @@
+"""The Export tab in a real browser: pick an adapted model and a format, watch the job, download, read the Ollama lines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.ui import pick, shoot
+from tests.export.conftest import adapted_family, export_ws  # noqa: F401 (fixtures shared with tests/export)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, adapted_family) -> Path:
+    """adapted/tiny_llama-ru: the tiny LLaMA extended with Russian tokens and propagated (tests/export/conftest.py)."""
+    ws = tmp_path_factory.mktemp("ws_export")
+    shutil.copytree(adapted_family("tiny_llama"), ws / "adapted" / "tiny-ru")
+    return ws
+
+
+def test_export_q8_0_and_download(app_server, page, workspace, screenshots):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="6 · Export").click()
+    pick(page, "exp-model", "adapted · tiny-ru")
+    page.locator("#exp-type").get_by_text("q8_0", exact=False).click()
+    page.locator("#exp-run").click()
+    status = page.locator("#exp-status")
+    expect(page.locator("#exp-step-1")).to_be_visible(timeout=30_000)  # the job's row, with its progress bar
+    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=400_000)
+    expect(page.locator("#exp-step-1")).to_have_attribute("data-state", "done")
+    files = page.locator("#exp-files")
+    expect(files).to_contain_text("tiny-ru-q8_0.gguf")
+    expect(files).to_contain_text("tiny-ru-q8_0.Modelfile")
+    expect(page.locator("#exp-ollama")).to_contain_text("ollama create tiny-ru-q8_0 -f")
+    gguf = workspace / "exports" / "tiny-ru-q8_0.gguf"
+    assert gguf.is_file() and (workspace / "exports" / "tiny-ru-q8_0.Modelfile").is_file()
+    with page.expect_download() as download:
+        files.get_by_role("link", name="⇣ tiny-ru-q8_0.gguf").click()
+    assert download.value.path().read_bytes() == gguf.read_bytes()
+    page.wait_for_timeout(500)
+    shoot(page, screenshots / "export.png")
+    page.reload()  # a new page re-attaches to the last export
+    page.get_by_role("tab", name="6 · Export").click()
+    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=30_000)
+
+
+def test_an_existing_export_is_refused_before_any_job_starts(app_server, page, workspace):
+    page.goto(app_server(workspace))
+    page.get_by_role("tab", name="6 · Export").click()
+    (workspace / "exports").mkdir(exist_ok=True)
+    (workspace / "exports" / "tiny-ru-f16.gguf").write_bytes(b"mine")
+    pick(page, "exp-model", "adapted · tiny-ru")
+    page.locator("#exp-run").click()
+    expect(page.get_by_text("tiny-ru-f16.gguf already exists").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    assert (workspace / "exports" / "tiny-ru-f16.gguf").read_bytes() == b"mine"
+    assert not (workspace / "recipes" / "export-tiny-ru-f16").exists()
