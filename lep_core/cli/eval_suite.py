@@ -26,26 +26,6 @@ def register(eval_parser) -> None:
     p.set_defaults(func=run_suite_command)
 
 
-def _table(results: dict) -> str:
-    """One Markdown table per task: models as columns, the score (and per phenomenon) as rows."""
-    lines, names = [], [m["name"] for m in results["models"]]
-    for task in results["tasks"]:
-        lines += [f"\n{task['name']} ({task['kind']}, n={task['n']})", "| | " + " | ".join(names) + " |",
-                  "|---|" + "---|" * len(names)]
-        cells = [m["tasks"][task["name"]] for m in results["models"]]
-        rows = [(cells[0]["metric"], [c["score"] for c in cells])]
-        for key in ("accuracy_by_total_logprob", "similarity", "chars_per_generated_token", "chars_per_token"):
-            if key in cells[0]:
-                rows.append((key, [c[key] for c in cells]))
-        for phen in cells[0].get("per_phenomenon", {}):
-            rows.append((f"  {phen} (n={cells[0]['per_phenomenon'][phen]['n']})",
-                         [c["per_phenomenon"][phen]["accuracy"] for c in cells]))
-        rows.append(("seconds", [c["seconds"] for c in cells]))
-        lines += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for name, values in rows]
-    lines.append(f"\ntotal {results['seconds']:.1f} s on {results['device']}")
-    return "\n".join(lines)
-
-
 def run_suite_command(args) -> dict | None:
     from lep_core import jobs
     from lep_core.evaluation.suite.items import load_suites
@@ -87,7 +67,9 @@ def run_suite_command(args) -> dict | None:
     results["out"] = str(out)
     if args.json:
         return results
-    print(_table(results) + f"\nresults: {out}/results.json")
+    from lep_core.evaluation.suite.report import markdown
+
+    print(markdown(results) + f"\nresults: {out}/results.json")
     return None
 
 
