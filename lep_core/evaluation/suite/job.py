@@ -31,8 +31,13 @@ def jobs_root(workspace: Path) -> Path:
 def suite_jobs(workspace: Path) -> list[tuple[Path, dict[str, Any]]]:
     """(job folder, status) of every suite job, newest first."""
     root = jobs_root(workspace)
-    found = [(p, jobs.read_status(p, "evaluation") or {}) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    found = [(p, read_status(p) or {}) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     return sorted(found, key=lambda item: -(item[1].get("started") or 0))
+
+
+def read_status(folder: Path) -> dict[str, Any] | None:
+    """status.json of a suite job, a crashed child reported as failed."""
+    return jobs.read_status(folder, "evaluation")
 
 
 def active_job(workspace: Path) -> Path | None:
