@@ -20,7 +20,7 @@ def register(eval_parser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--batch-tokens", type=positive_int, default=2048,
                    help="padded tokens per scoring batch (one forward each; default 2048)")
-    p.add_argument("--copy-batch", type=positive_int, default=8, help="paragraphs generated at once (default 8)")
+    p.add_argument("--copy-batch", type=positive_int, default=32, help="paragraphs generated at once (default 32)")
     p.add_argument("--job-dir", default=None, help="write progress to status.json in this folder (the app does)")
     add_json(p)
     p.set_defaults(func=run_suite_command)

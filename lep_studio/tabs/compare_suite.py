@@ -116,9 +116,10 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
         progress = gr.HTML("", elem_id="compare-suite-progress")
         shown = gr.Dropdown(result_choices(ctx), value=None, label="Results shown (workspace/evals)",
                             elem_id="compare-suite-shown")
-        tables, plots = [], []
-        for kind in Kind:
-            with gr.Row():
+        rows, tables, plots = [], [], []
+        for kind in Kind:  # a row per kind, shown when the results have a task of that kind
+            with gr.Row(visible=False) as row:
+                rows.append(row)
                 tables.append(gr.Dataframe(frame(None, kind), label=TITLES[kind], interactive=False, scale=1,
                                            elem_id=f"compare-suite-table-{kind.value}", elem_classes="lep-table"))
                 plots.append(gr.Plot(elem_id=f"compare-suite-plot-{kind.value}", scale=1))
@@ -127,7 +128,9 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
 
     def results_view(path: str | None) -> tuple:
         results = read_results(path) if path else None
-        return (*[frame(results, k) for k in Kind], *[chart(results, k) for k in Kind])
+        kinds = {t["kind"] for t in (results or {}).get("tasks", [])}
+        return (*[gr.Row(visible=k.value in kinds) for k in Kind], *[frame(results, k) for k in Kind],
+                *[chart(results, k) for k in Kind])
 
     def view(folder: str | None, path: str | None) -> tuple:
         """Job state and progress; when the job has finished, its results are picked and drawn."""
@@ -168,9 +171,9 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     def live(folder: str | None, path: str | None) -> bool:
         return job.active_job(ctx.workspace) is not None
 
-    outputs = [status, progress, shown, *tables, *plots]
+    outputs = [status, progress, shown, *rows, *tables, *plots]
     watch = live_poll(timer, view, [current, shown], outputs, stamp, live)
     watch(run.click(on_run, [original, adapted, extra, suites], [current, *outputs]))
     watch(stop.click(on_stop, current, outputs))
     watch(Context.root_block.load(on_load, None, [current, *outputs]))
-    shown.input(results_view, shown, [*tables, *plots], show_progress="hidden")
+    shown.input(results_view, shown, [*rows, *tables, *plots], show_progress="hidden")

@@ -56,7 +56,7 @@ def default_name() -> str:
 
 
 def run_suite(models: list[str], tasks: list[Task], device: str | None = None, batch_tokens: int = 2048,
-              copy_batch: int = 8, progress: Progress | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              copy_batch: int = 32, progress: Progress | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(results, per-item records) for every model on every task; models are loaded one at a time."""
     from lep_core.evaluation.models import ModelCache, pick_device
 

@@ -91,7 +91,7 @@ def bits_per_char(model, tokenizer, task: Task, progress: Progress | None) -> Sc
     return {"score": nll / math.log(2) / chars, "chars_per_token": chars / tokens, "chars": chars}, records
 
 
-def score_task(model, tokenizer, task: Task, batch_tokens: int = 2048, copy_batch: int = 8,
+def score_task(model, tokenizer, task: Task, batch_tokens: int = 2048, copy_batch: int = 32,
                progress: Progress | None = None) -> Scored:
     """(summary, per-item records); the summary holds kind, metric, n and score (+ kind-specific figures)."""
     if task.kind == Kind.MINIMAL_PAIRS:
