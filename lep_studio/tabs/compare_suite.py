@@ -124,6 +124,7 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
                                            elem_id=f"compare-suite-table-{kind.value}", elem_classes="lep-table"))
                 plots.append(gr.Plot(elem_id=f"compare-suite-plot-{kind.value}", scale=1))
     current = gr.State(None)  # the job folder this page follows
+    announced = gr.State(None)  # the finished job whose results were put on screen once (a later pick stays)
     timer = poll_timer()
 
     def results_view(path: str | None) -> tuple:
@@ -132,48 +133,54 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
         return (*[gr.Row(visible=k.value in kinds) for k in Kind], *[frame(results, k) for k in Kind],
                 *[chart(results, k) for k in Kind])
 
-    def view(folder: str | None, path: str | None) -> tuple:
-        """Job state and progress; when the job has finished, its results are picked and drawn."""
+    def view(folder: str | None, shown_once: str | None) -> tuple:
+        """Job state and progress (a job started in another tab is followed); a job that has just finished
+        puts its results on screen, once."""
+        running = job.active_job(ctx.workspace)
+        folder = str(running) if running else folder
         st = job.read_status(Path(folder)) if folder else None
         text, bar = status_text(Path(folder) if folder else None, st)
-        if st and st.get("state") == "finished" and st.get("out") and read_results(st["out"]):
-            path = st["out"]
-        picker = gr.Dropdown(choices=result_choices(ctx), value=path)
-        return (text, bar, picker, *results_view(path))
+        picker = gr.skip()
+        if st and st.get("state") == "finished" and folder != shown_once and read_results(st.get("out") or ""):
+            picker, shown_once = gr.Dropdown(choices=result_choices(ctx), value=st["out"]), folder
+        return folder, shown_once, text, bar, picker
 
     @guarded
-    def on_run(orig: str | None, adapt: str | None, more: list[str] | None, picked: list[str] | None):
+    def on_run(orig: str | None, adapt: str | None, more: list[str] | None, picked: list[str] | None, shown_once):
         models = list(dict.fromkeys(m for m in [orig, adapt, *(more or [])] if m))
         if not models:
             raise LepInputError("no model picked: choose the original and the adapted model above")
         folder = job.start(ctx.workspace, models, suite_specs(ctx, picked))
         gr.Info(f"Evaluating {', '.join(model_label(m) for m in models)} in the background.")
-        return (str(folder), *view(str(folder), None))
+        return view(str(folder), shown_once)
 
     @guarded
-    def on_stop(folder: str | None):
+    def on_stop(folder: str | None, shown_once):
         if not folder or not job.stop(Path(folder)):
             raise LepInputError("no evaluation is running: nothing to stop")
         gr.Info("Stopping: the unfinished results are removed.")
-        return view(folder, None)
+        return view(folder, shown_once)
 
     def on_load():
+        """A fresh page: the running job or the newest one, and the newest results."""
         found = job.suite_jobs(ctx.workspace)
-        folder = next((str(p) for p, st in found if st.get("state") in ACTIVE), str(found[0][0]) if found else None)
+        folder = str(found[0][0]) if found else None
+        done_before = folder if found and found[0][1].get("state") not in ACTIVE else None  # not re-announced
         newest = job.result_folders(ctx.workspace)
-        return (folder, *view(folder, str(newest[0]) if newest else None))
+        picker = gr.Dropdown(choices=result_choices(ctx), value=str(newest[0]) if newest else None)
+        return (*view(folder, done_before)[:4], picker)
 
-    def stamp(folder: str | None, path: str | None) -> tuple:
+    def stamp(folder: str | None, shown_once: str | None) -> tuple:
         st = job.read_status(Path(folder)) if folder else None
         clock = int(time.time() // 4) if (st or {}).get("state") in ACTIVE else None  # the elapsed time moves
-        return clock, path, files_stamp(folder)
+        return clock, folder, shown_once, files_stamp(folder, job.jobs_root(ctx.workspace))
 
-    def live(folder: str | None, path: str | None) -> bool:
+    def live(folder: str | None, shown_once: str | None) -> bool:
         return job.active_job(ctx.workspace) is not None
 
-    outputs = [status, progress, shown, *rows, *tables, *plots]
-    watch = live_poll(timer, view, [current, shown], outputs, stamp, live)
-    watch(run.click(on_run, [original, adapted, extra, suites], [current, *outputs]))
-    watch(stop.click(on_stop, current, outputs))
-    watch(Context.root_block.load(on_load, None, [current, *outputs]))
-    shown.input(results_view, shown, [*rows, *tables, *plots], show_progress="hidden")
+    outputs = [current, announced, status, progress, shown]
+    watch = live_poll(timer, view, [current, announced], outputs, stamp, live)
+    watch(run.click(on_run, [original, adapted, extra, suites, announced], outputs))
+    watch(stop.click(on_stop, [current, announced], outputs))
+    watch(Context.root_block.load(on_load, None, outputs))
+    shown.change(results_view, shown, [*rows, *tables, *plots], show_progress="hidden")
