@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from lep_core.cli import eval_suite
 from lep_core.cli.common import add_json, positive_int
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="bits-per-char, chars/token and prefill speed of a model on a text")
-    p.add_argument("--model", required=True, help="model: folder, .gguf file or hub id")
-    p.add_argument("--text", required=True, nargs="+", help="held-out text files (.txt/.jsonl/.parquet or folders)")
+    p.add_argument("--model", help="model: folder, .gguf file or hub id (required)")
+    p.add_argument("--text", nargs="+", help="held-out text files (.txt/.jsonl/.parquet or folders) (required)")
     p.add_argument("--window", type=positive_int, default=1024, help="tokens per scoring window (capped by the context)")
     add_json(p)
     p.set_defaults(func=run_eval)
+    eval_suite.register(p)  # `lep eval suite ...`
 
     c = sub.add_parser("compare", help="one prompt to the original and the adapted model, both replies with speed")
     c.add_argument("--original", required=True, help="original model: folder, .gguf file or hub id")
@@ -31,8 +33,11 @@ def register(sub) -> None:
 def run_eval(args) -> dict:
     from lep_core.corpus import read_corpus
     from lep_core.evaluation.bpc import score_text
+    from lep_core.errors import LepInputError
     from lep_core.evaluation.models import ModelCache
 
+    if not args.model or not args.text:
+        raise LepInputError("lep eval needs --model and --text (or `lep eval suite --model ...`)")
     text = read_corpus(args.text)
     model, tokenizer = ModelCache(capacity=1).get(args.model)
     return score_text(model, tokenizer, text, window=args.window).as_dict()

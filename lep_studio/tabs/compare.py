@@ -22,7 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
-from lep_studio.tabs import compare_adaptation
+from lep_studio.tabs import compare_adaptation, compare_suite
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
 ROLES = ("original", "adapted")
@@ -291,3 +291,4 @@ def build(ctx: AppContext) -> None:
     clear.click(on_clear, [blind], [chat_a, chat_b, stats_a, stats_b, session, vote_status, *vote_buttons])
     export.click(on_export, [session], files)
     eval_btn.click(on_eval, [original, adapted, eval_text], [eval_table, eval_plot])
+    compare_suite.build(ctx, original, adapted)  # the evaluation suite: its own section and job
