@@ -28,6 +28,23 @@ def tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {"adaptation": rows, "gain": [result["gain"]]}
 
 
+def save_beside(adapted_dir: str | Path, result: dict[str, Any]) -> Path:
+    """Write the adapted model's figures (flat, with the original's beside them) to ADAPTED/adaptation.json and
+    refresh its model card, which shows them. Only with `--save`: the folder is the user's artefact."""
+    from lep_core.export.card import ADAPTATION_FILE, write_card
+    from lep_core.workspace import write_json_atomic
+
+    folder = Path(adapted_dir)
+    o, a = flat(result["original"]), flat(result["adapted"])
+    figures = {"original": result.get("models", {}).get("original"), "prompts": result["prompts"],
+               "max_new_tokens": result["max_new_tokens"],
+               **{k: a.get(k) for k in ROWS}, **{f"original_{k}": o.get(k) for k in ROWS[:6]},
+               **{k: v for k, v in result["gain"].items()}}
+    write_json_atomic(folder / ADAPTATION_FILE, figures)
+    write_card(folder)
+    return folder / ADAPTATION_FILE
+
+
 def run(original: str, adapted: str, texts: list[str] | None = None, prompts: str | None = None,
         max_new_tokens: int = 64, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Load both models (the ModelCache gives a clear error for a missing one) and measure; see bench_adaptation."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from lep_core.bench import BENCHES
 from lep_core.cli.common import add_json, positive_int
@@ -22,6 +23,8 @@ def register(sub) -> None:
                    "(default: assets/demo_prompts.json)")
     p.add_argument("--max-new-tokens", type=positive_int, default=64,
                    help="adaptation: reply length limit, the same for both models (default 64)")
+    p.add_argument("--save", action="store_true",
+                   help="adaptation: write the figures to ADAPTED/adaptation.json and refresh its model card")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -44,9 +47,13 @@ def _adaptation(args) -> dict:
 
     if not args.original or not args.adapted:
         raise LepInputError("`lep bench adaptation` needs --original and --adapted models")
+    if args.save and not Path(args.adapted).is_dir():
+        raise LepInputError(f"--save writes beside the adapted model, but {args.adapted} is not a local folder")
     with bar(1000, "adaptation") as update:
         result = adaptation.run(args.original, args.adapted, args.text, args.prompts, args.max_new_tokens,
                                 lambda fraction, message: update(int(fraction * 1000), 1000))
+    if args.save:
+        result["saved"] = str(adaptation.save_beside(args.adapted, result))
     return result if args.json else adaptation.tables(result)
 
 

@@ -117,7 +117,7 @@ def card_text(folder: Path) -> str:
     adaptation = _read_json(folder / ADAPTATION_FILE)
     lines += ["", "## Adaptation figures", ""]
     lines += _table(adaptation) if adaptation else ["Not measured yet: `lep bench adaptation --original SRC --adapted "
-                                                    f"{folder}`."]
+                                                    f"{folder} --save`."]
     votes = _votes(folder)
     if votes:
         lines += ["", "## Blind votes", "", "| model 1 | model 2 | wins 1 | wins 2 | ties | both bad | n |",

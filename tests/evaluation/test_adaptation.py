@@ -93,6 +93,20 @@ def test_bench_command_json(tiny_llama, adapted_llama, prompts_file, short_texts
                                     "generated_chars_per_s", "original_tokens_over_emitted", "emitted_over_canonical"}
 
 
+def test_save_puts_the_figures_on_the_model_card(tiny_llama, adapted_llama, prompts_file, short_texts, tmp_path):
+    import shutil
+
+    folder = tmp_path / "adapted"
+    shutil.copytree(adapted_llama, folder)
+    proc = _bench("--original", tiny_llama, "--adapted", folder, "--prompts", prompts_file, "--text", *short_texts,
+                  "--max-new-tokens", 4, "--save", "--json")
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((folder / "adaptation.json").read_text(encoding="utf-8"))
+    assert saved["new_vocab_share"] == json.loads(proc.stdout)["adaptation"]["adapted"]["new_vocab_share"]
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "## Adaptation figures" in card and "| new_vocab_share |" in card
+
+
 def test_bench_bad_inputs(tmp_path, tiny_llama, tiny_mistral, adapted_llama, prompts_file, short_texts):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
