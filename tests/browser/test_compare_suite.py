@@ -54,7 +54,7 @@ def test_suite_runs_in_the_background_and_shows_a_table_and_chart_per_task(app_s
         expect(pairs).to_contain_text(text)
     expect(page.locator("#compare-suite-table-multiple_choice")).to_contain_text("accuracy_by_total_logprob")
     expect(page.locator("#compare-suite-table-copy")).to_contain_text("chars_per_generated_token")
-    expect(page.locator("#compare-suite-plot-minimal_pairs .js-plotly-plot")).to_be_visible()
+    expect(page.locator("#compare-suite-plot-minimal_pairs .js-plotly-plot")).to_be_visible(timeout=30_000)
     expect(page.locator("#compare-suite-table-bpc")).to_be_hidden()  # no bits-per-char task in this suite
     shoot(page, screenshots / "compare-suite.png")
 
