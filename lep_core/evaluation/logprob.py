@@ -3,8 +3,9 @@
 log p(continuation | context) = Σ log p(token | previous tokens) over the continuation's tokens, the way
 lm-evaluation-harness scores loglikelihood requests: the context and context+continuation are encoded,
 and the continuation's tokens are the tail of the whole encoding past the context's tokens (so a word
-split differently at the boundary is still the same text). Every sequence starts with the same start
-token as bits-per-char scoring (lep_core.evaluation.bpc.scoring_ids), so the first token is scored too.
+split differently at the boundary is still the same text). Every sequence starts as bits-per-char scoring
+starts one (lep_core.evaluation.bpc.scoring_ids, the plain-text rule of tokenizer/plain_text.py): with the
+tokenizer's BOS the first token is scored too; a tokenizer that adds none (SmolLM2, Qwen) makes it context only.
 
 Sequences are sorted by length and padded (right) into batches of at most `batch_tokens` padded tokens:
 one forward pass per batch, log-softmax taken as logit − logsumexp so no (B, L, V) float64 copy is made.
@@ -22,7 +23,7 @@ Progress = Callable[[int, int], None]
 
 def encode_request(tokenizer, context: str, continuation: str, window: int) -> tuple[list[int], int]:
     """(ids, first scored position): ids = start + tokens of context+continuation, left-truncated to `window`."""
-    whole, _ = scoring_ids(tokenizer, context + continuation)
+    whole = scoring_ids(tokenizer, context + continuation)[0]
     n_ctx = len(scoring_ids(tokenizer, context)[0]) if context else 1
     n_ctx = min(n_ctx, len(whole) - 1)  # a boundary merge can swallow the continuation's first token: score ≥ 1
     if len(whole) > window:  # keep the end (the continuation), as the harness does

@@ -44,8 +44,10 @@ def test_batched_scores_equal_hand_sums_whatever_the_batching(pair64):
 def test_context_tokens_are_not_scored_and_the_continuation_is(pair64):
     model, tok = pair64
     ids, first = encode_request(tok, "Снег зимой обычно", " белый", 10**6)
+    from lep_core.tokenizer.plain_text import sequence_start_ids
+
     whole = tok("Снег зимой обычно белый", add_special_tokens=False)["input_ids"]
-    assert ids[1:] == whole and 1 < first < len(ids)
+    assert ids == sequence_start_ids(tok) + whole and 1 < first < len(ids)
     assert tok.decode(ids[first:]).strip().endswith("белый")
 
 
