@@ -147,13 +147,16 @@ def test_vocabulary_replace(app, monkeypatch, change, expect):
 
 @pytest.mark.parametrize("change, expect", [
     ({"model": None}, "pick a model"), ({"tok": None}, "tokenizer"), ({"tok": "/etc"}, "tokenizer|not|no "),
-    ({"model": "../.."}, "model|not|no "), ({"method": "magic"}, "method"),
+    ({"model": "../.."}, "model|not|no "), ({"method": "magic"}, "method"), ({"head": "magic"}, "head method"),
+    ({"head": "fitted", "corpus": None}, "corpus"),
     *[({"name": n}, "name") for n in BAD_NAMES[2:5]],
 ])
 def test_vocabulary_initialise(app, monkeypatch, change, expect):
     ctx = app[0]
-    a = {"model": model(ctx), "tok": model(ctx), "method": "mean", "name": "fresh", "overwrite": False, **change}
-    check(app, monkeypatch, "init-run", [a["model"], a["tok"], a["method"], a["name"], a["overwrite"]], expect)
+    a = {"model": model(ctx), "tok": model(ctx), "method": "mean", "head": "same", "corpus": None, "name": "fresh",
+         "overwrite": False, **change}
+    check(app, monkeypatch, "init-run", [a["model"], a["tok"], a["method"], a["head"], a["corpus"], a["name"],
+                                         a["overwrite"]], expect)
 
 
 # ---- 3 · Training ---------------------------------------------------------------------------------------------
