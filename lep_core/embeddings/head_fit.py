@@ -66,9 +66,9 @@ def hidden_states(model, blocks: torch.Tensor, tick: Progress, batch: int = 8) -
     states = []
     for i in range(0, blocks.shape[0], batch):
         out = body(input_ids=blocks[i: i + batch].to(device)).last_hidden_state[:, :-1]
-        states.append(out.reshape(-1, out.shape[-1]).float().cpu())
+        states.append(out.reshape(-1, out.shape[-1]).float())  # stays on the model's device (a GPU when there is one)
         tick(min(1.0, (i + batch) / blocks.shape[0]), "reading the corpus through the body")
-    return torch.cat(states), blocks[:, 1:].reshape(-1)
+    return torch.cat(states), blocks[:, 1:].reshape(-1).to(device)
 
 
 @torch.no_grad()
@@ -79,8 +79,8 @@ def fixed_scores(h: torch.Tensor, head: torch.Tensor, fitted: torch.Tensor, targ
     h (N, d), head (R, d) float32, fitted (R,) bool. The target's score is only meaningful where it is fixed."""
     lse, best, target = [], [], []
     fixed = head[~fitted]
-    fixed_index = torch.full((head.shape[0],), -1, dtype=torch.long)
-    fixed_index[~fitted] = torch.arange(fixed.shape[0])
+    fixed_index = torch.full((head.shape[0],), -1, dtype=torch.long, device=head.device)
+    fixed_index[~fitted] = torch.arange(fixed.shape[0], device=head.device)
     for i in range(0, h.shape[0], chunk):
         logits = h[i: i + chunk] @ fixed.T
         lse.append(torch.logsumexp(logits, -1))
@@ -109,19 +109,20 @@ def fit_new_head_rows(model, tokenizer, text: str, fitted: torch.Tensor, options
     blocks = corpus_blocks(tokenizer, text, options)
     model.eval()
     h, targets = hidden_states(model, blocks, lambda f, m: tick(0.6 * f, m))
-    head = head_module.weight.detach().float().cpu()
-    fitted = fitted.to(torch.bool).cpu()
+    device = h.device  # the whole fit runs where the model runs: an 8B head is 128k x 4096
+    head = head_module.weight.detach().float().to(device)
+    fitted = fitted.to(torch.bool).to(device)
     tick(0.6, "scoring the old vocabulary")
     lse_fixed, best_fixed, target_fixed = fixed_scores(h, head, fitted, targets)
     new_ids = fitted.nonzero()[:, 0]
-    slot = torch.full((head.shape[0],), -1, dtype=torch.long)
-    slot[new_ids] = torch.arange(new_ids.numel())
+    slot = torch.full((head.shape[0],), -1, dtype=torch.long, device=device)
+    slot[new_ids] = torch.arange(new_ids.numel(), device=device)
     target_slot = slot[targets]  # -1 where the target's row stays fixed
     w0 = head[new_ids].clone()
     w = torch.nn.Parameter(w0.clone())
     per_block = blocks.shape[1] - 1
     cut = max(1, int(blocks.shape[0] * 0.9)) * per_block
-    train_idx, val_idx = torch.arange(cut), torch.arange(cut, h.shape[0])
+    train_idx, val_idx = torch.arange(cut, device=device), torch.arange(cut, h.shape[0], device=device)
 
     def loss_on(idx: torch.Tensor) -> torch.Tensor:
         logits = h[idx] @ w.T  # (n, n_new)
@@ -140,7 +141,7 @@ def fit_new_head_rows(model, tokenizer, text: str, fitted: torch.Tensor, options
         wins_before = new_wins(val_idx)
     best = (before, w0.clone(), 0)
     for epoch in range(options.epochs):
-        order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
+        order = train_idx[torch.randperm(train_idx.numel(), generator=generator).to(device)]
         for i in range(0, order.numel(), options.batch):
             optimizer.zero_grad()
             loss = loss_on(order[i: i + options.batch]) + options.l2 * (w - w0).pow(2).sum(-1).mean()
