@@ -90,6 +90,7 @@ def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int, ti
     device = next(model.parameters()).device
     eos = _eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos[0] if eos else 0)
+    special = set(tokenizer.all_special_ids)
     out = Answers()
     for i, prompt in enumerate(prompts):
         ids, _ = prompt_ids(tokenizer, [{"role": "user", "content": prompt}], context_window(model, tokenizer))
@@ -100,7 +101,6 @@ def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int, ti
                                        max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None,
                                        top_k=None, eos_token_id=eos or None, pad_token_id=pad)[0, len(ids):].tolist()
         out.seconds += time.perf_counter() - start
-        special = set(tokenizer.all_special_ids)
         emitted = [t for t in generated if t not in special]
         out.ids.append(emitted)
         out.texts.append(tokenizer.decode(emitted, skip_special_tokens=True))
