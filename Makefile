@@ -26,12 +26,16 @@ demo: $(STAMP)
 run: demo
 	$(BIN)/python launch.py
 
-test: $(STAMP) browser demo
+test: $(STAMP) browser demo lint
 	$(BIN)/python -m pytest tests
 
 # Refresh the README's images on purpose (the browser tests write them to a temporary folder otherwise).
 screenshots: $(STAMP) browser demo
 	LEP_SCREENSHOTS=assets $(BIN)/python -m pytest tests/browser
+
+# Imports sorted and pyflakes-clean (part of `make test`); `ruff check --fix` sorts them.
+lint: $(STAMP)
+	$(BIN)/ruff check lep_core lep_studio tests launch.py
 
 bench: $(STAMP)
 	$(BIN)/lep bench

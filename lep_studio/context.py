@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lep_core.workspace import KINDS, list_artifacts, workspace_root
+from lep_core.workspace.store import KINDS, list_artifacts, workspace_root
 
 
 @dataclass(frozen=True)

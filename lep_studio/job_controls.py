@@ -13,8 +13,8 @@ import gradio as gr
 from gradio.context import Context
 
 from lep_core.errors import LepInputError
-from lep_core.jobs import files_stamp
 from lep_core.training import job
+from lep_core.workspace.jobs import files_stamp
 from lep_studio.widgets import guarded
 
 
@@ -31,7 +31,7 @@ def refuse_second(active: str | None) -> None:
 
 def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> None:
     """Stop a tab's one-step recipe job (SIGTERM), or say there is none; `note` tells what a stop leaves."""
-    from lep_core import recipe_job
+    from lep_core.recipes import job as recipe_job
 
     if not job or not recipe_job.stop(workspace, job):
         raise LepInputError(f"no {what} is running here: nothing to stop")

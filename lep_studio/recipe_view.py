@@ -1,6 +1,6 @@
 """How a recipe run looks in the app: the step table, the status line, the models to compare.
 
-Pure functions of the run's status (lep_core/recipe_job.py), so every page that polls draws the same thing.
+Pure functions of the run's status (lep_core/recipes/job.py), so every page that polls draws the same thing.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lep_core import recipe_job
-from lep_core.jobs import ACTIVE, files_stamp
-from lep_core.recipes import Recipe
+from lep_core.recipes import job as recipe_job
+from lep_core.recipes.spec import Recipe
+from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
 
 STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)

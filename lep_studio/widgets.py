@@ -12,8 +12,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from lep_core.errors import LepInputError
-from lep_core.sources import Source, first_line, load_tokenizer, resolve
-from lep_core.workspace import KINDS, inside
+from lep_core.sources.loading import Source, first_line, load_tokenizer, resolve
+from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -80,8 +80,15 @@ def unigram_tokenizer(folder: Path, vocab_size: int = 500) -> Path:
 def tiny_model(tokenizer_dir: Path, folder: Path, arch: str = "llama", tied: bool = True, pad_rows: int = 0) -> Path:
     """A random 2-layer model of the given family, sized to the tokenizer (+ pad_rows spare rows, like Qwen)."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        AutoTokenizer,
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     families = {"llama": (LlamaConfig, LlamaForCausalLM), "mistral": (MistralConfig, MistralForCausalLM),

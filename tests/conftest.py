@@ -14,8 +14,8 @@ ASSETS = builders.ASSETS
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
     """The real demo model (SmolLM2-135M-Instruct) in ./workspace; `make test` prepares it first."""
-    from lep_core.demo import prepare_demo
-    from lep_core.workspace import workspace_root
+    from lep_core.sources.demo import prepare_demo
+    from lep_core.workspace.store import workspace_root
 
     return prepare_demo(workspace_root(None))
 

@@ -32,7 +32,7 @@ def save_beside(adapted_dir: str | Path, result: dict[str, Any]) -> Path:
     """Write the adapted model's figures (flat, with the original's beside them) to ADAPTED/adaptation.json and
     refresh its model card, which shows them. Only with `--save`: the folder is the user's artefact."""
     from lep_core.export.card import ADAPTATION_FILE, write_card
-    from lep_core.workspace import write_json_atomic
+    from lep_core.workspace.store import write_json_atomic
 
     folder = Path(adapted_dir)
     o, a = flat(result["original"]), flat(result["adapted"])

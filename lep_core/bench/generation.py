@@ -29,10 +29,10 @@ REPLY = (
 
 def build_pair(model_dir: Path, corpus: list[Path]):
     """(original model, its tokenizer), (extended model, extended tokenizer)."""
-    from lep_core.corpus import read_corpus
+    from lep_core.corpus.reading import read_corpus
     from lep_core.embeddings.init import resize_and_init
     from lep_core.evaluation.models import warm_up
-    from lep_core.sources import load_model, load_tokenizer
+    from lep_core.sources.loading import load_model, load_tokenizer
     from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension
 
     base_tok = load_tokenizer(model_dir)
@@ -85,7 +85,7 @@ def _row(case: str, chars: int, tokens: int, seconds: float, base: dict | None) 
 
 
 def run(repeats: int = 3, block: int = 256, heldout_chars: int = 4_000) -> dict[str, list[dict[str, Any]]]:
-    from lep_core.demo import prepare_demo
+    from lep_core.sources.demo import prepare_demo
 
     model_dir = prepare_demo()
     text = (ASSETS / "heldout_ru.txt").read_text(encoding="utf-8")[:heldout_chars]

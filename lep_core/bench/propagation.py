@@ -62,12 +62,12 @@ def ours(new_tok, old_tok, b: torch.Tensor, i: torch.Tensor, a: torch.Tensor) ->
 
 
 def demo_case() -> list[dict]:
-    from lep_core.corpus import read_corpus
-    from lep_core.demo import DEMO_MODEL_NAME
+    from lep_core.corpus.reading import read_corpus
     from lep_core.propagation.embeddings_io import open_model
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.demo import DEMO_MODEL_NAME
+    from lep_core.sources.loading import load_tokenizer
     from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension
-    from lep_core.workspace import kind_dir
+    from lep_core.workspace.store import kind_dir
 
     demo = kind_dir("model") / DEMO_MODEL_NAME
     corpus = sorted((REPO_ASSETS / "corpus").glob("*.txt"))

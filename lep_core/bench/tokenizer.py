@@ -18,7 +18,7 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def corpus_of_size(target_bytes: int) -> str:
-    from lep_core.corpus import read_corpus
+    from lep_core.corpus.reading import read_corpus
 
     text = read_corpus(sorted((ASSETS / "corpus").glob("*.txt")))
     reps = max(1, -(-target_bytes // len(text.encode("utf-8"))))
@@ -68,8 +68,8 @@ def small_replacement(text: str, vocab_size: int):
 
 
 def run(text_bytes: int = 1_000_000, add: int = 4000) -> dict[str, list[dict[str, Any]]]:
-    from lep_core.demo import prepare_demo
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.demo import prepare_demo
+    from lep_core.sources.loading import load_tokenizer
 
     base = load_tokenizer(prepare_demo())
     text = corpus_of_size(text_bytes)

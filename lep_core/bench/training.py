@@ -24,7 +24,7 @@ VARIANTS = ("lep", "plain_frozen", "plain_unfrozen")
 
 
 def _setup(model_dir: str, corpus: list[str]):
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
     from lep_core.training import data
 
     tok = load_tokenizer(model_dir)
@@ -34,7 +34,7 @@ def _setup(model_dir: str, corpus: list[str]):
 def _plain(model_dir: str, corpus: list[str], freeze: bool) -> dict[str, Any]:
     import torch
 
-    from lep_core.sources import load_model
+    from lep_core.sources.loading import load_model
     from lep_core.training import data
 
     blocks = _setup(model_dir, corpus)
@@ -81,8 +81,8 @@ def _worker(variant: str, model_dir: str, corpus: list[str]) -> None:
 
 
 def run(model_dir: str | None = None, corpus: list[str] | None = None) -> dict[str, list[dict]]:
-    from lep_core.demo import prepare_demo
-    from lep_core.workspace import workspace_root
+    from lep_core.sources.demo import prepare_demo
+    from lep_core.workspace.store import workspace_root
 
     model_dir = model_dir or str(prepare_demo(workspace_root(None)))
     root = Path(__file__).resolve().parents[2]

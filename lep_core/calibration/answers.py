@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lep_core.errors import LepInputError
-from lep_core.workspace import describe_input, read_manifest, write_manifest
+from lep_core.workspace.store import describe_input, read_manifest, write_manifest
 
 CONVERSATIONS, PARTIAL = "conversations.jsonl", "answers.partial.jsonl"
 Progress = Callable[[int, int], None]
@@ -59,7 +59,7 @@ def answer_prompts(original: str, prompts: list[list[dict[str, str]]], folder: P
     """
     from lep_core.evaluation.generation import Sampling, generate_reply
     from lep_core.evaluation.models import ModelCache
-    from lep_core.workspace import content_hash
+    from lep_core.workspace.store import content_hash
 
     original_hash = content_hash(original)
     key = set_key(original_hash, prompts, max_new_tokens)

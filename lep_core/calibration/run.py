@@ -23,7 +23,7 @@ from lep_core.errors import LepInputError
 from lep_core.training import checkpoint as ckpt
 from lep_core.training import job
 from lep_core.training.rundir import fresh_ok, own_run
-from lep_core.workspace import KINDS, describe_input, workspace_root, write_json_atomic
+from lep_core.workspace.store import KINDS, describe_input, workspace_root, write_json_atomic
 
 Progress = Callable[[int, int], None]
 

@@ -24,7 +24,7 @@ def answer_bpc(model_src: str, paths: Iterable[str | os.PathLike], limit: int = 
     import torch
 
     from lep_core.evaluation.models import pick_device
-    from lep_core.sources import load_model, load_tokenizer
+    from lep_core.sources.loading import load_model, load_tokenizer
 
     if model is None:
         tokenizer = load_tokenizer(model_src)

@@ -13,6 +13,6 @@ def register(sub) -> None:
 
 
 def run(args) -> dict:
-    from lep_core.demo import prepare_demo
+    from lep_core.sources.demo import prepare_demo
 
     return {"model": str(prepare_demo(args.workspace))}

@@ -27,10 +27,10 @@ def register(eval_parser) -> None:
 
 
 def run_suite_command(args) -> dict | None:
-    from lep_core import jobs
     from lep_core.evaluation.suite.items import load_suites
     from lep_core.evaluation.suite.run import check_models, default_name, run_suite, write_results
-    from lep_core.workspace import check_output_free, workspace_root
+    from lep_core.workspace import jobs
+    from lep_core.workspace.store import check_output_free, workspace_root
 
     job_dir = Path(args.job_dir) if args.job_dir else None
     try:
@@ -58,7 +58,7 @@ def run_suite_command(args) -> dict | None:
         raise
     except Exception as exc:
         if job_dir:
-            from lep_core.sources import first_line
+            from lep_core.sources.loading import first_line
 
             jobs.write_status(job_dir, state="failed", error=first_line(exc), finished=jobs.now())
         raise

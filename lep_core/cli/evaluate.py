@@ -31,9 +31,9 @@ def register(sub) -> None:
 
 
 def run_eval(args) -> dict:
-    from lep_core.corpus import read_corpus
-    from lep_core.evaluation.bpc import score_text
+    from lep_core.corpus.reading import read_corpus
     from lep_core.errors import LepInputError
+    from lep_core.evaluation.bpc import score_text
     from lep_core.evaluation.models import ModelCache
 
     if not args.model or not args.text:

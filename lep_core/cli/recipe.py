@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def export(args) -> dict | None:
-    from lep_core.lineage import export_recipe, lineage
+    from lep_core.recipes.lineage import export_recipe, lineage
 
     if args.out == "-":
         found = lineage(args.artefact, args.workspace)

@@ -23,10 +23,10 @@ def register(sub) -> None:
 
 def run(args) -> dict:
     from lep_core.errors import LepInputError
-    from lep_core.recipe_check import check_recipe
-    from lep_core.recipe_job import run_tracked
-    from lep_core.recipes import load_recipe, resolved_args
-    from lep_core.workspace import workspace_root
+    from lep_core.recipes.check import check_recipe
+    from lep_core.recipes.job import run_tracked
+    from lep_core.recipes.spec import load_recipe, resolved_args
+    from lep_core.workspace.store import workspace_root
 
     recipe = load_recipe(args.recipe)
     if args.check:

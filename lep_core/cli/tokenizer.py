@@ -41,8 +41,8 @@ def register(sub) -> None:
 
 
 def stats(args) -> dict:
-    from lep_core.corpus import read_corpus
-    from lep_core.sources import load_tokenizer
+    from lep_core.corpus.reading import read_corpus
+    from lep_core.sources.loading import load_tokenizer
     from lep_core.tokenizer.analysis import text_stats
 
     text = read_corpus(args.text)

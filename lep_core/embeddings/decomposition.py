@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lep_core.tokenizer.analysis import ANCHOR, encode_in_context as _encode_in_context  # noqa: F401 (ANCHOR: benches)
+from lep_core.tokenizer.analysis import ANCHOR  # noqa: F401 (ANCHOR: benches)
+from lep_core.tokenizer.analysis import encode_in_context as _encode_in_context
 from lep_core.tokenizer.vocab import BYTE_LEVEL, byte_encoder, id_to_piece, piece_bytes, shape_of, token_bytes
 
 WEIGHTINGS = ("mean", "sum", "length", "first", "last")

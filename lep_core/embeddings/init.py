@@ -30,11 +30,11 @@ from typing import Any, Callable
 
 import torch
 
+from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.decomposition import decomposition_matrix
-from lep_core.corpus import read_corpus
 from lep_core.errors import LepInputError
-from lep_core.sources import load_model, load_tokenizer, resolve, save_model
-from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
+from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model
+from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 
 class InitMethod(str, enum.Enum):

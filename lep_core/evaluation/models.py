@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lep_core.errors import LepInputError
-from lep_core.sources import first_line, load_model, load_tokenizer, resolve
+from lep_core.sources.loading import first_line, load_model, load_tokenizer, resolve
 
 
 def pick_device() -> str:

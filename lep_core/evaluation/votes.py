@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lep_core.errors import LepInputError
-from lep_core.workspace import kind_dir
+from lep_core.workspace.store import kind_dir
 
 CHOICES = ("A", "B", "tie", "both_bad")
 _NAME = re.compile(r"^[\w.-]{1,100}$")

@@ -4,7 +4,7 @@ Written by propagation (finish_adapted) and refreshed by every export (record_ex
 from files the folder and its inputs already hold: lep.json manifests (inputs, parameters, tokenizer figures,
 exports), lep_report.json (the LEP fit), the training run's status.json, adaptation.json when `lep bench
 adaptation` left one, and the workspace's votes naming the model. The recipe that replays it comes from
-lep_core.lineage when the folder is in a workspace.
+lep_core.recipes.lineage when the folder is in a workspace.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from lep_core.workspace import MANIFEST, read_manifest, write_json_atomic
+from lep_core.workspace.store import MANIFEST, read_manifest, write_json_atomic
 
 CARD = "README.md"
 ADAPTATION_FILE = "adaptation.json"  # figures of `lep bench adaptation`, when saved beside the model
@@ -59,9 +59,8 @@ def _table(rows: dict[str, Any]) -> list[str]:
 
 
 def _recipe(folder: Path) -> str | None:
-    from lep_core.lineage import lineage
-
-    from lep_core.workspace import KINDS
+    from lep_core.recipes.lineage import lineage
+    from lep_core.workspace.store import KINDS
 
     root = next((p.parent for p in folder.parents if p.name in KINDS.values()), None)  # workspace/adapted/<name>
     if root is None:
@@ -145,7 +144,7 @@ def write_card(folder: Path) -> Path:
 def suppress_padding(folder: Path) -> list[int]:
     """Rows past the last token id (padding, as Qwen ships) go to generation_config.json's suppress_tokens, so
     `generate` can never sample them; config.json's vocab_size stays the number of embedding rows."""
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     config = _read_json(folder / "config.json") or {}
     rows = int(config.get("vocab_size") or 0)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from lep_core.errors import LepInputError, LepJobError
 from lep_core.export.converter import find_converter
 from lep_core.export.options import ExportOptions, GgufType
-from lep_core.workspace import read_manifest
+from lep_core.workspace.store import read_manifest
 
 Progress = Callable[[float, str], None]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")

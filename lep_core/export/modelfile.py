@@ -116,7 +116,7 @@ def _quoted(text: str) -> str:
 
 def modelfile_text(folder: Path, gguf_name: str) -> str:
     """The Modelfile for folder's model exported as gguf_name (in the same folder as the Modelfile)."""
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     tok = load_tokenizer(folder)
     parts = template_parts(tok)

@@ -43,7 +43,7 @@ def hf_greedy(folder: Path, prompt: list[int], n: int):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     limit = len(load_tokenizer(folder))
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
@@ -97,7 +97,7 @@ def chat_prompt(tok, question: str) -> list[int]:
 def verify_gguf(folder: str | Path, gguf_path: str | Path, lines: list[str], question: str,
                 new_tokens: int = 32) -> dict[str, Any]:
     """All three checks: {"tokens": token_check, "greedy_equal", "greedy_hf", "greedy_llama_cpp", "stepwise"}."""
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     folder = Path(folder)
     tok = load_tokenizer(folder)

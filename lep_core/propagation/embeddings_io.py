@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from lep_core.errors import LepInputError
-from lep_core.sources import Source, _check_local_weights, load_model, resolve, save_model
+from lep_core.sources.loading import Source, _check_local_weights, load_model, resolve, save_model
 
 # Architecture facts as data: where each family keeps its input embeddings and its output head.
 EMBED_NAMES = (
@@ -101,7 +101,7 @@ def local_folder(src: str | Path | Source, scratch: Path, allow_pickle: bool = F
         folder = Path(source.location)
         if any(folder.glob("*.safetensors")):
             return folder
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     target = scratch / source.name
     save_model(load_model(source, dtype="auto", allow_pickle=allow_pickle), load_tokenizer(source), target)

@@ -19,8 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from lep_core.corpus import read_corpus
-from lep_core.device import resolve_device
+from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
 from lep_core.export.card import suppress_padding, write_card
@@ -44,8 +43,9 @@ from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.report import REPORT_FILE, build_report, comparison_rows
 from lep_core.propagation.solve import Solver
 from lep_core.propagation.validate import check_models, check_names, check_tokenizers
-from lep_core.sources import load_tokenizer, resolve
-from lep_core.workspace import (
+from lep_core.sources.device import resolve_device
+from lep_core.sources.loading import load_tokenizer, resolve
+from lep_core.workspace.store import (
     atomic_dir,
     check_output_free,
     describe_input,
@@ -105,17 +105,18 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
     fits: dict[str, FitReport] = {}
     replace: dict[str, torch.Tensor] = {}
     compare: dict[Mode, dict[str, FitReport]] = {}
+    projections: dict[str, torch.Tensor] = {}  # side -> P
     for side in sides:
         if untie and side == "output":
             fits[side] = fits["input"]
-            replace[head_name] = new_matrix(adapted.read("output"), fit.p, inst.read("input"), total, merge.copy_rows,
+            replace[head_name] = new_matrix(adapted.read("output"), projections["input"], inst.read("input"), total, merge.copy_rows,
                                             mode is Mode.straight)
             continue
         b, i, a = base.read(side), inst.read(side), adapted.read(side)
         shared: PrefixCache = {}  # "compare all modes": the old-token rows' sums are computed once per side
         fit = fit_side(rows, mode, b, i, opts, device, lambda d, t: tick(f"{name}: fitting {side}", d / max(t, 1)),
                        shared)
-        fits[side] = fit.report
+        fits[side], projections[side] = fit.report, fit.p
         replace[inst.tensor_name(side)] = new_matrix(a, fit.p, i, total, merge.copy_rows, mode is Mode.straight)
         if opts.compare_modes:
             for other in Mode:

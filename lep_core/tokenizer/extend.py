@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
 from lep_core.tokenizer.learn import ALPHABET_RULES, ALPHABETS, MAX_WORD_SYMBOLS, LearnedMerges, learn_merges
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
-from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
+from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 PRODUCIBLE_ROUNDS = 4  # dropping a token can change how a later one is reached: re-check until stable
 SLOW_TOKENIZER_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")

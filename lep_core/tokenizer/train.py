@@ -21,13 +21,13 @@ from typing import Any, Sequence
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import text_stats, wide_roundtrip
 from lep_core.tokenizer.extend import write_tokenizer_folder
 from lep_core.tokenizer.vocab import BYTE_LEVEL, shape_of, tokenizer_state
-from lep_core.workspace import atomic_dir, check_output_free, describe_input, write_manifest
+from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 ALGORITHMS = ("bpe", "unigram")
 BYTE_PIECES = [f"<0x{b:02X}>" for b in range(256)]

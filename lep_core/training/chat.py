@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lep_core.corpus import jsonl_records
+from lep_core.corpus.reading import jsonl_records
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.plain_text import with_sequence_start
 

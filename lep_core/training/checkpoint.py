@@ -19,8 +19,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from lep_core.errors import LepJobError
-from lep_core.sources import first_line, save_model
-from lep_core.workspace import atomic_dir
+from lep_core.sources.loading import first_line, save_model
+from lep_core.workspace.store import atomic_dir
 
 CKPT_DIR = "checkpoints"
 
@@ -95,7 +95,7 @@ def write_final(out: Path, model, tokenizer, trainable, source_dir: Path | None,
 
     Falls back to save_pretrained when the source is not a safetensors folder (GGUF, hub).
     """
-    from lep_core.workspace import write_manifest
+    from lep_core.workspace.store import write_manifest
 
     with atomic_dir(out, overwrite=True) as tmp:
         replaced = _replace_tensors(tmp, model, trainable, source_dir) if source_dir else False

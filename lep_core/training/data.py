@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.plain_text import count_special_strings, encode_plain, sequence_start_ids
 

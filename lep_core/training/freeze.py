@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from lep_core.errors import LepInputError
-from lep_core.workspace import read_manifest
+from lep_core.workspace.store import read_manifest
 
 
 @dataclass

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lep_core import jobs
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE, now, pid_alive, read_status_raw, write_status  # noqa: F401 (shared with recipe jobs)
-from lep_core.workspace import write_json_atomic
+from lep_core.workspace import jobs
+from lep_core.workspace.jobs import ACTIVE, now, pid_alive, read_status_raw, write_status  # noqa: F401 (shared with recipe jobs)
+from lep_core.workspace.store import write_json_atomic
 
 STATES = ("queued", "running", "stopping", "finished", "failed", "stopped")
 STATUS, METRICS, LOG, CONFIG = "status.json", "metrics.jsonl", "train.log", "config.json"

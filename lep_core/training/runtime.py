@@ -62,7 +62,7 @@ def cpu_note(options: TrainOptions, device: str, precision: str) -> str | None:
 
 def load_for_training(source, precision: str, device: str, load_in_4bit: bool, device_index: int = 0):
     """The model with its body in the training precision (or NF4); embeddings and head are made float32 later."""
-    from lep_core.sources import load_model
+    from lep_core.sources.loading import load_model
 
     dtype = BODY_DTYPES[precision]
     if not load_in_4bit:

@@ -22,7 +22,8 @@ import torch
 from safetensors import SafetensorError
 
 from lep_core.errors import LepInputError, LepJobError
-from lep_core.sources import first_line, load_tokenizer, resolve
+from lep_core.sources.device import resolve_device
+from lep_core.sources.loading import first_line, load_tokenizer, resolve
 from lep_core.training import checkpoint as ckpt
 from lep_core.training import data, job
 from lep_core.training.chat import chat_blocks
@@ -32,10 +33,19 @@ from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
 from lep_core.training.parallel import agreed_digests
 from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
-from lep_core.training.runtime import (check_cuda_options, cpu_note, is_out_of_memory, load_for_training, lr_at,
-                                       make_accelerator, make_optimizer, oom_advice, param_groups, resolve_precision)
-from lep_core.device import resolve_device
-from lep_core.workspace import content_hash, describe_input, write_json_atomic, write_manifest
+from lep_core.training.runtime import (
+    check_cuda_options,
+    cpu_note,
+    is_out_of_memory,
+    load_for_training,
+    lr_at,
+    make_accelerator,
+    make_optimizer,
+    oom_advice,
+    param_groups,
+    resolve_precision,
+)
+from lep_core.workspace.store import content_hash, describe_input, write_json_atomic, write_manifest
 
 Progress = Callable[[int, int], None]
 CHAT_INFO, LOSS_BEFORE = "chat.json", "answer_loss_before.json"
@@ -375,7 +385,7 @@ class _Session:
         answer_loss = self.answer_loss() if o.data == "chat" else None  # before LoRA is merged: same model, exact
         digests = agreed_digests(self.acc, self.trainable.params())  # several processes: all hold the same rows
         if self.main:
-            from lep_core.workspace import read_manifest
+            from lep_core.workspace.store import read_manifest
 
             source_dir = Path(self.source.location) if not self.source.is_hub and not self.source.gguf_file else None
             init = (read_manifest(source_dir) or {}).get("metrics", {}) if source_dir else {}
@@ -405,7 +415,7 @@ class _Session:
 
     def _fit_head(self, model) -> dict[str, Any]:
         """The new head rows fitted to the trained model's hidden states on the corpus (embeddings/head_fit.py)."""
-        from lep_core.corpus import read_corpus
+        from lep_core.corpus.reading import read_corpus
         from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
 
         self.status(state="running", phase="fitting the head")

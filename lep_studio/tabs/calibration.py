@@ -21,7 +21,7 @@ from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
-from lep_core.workspace import KINDS, read_manifest
+from lep_core.workspace.store import KINDS, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.job_controls import (
     command_line,

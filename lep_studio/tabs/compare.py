@@ -241,7 +241,7 @@ def build(ctx: AppContext) -> None:
     def on_eval(orig_src, adapted_src, text_path, progress=gr.Progress()):
         import plotly.graph_objects as go
 
-        from lep_core.corpus import read_corpus
+        from lep_core.corpus.reading import read_corpus
 
         try:
             text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""

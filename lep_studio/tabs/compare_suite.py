@@ -20,7 +20,7 @@ from lep_core.evaluation.suite import job
 from lep_core.evaluation.suite.items import DEFAULT_SUITES, HIGHER_IS_BETTER, Kind, builtin_suites
 from lep_core.evaluation.suite.report import kind_table
 from lep_core.evaluation.suite.run import model_label, read_results
-from lep_core.jobs import ACTIVE, files_stamp
+from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll, poll_timer
 from lep_studio.recipe_view import _bar, _clock

@@ -1,6 +1,6 @@
 """Export tab: an adapted model -> one .gguf file for llama.cpp and Ollama, with its Modelfile, to download.
 
-The export runs as a background job, a one-step `export` recipe (lep_core/recipe_job.py) like the Propagation
+The export runs as a background job, a one-step `export` recipe (lep_core/recipes/job.py) like the Propagation
 tab's: a progress bar, Stop, a reload shows the running or last export. The file goes to workspace/exports/.
 """
 
@@ -12,15 +12,15 @@ from pathlib import Path
 import gradio as gr
 from gradio.context import Context
 
-from lep_core import recipe_job
 from lep_core.errors import LepInputError
 from lep_core.export.gguf_export import check_export, modelfile_path
 from lep_core.export.modelfile import ollama_lines
 from lep_core.export.options import DEFAULT_TYPE, ExportOptions, GgufType
-from lep_core.jobs import ACTIVE
-from lep_core.lineage import recipe_path
-from lep_core.recipes import Recipe, Step, load_recipe
-from lep_core.workspace import inside
+from lep_core.recipes import job as recipe_job
+from lep_core.recipes.lineage import recipe_path
+from lep_core.recipes.spec import Recipe, Step, load_recipe
+from lep_core.workspace.jobs import ACTIVE
+from lep_core.workspace.store import inside
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html

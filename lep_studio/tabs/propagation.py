@@ -1,7 +1,7 @@
 """Propagation tab (design §6.4): base + instruct model(s) + adapted base -> adapted instruct model(s).
 
 Lays out the inputs, checks them at once (lep_core.propagation.propagate.preflight), then runs the propagation
-as a background job: a one-step recipe (lep_core/recipe_job.py), so it shows its progress, can be stopped,
+as a background job: a one-step recipe (lep_core/recipes/job.py), so it shows its progress, can be stopped,
 survives a reload and leaves a recipe that replays it. When it finishes, the report comes back as a table and
 a chart of held-out error per mode, and the result path is ready for the Compare tab.
 """
@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
-
-import gradio as gr
 from gradio.context import Context
 
-from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE
-from lep_core.lineage import recipe_path
 from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
 from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.propagate import preflight, read_result
-from lep_core.recipes import Recipe, Step, load_recipe
+from lep_core.recipes import job as recipe_job
+from lep_core.recipes.lineage import recipe_path
+from lep_core.recipes.spec import Recipe, Step, load_recipe
+from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html

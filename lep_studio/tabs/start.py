@@ -1,6 +1,6 @@
 """The Start tab: what LEP does, the one-click demo recipe, and running any recipe file.
 
-A recipe runs as a background job (lep_core/recipe_job.py: `lep run` in a child process); this tab only
+A recipe runs as a background job (lep_core/recipes/job.py: `lep run` in a child process); this tab only
 starts, stops and reads its status file. A gr.Timer re-reads it while the recipe runs, so a reload or a second browser tab shows
 the same run, and a second click on Run attaches to the running job instead of starting another. When a
 run this page watched finishes, the tab switches to Compare with the original and the adapted model picked.
@@ -15,13 +15,13 @@ from typing import Any
 
 import gradio as gr
 
-from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.jobs import ACTIVE
-from lep_core.lineage import RECIPES_DIR
-from lep_core.recipe_check import check_recipe
-from lep_core.recipes import Recipe, load_recipe, parse_recipe
+from lep_core.recipes import job as recipe_job
+from lep_core.recipes.check import check_recipe
+from lep_core.recipes.lineage import RECIPES_DIR
+from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
+from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
 from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (

@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-import gradio as gr
-
-from lep_core.corpus import read_file
+from lep_core.corpus.reading import read_file
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
 from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices

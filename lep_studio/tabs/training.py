@@ -24,7 +24,7 @@ from lep_core.training.options import (
     TrainOptions,
     option_help,
 )
-from lep_core.workspace import KINDS, inside
+from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
 from lep_studio.job_controls import (
     command_line,

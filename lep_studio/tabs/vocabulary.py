@@ -8,17 +8,26 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.init import HeadMethod, InitMethod, init_model
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.analysis import compare
 from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
 from lep_core.tokenizer.learn import ALPHABETS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
-from lep_core.workspace import list_artifacts, read_manifest
+from lep_core.workspace.store import list_artifacts, read_manifest
 from lep_studio.context import AppContext
-from lep_studio.widgets import (ASSETS, cached_tokenizer, corpus_choices, guarded, number, output_dir, save_uploads,
-                                text_files, tokenizer_choices)
+from lep_studio.widgets import (
+    ASSETS,
+    cached_tokenizer,
+    corpus_choices,
+    guarded,
+    number,
+    output_dir,
+    save_uploads,
+    text_files,
+    tokenizer_choices,
+)
 
 HELDOUT = ASSETS / "heldout_ru.txt"
 SAMPLE_ROWS = 40

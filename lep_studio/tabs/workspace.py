@@ -1,8 +1,8 @@
 """Workspace tab: every artefact with what made it, its size and headline figures; open, export, delete.
 
-The table is read from the workspace on every refresh (lep_core.inventory), so it shows what other tabs,
+The table is read from the workspace on every refresh (lep_core.workspace.inventory), so it shows what other tabs,
 the CLI or a recipe wrote. Delete takes two clicks and refuses running jobs; Export writes the recipe
-that rebuilds the artefact (lep_core.lineage) into workspace/recipes/, where the Start tab lists it.
+that rebuilds the artefact (lep_core.recipes.lineage) into workspace/recipes/, where the Start tab lists it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pandas as pd
 from gradio.context import Context
 
 from lep_core.errors import LepInputError
-from lep_core.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
-from lep_core.lineage import export_recipe, free_recipe_path
-from lep_core.workspace import KINDS, inside, read_manifest
+from lep_core.recipes.lineage import export_recipe, free_recipe_path
+from lep_core.workspace.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
+from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.widgets import corpus_choices, guarded, tokenizer_choices
 

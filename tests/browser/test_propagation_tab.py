@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from lep_core.recipes import load_recipe
+from lep_core.recipes.spec import load_recipe
 from tests.browser.ui import pick, shoot
 from tests.propagation.conftest import make_world
 

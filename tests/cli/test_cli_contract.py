@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-
 LEP = [sys.executable, "-m", "lep_core.cli.main"]
 
 

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from lep_core.embeddings.decomposition import decomposition_matrix
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension
 
 
 @pytest.fixture(scope="module", params=["byte_bpe_tokenizer", "metaspace_bpe_tokenizer", "unigram_tokenizer"])
 def pair(request, ru_corpus):
-    from lep_core.corpus import read_corpus
+    from lep_core.corpus.reading import read_corpus
 
     base = load_tokenizer(request.getfixturevalue(request.param))
     ext = learn_extension(base, read_corpus(ru_corpus[:2]), 150)

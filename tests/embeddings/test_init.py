@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.embeddings.init import init_model
 from lep_core.errors import LepInputError
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.extend import extend_tokenizer
 
 

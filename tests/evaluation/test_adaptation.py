@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from lep_core.embeddings.init import init_model
-from lep_core.evaluation.adaptation import answer_figures, Answers, bench_adaptation, language_of, new_vocabulary
+from lep_core.evaluation.adaptation import Answers, answer_figures, bench_adaptation, language_of, new_vocabulary
 from lep_core.evaluation.models import ModelCache
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.extend import extend_tokenizer
 
 LEP = [sys.executable, "-m", "lep_core.cli.main"]

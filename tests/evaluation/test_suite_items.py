@@ -76,7 +76,7 @@ def test_a_malformed_line_is_named_by_its_line_number(tmp_path, line, says):
     with pytest.raises(LepInputError) as err:
         read_task(path, "mine")
     message = str(err.value)
-    assert f"pairs.jsonl:3: " in message and says in message and "\n" not in message
+    assert "pairs.jsonl:3: " in message and says in message and "\n" not in message
 
 
 def test_multiple_choice_fields_are_checked(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from lep_core.errors import LepInputError
 from lep_core.evaluation.suite import job
 from lep_core.evaluation.suite.run import read_results
-from lep_core.inventory import inventory
+from lep_core.workspace.inventory import inventory
 
 
 def wait(folder: Path, states: tuple[str, ...], timeout: float = 600) -> dict:  # generous: a busy shared CPU

@@ -10,8 +10,9 @@ import pytest
 from lep_core.cli.main import main
 from lep_core.errors import LepInputError
 from lep_core.export.modelfile import modelfile_text, template_parts
-from lep_core.recipes import parse_recipe, run_recipe
-from lep_core.sources import load_tokenizer
+from lep_core.recipes.run import run_recipe
+from lep_core.recipes.spec import parse_recipe
+from lep_core.sources.loading import load_tokenizer
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Привет!"}],

@@ -44,7 +44,7 @@ def test_extended_byte_bpe_is_mapped_to_the_original_pre_tokenizer(exported_fami
 def test_padded_rows_are_dropped_from_the_gguf_and_suppressed_in_the_folder(exported_family):
     from gguf import GGUFReader
 
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     folder, gguf = exported_family("tiny_qwen2")
     tokens = len(load_tokenizer(folder))
@@ -64,7 +64,7 @@ def test_padded_rows_are_never_generated_by_transformers(adapted_family):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     folder = adapted_family("tiny_qwen2")
     tokens = len(load_tokenizer(folder))

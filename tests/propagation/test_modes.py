@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.propagation.embeddings_io import open_model
 from lep_core.propagation.fitting_rows import FittingRows
 from lep_core.propagation.modes import Mode
 from lep_core.propagation.occurrence import occurrence_counts
 from lep_core.propagation.options import PropagateOptions
 from lep_core.propagation.propagate import propagate
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from tests.propagation.kit import rel_error
 
 

@@ -11,7 +11,7 @@ import yaml
 from safetensors.torch import load_file
 
 from lep_core.cli.main import main
-from lep_core.lineage import export_recipe, lineage
+from lep_core.recipes.lineage import export_recipe, lineage
 from tests.recipes.pipeline import build_pipeline, sources
 
 

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from lep_core.errors import LepInputError
-from lep_core.inventory import delete_artifact, inventory
+from lep_core.workspace.inventory import delete_artifact, inventory
 
 
 def test_inventory_and_delete(tmp_path, tiny_llama):

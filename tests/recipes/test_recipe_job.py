@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lep_core import recipe_job
 from lep_core.errors import LepInputError
-from lep_core.recipe_check import check_recipe
-from lep_core.recipes import parse_recipe, run_recipe
+from lep_core.recipes import job as recipe_job
+from lep_core.recipes.check import check_recipe
+from lep_core.recipes.run import run_recipe
+from lep_core.recipes.spec import parse_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,7 +176,7 @@ def test_cli_check_exits_2_with_every_problem(tmp_path):
 
 def test_a_stop_that_kills_the_job_before_it_records_it_reads_stopped(tmp_path):
     """Stopped while still starting up (no handler yet, e.g. importing torch): "stopped", not "failed"."""
-    from lep_core import jobs
+    from lep_core.workspace import jobs
 
     folder = tmp_path / "job"
     jobs.spawn([sys.executable, "-c", "import time; time.sleep(60)"], folder, "job.log")

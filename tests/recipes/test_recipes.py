@@ -9,7 +9,8 @@ import yaml
 from safetensors.torch import load_file
 
 from lep_core.errors import LepInputError
-from lep_core.recipes import load_recipe, parse_recipe, run_recipe
+from lep_core.recipes.run import run_recipe
+from lep_core.recipes.spec import load_recipe, parse_recipe
 
 REPO_RECIPES = ["demo.yaml", "qwen2.5-7b.yaml"]
 
@@ -35,7 +36,7 @@ def test_every_problem_reported_at_once():
 
 
 def test_calibrate_step_settings_are_checked_up_front(tmp_path, tiny_llama):
-    from lep_core.recipe_check import check_recipe
+    from lep_core.recipes.check import check_recipe
 
     shutil.copytree(tiny_llama, tmp_path / "adapted" / "a")
     bad = parse_recipe("""name: c

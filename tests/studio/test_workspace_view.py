@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from lep_core.errors import LepInputError
-from lep_core.inventory import delete_artifact, find_artifact, inventory
+from lep_core.workspace.inventory import delete_artifact, find_artifact, inventory
 from lep_studio.tabs.workspace import details, table
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lep_core.corpus import read_corpus
-from lep_core.sources import load_tokenizer
+from lep_core.corpus.reading import read_corpus
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import encode_lines, text_stats
 from lep_core.tokenizer.extend import build_extended_tokenizer, learn_extension, verify_extension
 

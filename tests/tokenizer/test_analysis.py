@@ -2,7 +2,7 @@
 
 import pytest
 
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import compare, pieces, text_stats
 from lep_core.tokenizer.vocab import BYTE_LEVEL, METASPACE_BPE, UNIGRAM, shape_of
 

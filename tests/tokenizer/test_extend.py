@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from lep_core.corpus import read_corpus
+from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import encode_lines, text_stats
 from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
 

@@ -10,14 +10,20 @@ import time
 import pytest
 
 from lep_core.cli.main import main
-from lep_core.corpus import read_corpus
-from lep_core.sources import load_tokenizer
+from lep_core.corpus.reading import read_corpus
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer import extend as ext_mod
 from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
-from lep_core.tokenizer.extend import (Extension, build_extended_tokenizer, drop_unproducible, extend_tokenizer,
-                                       learn_extension, verify_extension)
-from lep_core.tokenizer.plain_text import special_strings
+from lep_core.tokenizer.extend import (
+    Extension,
+    build_extended_tokenizer,
+    drop_unproducible,
+    extend_tokenizer,
+    learn_extension,
+    verify_extension,
+)
 from lep_core.tokenizer.learn import LearnedMerges, chunk_long_words, learn_merges
+from lep_core.tokenizer.plain_text import special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, piece_bytes, tokenizer_state
 
 FAMILIES = ["byte_bpe_tokenizer", "metaspace_bpe_tokenizer", "unigram_tokenizer"]

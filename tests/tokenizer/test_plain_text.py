@@ -3,9 +3,14 @@ a sequence starts as the tokenizer starts one (BOS for LLaMA/Mistral style, noth
 
 import pytest
 
-from lep_core.sources import load_tokenizer
-from lep_core.tokenizer.plain_text import (count_special_strings, encode_plain, sequence_start_ids, special_strings,
-                                           with_sequence_start)
+from lep_core.sources.loading import load_tokenizer
+from lep_core.tokenizer.plain_text import (
+    count_special_strings,
+    encode_plain,
+    sequence_start_ids,
+    special_strings,
+    with_sequence_start,
+)
 
 FAMILIES = ["byte_bpe_tokenizer", "metaspace_bpe_tokenizer", "unigram_tokenizer"]
 LINE = "<|im_start|>user Привет<|im_end|> … <|endoftext|> </s> <s>"

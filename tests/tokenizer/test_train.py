@@ -3,7 +3,7 @@
 import pytest
 
 from lep_core.errors import LepInputError
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import text_stats
 from lep_core.tokenizer.train import train_tokenizer
 from lep_core.tokenizer.vocab import BYTE_LEVEL, METASPACE_BPE, UNIGRAM, shape_of

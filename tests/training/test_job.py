@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from lep_core.training import job
 from lep_core.training.trainer import train
 from tests.training.conftest import metrics, small_options, status

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from lep_core.sources import resolve
+from lep_core.sources.loading import resolve
 from lep_core.training import job
 from lep_core.training.trainer import train
 from tests.training.conftest import metrics, small_options, wait_for

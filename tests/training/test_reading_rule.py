@@ -3,12 +3,11 @@ starts a sequence; chat rows and prompts follow the same BOS rule."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from lep_core.evaluation.generation import prompt_ids
-from lep_core.sources import load_tokenizer
+from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.plain_text import sequence_start_ids, special_strings
 from lep_core.training import data
 from lep_core.training.chat import encode_conversations

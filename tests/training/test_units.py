@@ -57,7 +57,7 @@ def test_memory_saving_options_run_on_cpu_with_one_note():
     with pytest.raises(LepInputError, match="fp16 needs CUDA"):
         resolve_precision("fp16", "cpu")
     if not torch.cuda.is_available():
-        from lep_core.device import resolve_device
+        from lep_core.sources.device import resolve_device
 
         with pytest.raises(LepInputError, match="no CUDA GPU"):
             resolve_device("cuda")

@@ -5,7 +5,7 @@
     workspace/evals/<name>/                          the results, renamed into place when complete
 
 The job folder is hidden (a dot folder) so the Workspace lists only finished results; a reload or a second
-tab finds the running job again from these files (lep_core.jobs).
+tab finds the running job again from these files (lep_core.workspace.jobs).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lep_core import jobs
 from lep_core.errors import LepInputError
 from lep_core.evaluation.suite.items import load_suites
 from lep_core.evaluation.suite.run import check_models, default_name, read_results
-from lep_core.workspace import check_output_free, kind_dir, list_artifacts
+from lep_core.workspace import jobs
+from lep_core.workspace.store import check_output_free, kind_dir, list_artifacts
 
 JOBS = ".suite-jobs"
 LOG = "job.log"

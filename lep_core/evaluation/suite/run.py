@@ -2,7 +2,7 @@
 
 Everything the user gave is checked first (every suite line, every model's tokenizer), so bad input fails
 in a second with one line and nothing written. The output folder is built beside its destination and
-renamed into place when complete (lep_core.workspace.atomic_dir):
+renamed into place when complete (lep_core.workspace.store.atomic_dir):
 
     evals/<name>/results.json   the stable summary (schema below; model cards and the app read it)
     evals/<name>/items.jsonl    one record per model, task and item (what was picked, log-probabilities)
@@ -41,7 +41,7 @@ def model_label(src: str) -> str:
 def check_models(models: list[str]) -> None:
     """Every model names a loadable source with a tokenizer (cheap: no weights are read)."""
     from lep_core.errors import LepInputError
-    from lep_core.sources import load_tokenizer
+    from lep_core.sources.loading import load_tokenizer
 
     if not models:
         raise LepInputError("no model given: pass --model SRC (a folder, .gguf file or hub id)")
@@ -103,7 +103,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
 
 def write_results(out: Path, results: dict[str, Any], records: list[dict[str, Any]], overwrite: bool = False) -> Path:
     """results.json, items.jsonl and lep.json into OUT, atomically (OUT appears complete or not at all)."""
-    from lep_core.workspace import atomic_dir, describe_input, write_json_atomic, write_manifest
+    from lep_core.workspace.store import atomic_dir, describe_input, write_json_atomic, write_manifest
 
     with atomic_dir(out, overwrite) as tmp:
         write_json_atomic(tmp / RESULTS, results)

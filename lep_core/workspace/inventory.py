@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.errors import LepInputError
-from lep_core.workspace import KINDS, inside, list_artifacts, read_manifest, workspace_root
+from lep_core.workspace.store import KINDS, inside, list_artifacts, read_manifest, workspace_root
 
 HEADLINE = {  # the figures a table row shows first, per kind
     "tokenizer": ("added", "vocab_size_after", "vocab_size", "corpus_chars_per_token_after", "corpus_chars_per_token",

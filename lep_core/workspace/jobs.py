@@ -1,6 +1,6 @@
 """Background jobs as files: a child process in its own process group, a status.json beside its log.
 
-Shared by training runs (lep_core/training/job.py) and recipe runs (lep_core/recipe_job.py). The app keeps
+Shared by training runs (lep_core/training/job.py) and recipe runs (lep_core/recipes/job.py). The app keeps
 no job state in memory: it reads status.json back, so a reload, a second tab or an app restart re-attaches.
 """
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lep_core.workspace import write_json_atomic
+from lep_core.workspace.store import write_json_atomic
 
 ACTIVE = ("queued", "running", "stopping")
 STATUS = "status.json"

@@ -14,7 +14,7 @@ the current folder, then to LEP Studio's own folder (for assets/), else taken as
 checked before anything runs (check_recipe), and every problem is reported at once. A step whose output already
 exists with the same parameters is skipped and a stopped train step continues from its checkpoint, so a stopped
 recipe resumes where it stopped. `report(step_index, fields)` hears each step start, progress and end
-(lep_core/recipe_job.py writes it to a status file the app polls).
+(lep_core/recipes/job.py writes it to a status file the app polls).
 """
 
 from __future__ import annotations
@@ -29,114 +29,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lep_core.errors import LepInputError, LepJobError
-from lep_core.workspace import KINDS, read_manifest, workspace_root
+from lep_core.recipes.spec import RUN_KINDS, Recipe, Step, resolved_args
+from lep_core.workspace.store import read_manifest, workspace_root
 
 Log = Callable[[str], None]
 Report = Callable[[int, dict[str, Any]], None]  # (step index, fields to record for that step)
 Progress = Callable[[float, str], None]  # (fraction done, what is happening)
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # holds assets/ (the demo corpus)
 
 
 class RecipeStopped(BaseException):
     """SIGTERM during a step without checkpoints of its own: its temporary output is removed, the recipe stops."""
-
-# step kind -> (required keys, optional keys with their defaults, keys that name input sources)
-STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
-    "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2}, ("base", "corpus")),
-    "train_tokenizer": (("corpus", "vocab_size", "out"), {"algorithm": "bpe", "like": None}, ("corpus", "like")),
-    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0},
-             ("model", "tokenizer", "corpus")),
-    "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
-    "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
-    "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
-    "export": (("model", "out"), {"type": "f16", "base": None, "name": None}, ("model", "base")),  # a .gguf file
-}
-RUN_KINDS = ("train", "calibrate")  # steps whose output is a training run (status.json, checkpoints, final/)
-
-
-@dataclasses.dataclass
-class Step:
-    kind: str
-    args: dict[str, Any]
-
-
-@dataclasses.dataclass
-class Recipe:
-    name: str
-    steps: list[Step]
-
-    def to_yaml(self) -> str:
-        data = {"name": self.name, "steps": [{s.kind: s.args} for s in self.steps]}
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
-    """Parse and check the shape of a recipe; every problem is reported at once."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise LepInputError(f"{origin} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
-        raise LepInputError(f"{origin} needs a non-empty list `steps:` (see assets/recipes/demo.yaml)")
-    problems: list[str] = []
-    steps: list[Step] = []
-    for number, raw in enumerate(data["steps"], 1):
-        if not isinstance(raw, dict) or len(raw) != 1:
-            problems.append(f"step {number}: write it as `- KIND: {{...}}` with one of {', '.join(STEP_SPECS)}")
-            continue
-        (kind, args), = raw.items()
-        if kind not in STEP_SPECS:
-            problems.append(f"step {number}: unknown kind {kind!r} (choose {', '.join(STEP_SPECS)})")
-            continue
-        if not isinstance(args, dict):
-            problems.append(f"step {number} ({kind}): its settings must be a mapping")
-            continue
-        required, defaults, _ = STEP_SPECS[kind]
-        missing = [k for k in required if k not in args]
-        if missing:
-            problems.append(f"step {number} ({kind}): missing {', '.join(missing)}")
-        steps.append(Step(kind, {**defaults, **args}))
-    if problems:
-        raise LepInputError(f"{origin}: " + "; ".join(problems))
-    return Recipe(str(data.get("name") or Path(origin).stem), steps)
-
-
-def load_recipe(path: str | os.PathLike) -> Recipe:
-    file = Path(path)
-    if not file.is_file():
-        raise LepInputError(f"recipe not found: {file}")
-    return parse_recipe(file.read_text(encoding="utf-8"), str(file))
-
-
-def _resolve_input(value: Any, workspace: Path) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_resolve_input(v, workspace) for v in value]
-    text = str(value)
-    path = Path(text).expanduser()
-    if path.is_absolute():
-        return str(path)
-    for candidate in (workspace / path, Path.cwd() / path, PACKAGE_ROOT / path):
-        if candidate.exists():
-            return str(candidate.resolve())
-    if path.parts and path.parts[0] in KINDS.values():  # made by an earlier step
-        return str(workspace / path)
-    return text  # a hub id
-
-
-def resolved_args(step: Step, workspace: Path) -> dict[str, Any]:
-    _, _, inputs = STEP_SPECS[step.kind]
-    args = dict(step.args)
-    for key in inputs:
-        if key in args:
-            args[key] = _resolve_input(args[key], workspace)
-    out = Path(str(args["out"])).expanduser()
-    args["out"] = str(out if out.is_absolute() else workspace / out)
-    return args
 
 
 def _already_done(args: dict[str, Any], kind: str) -> bool:
@@ -265,7 +168,7 @@ def _run_one(number: int, step: Step, args: dict[str, Any], total: int, overwrit
 
 
 def _one_line(exc: BaseException) -> str:
-    from lep_core.sources import first_line
+    from lep_core.sources.loading import first_line
 
     return str(exc) if isinstance(exc, (LepInputError, LepJobError)) else f"{type(exc).__name__}: {first_line(exc)}"
 
@@ -277,7 +180,7 @@ def run_recipe(recipe: Recipe, workspace: str | os.PathLike | None = None, overw
     A stop (SIGTERM) ends the recipe after the current step saved what it could: the last summary then has
     state "stopped" and running the recipe again continues from there.
     """
-    from lep_core.recipe_check import check_recipe
+    from lep_core.recipes.check import check_recipe
 
     root = workspace_root(workspace)
     problems = check_recipe(recipe, root, overwrite)

@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lep_core.demo import DEMO_MODEL_NAME
 from lep_core.errors import LepInputError
-from lep_core.recipes import RUN_KINDS, STEP_SPECS, Recipe, Step, resolved_args
-from lep_core.workspace import KINDS, read_manifest, workspace_root
+from lep_core.recipes.spec import RUN_KINDS, STEP_SPECS, Recipe, Step, resolved_args
+from lep_core.sources.demo import DEMO_MODEL_NAME
+from lep_core.workspace.store import KINDS, read_manifest, workspace_root
 
 _WHOLE = {"extend": ("add", "min_frequency"), "train_tokenizer": ("vocab_size",), "init": ("seed",)}
 
@@ -106,7 +106,7 @@ def _run_problems(kind: str, args: dict[str, Any]) -> list[str]:
 
 
 def _input_problems(step: Step, args: dict[str, Any], made: list[Path]) -> list[str]:
-    from lep_core.sources import resolve
+    from lep_core.sources.loading import resolve
 
     problems = []
     for key in STEP_SPECS[step.kind][2]:

@@ -21,8 +21,8 @@ from typing import Any
 from lep_core.calibration.options import SPEC as CALIBRATION_SPEC
 from lep_core.calibration.options import CalibrateOptions
 from lep_core.errors import LepInputError
-from lep_core.recipes import PACKAGE_ROOT, Recipe, Step, parse_recipe
-from lep_core.workspace import (
+from lep_core.recipes.spec import PACKAGE_ROOT, Recipe, Step, parse_recipe
+from lep_core.workspace.store import (
     KINDS,
     content_hash,
     inside,

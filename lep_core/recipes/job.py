@@ -21,19 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lep_core import jobs
 from lep_core.errors import LepInputError, LepJobError
-from lep_core.lineage import RECIPES_DIR
-from lep_core.recipe_check import check_recipe
-from lep_core.recipes import (
-    PACKAGE_ROOT,
-    STEP_SPECS,
-    Log,
-    Recipe,
-    resolved_args,
-    run_recipe,
-)
-from lep_core.workspace import workspace_root
+from lep_core.recipes.check import check_recipe
+from lep_core.recipes.lineage import RECIPES_DIR
+from lep_core.recipes.run import Log, run_recipe
+from lep_core.recipes.spec import PACKAGE_ROOT, STEP_SPECS, Recipe, resolved_args
+from lep_core.workspace import jobs
+from lep_core.workspace.store import workspace_root
 
 SPEC, LOG, LOCK = "recipe.yaml", "recipe.log", ".lock"
 DEMO_RECIPE = PACKAGE_ROOT / "assets" / "recipes" / "demo.yaml"

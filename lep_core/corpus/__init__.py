@@ -1,0 +1,1 @@
+"""Text corpora: finding and reading .txt, .md, .jsonl and .parquet files and folders (reading)."""
