@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lep_core.embeddings.architectures import is_embedding_tensor
+
 
 def _emit(**fields: Any) -> None:
     print(json.dumps(fields), flush=True)
@@ -145,7 +147,7 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
             modify = model.modify_tensors
 
             def trimmed(data, name, bid):
-                if data.ndim == 2 and data.shape[0] == rows and ("embed_tokens" in name or name.startswith("lm_head")):
+                if data.ndim == 2 and data.shape[0] == rows and is_embedding_tensor(name):
                     data = data[:tokens]
                 return modify(data, name, bid)
 

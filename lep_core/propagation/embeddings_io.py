@@ -18,19 +18,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from lep_core.embeddings.architectures import EMBED_NAMES, layout_of
 from lep_core.errors import LepInputError
 from lep_core.sources.loading import Source, _check_local_weights, load_model, resolve, save_model
 
-# Architecture facts as data: where each family keeps its input embeddings and its output head.
-EMBED_NAMES = (
-    "model.embed_tokens.weight",  # llama, mistral, qwen2, gemma, phi3, ...
-    "model.language_model.embed_tokens.weight",
-    "transformer.wte.weight",  # gpt2, gpt-bigcode
-    "gpt_neox.embed_in.weight",
-    "transformer.word_embeddings.weight",  # bloom
-    "model.decoder.embed_tokens.weight",  # opt
-)
-HEAD_NAMES = ("lm_head.weight", "embed_out.weight", "output.weight")
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 _DTYPES = {"F64": torch.float64, "F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
@@ -45,6 +36,7 @@ class ModelFiles:
     weight_map: dict[str, str]  # tensor name -> shard file name
     embed_name: str
     head_name: str | None  # None when the checkpoint stores no separate head
+    layout_head: str  # the family's head tensor name today: where a head that gets untied goes
     tied: bool
     rows: int
     hidden: int
@@ -79,18 +71,19 @@ def open_model(folder: str | Path) -> ModelFiles:
         raise LepInputError(f"no config.json in {folder}: point at a model folder")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     weights = _weight_map(folder)
-    embed = next((n for n in EMBED_NAMES if n in weights), None)
-    if embed is None:
-        raise LepInputError(f"cannot find the input embeddings in {folder} (looked for {', '.join(EMBED_NAMES)})")
-    head = next((n for n in HEAD_NAMES if n in weights), None)
-    tied = bool(config.get("tie_word_embeddings", head is None))
+    layout = layout_of(weights, config.get("model_type"))
+    if layout is None:
+        raise LepInputError(f"cannot find the input embeddings in {folder} (looked for {', '.join(EMBED_NAMES)}): "
+                            "add the family's tensor names to lep_core/embeddings/architectures.py")
+    embed, head = layout.stored(weights, "input"), layout.stored(weights, "output")
+    tied = bool(config.get(layout.tie_key, head is None))
     if not tied and head is None:
         raise LepInputError(f"{folder} says its head is untied but stores no head tensor: the checkpoint is incomplete")
     with safe_open(folder / weights[embed], "pt") as f:
         piece = f.get_slice(embed)
         rows, hidden = piece.get_shape()
         dtype = _DTYPES.get(piece.get_dtype(), torch.float32)
-    return ModelFiles(folder, config, weights, embed, head, tied, int(rows), int(hidden), dtype)
+    return ModelFiles(folder, config, weights, embed, head, layout.head, tied, int(rows), int(hidden), dtype)
 
 
 def local_folder(src: str | Path | Source, scratch: Path, allow_pickle: bool = False) -> Path:

@@ -24,7 +24,6 @@ from lep_core.embeddings.init import target_rows
 from lep_core.errors import LepInputError
 from lep_core.export.card import suppress_padding, write_card
 from lep_core.propagation.embeddings_io import (
-    HEAD_NAMES,
     ModelFiles,
     local_folder,
     open_model,
@@ -101,7 +100,7 @@ def propagate_one(name: str, base: ModelFiles, inst: ModelFiles, inst_tok, adapt
     # tied base and instruct heads equal their input embeddings, so the input side's map P serves the head too
     untie = inst.tied and not adapted.tied
     sides = ["input"] if inst.tied and not untie else ["input", "output"]
-    head_name = inst.head_name or HEAD_NAMES[0]
+    head_name = inst.head_name or inst.layout_head
     fits: dict[str, FitReport] = {}
     replace: dict[str, torch.Tensor] = {}
     compare: dict[Mode, dict[str, FitReport]] = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from lep_core.embeddings.architectures import EMBEDDING_MODULES
 from lep_core.errors import LepInputError
 from lep_core.training.options import TrainOptions
 
@@ -72,7 +73,7 @@ def load_for_training(source, precision: str, device: str, load_in_4bit: bool, d
     quant = BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
-        llm_int8_skip_modules=["lm_head", "embed_tokens", "wte", "embed_out", "output"],
+        llm_int8_skip_modules=list(EMBEDDING_MODULES),  # the trained rows stay full precision
     )
     place = device_index if device.startswith("cuda") else "cpu"
     model = load_model(source, dtype=dtype if dtype != torch.float32 else torch.bfloat16,
