@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,6 +26,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_S = 90
+# Playwright's assertions wait 5 s by default; on a loaded 2-core machine a queued Gradio event (an error toast after
+# a click) took longer, and the suite failed at random. 20 s bounds a hang without racing a busy CPU.
+expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(config, items):
