@@ -33,6 +33,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             for name, label in TABS:
                 with gr.Tab(label, id=name):
                     importlib.import_module(f"lep_studio.tabs.{name}").build(ctx)
+        ctx.page_load.wire(demo)
     return demo
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.workspace.jobs import files_stamp
+from lep_studio.page_load import PageLoad
 from lep_studio.widgets import guarded
 
 
@@ -100,6 +100,7 @@ def wire_job_controls(
     on_load: Callable,
     view: Callable[[str | None], tuple],
     stopping_note: str,
+    page_load: PageLoad,
     runs_root: Path | None = None,
 ) -> Callable[[Any], None]:
     """Connect start/stop/resume, the run picker, the poll timer and the page-load re-attach.
@@ -123,5 +124,5 @@ def wire_job_controls(
     watch(stop.click(on_stop, current, outputs))
     watch(resume.click(on_resume, current, [command, *outputs]))
     watch(current.change(view, current, outputs, show_progress="hidden"))  # picked, or set by Start / Workspace
-    watch(Context.root_block.load(on_load, None, [current, *outputs]))
+    watch(page_load.add(on_load, None, [current, *outputs]))
     return watch

@@ -254,5 +254,5 @@ def build(ctx: AppContext) -> None:
               heldout, alpha, mlp]
     mode.change(on_mode, mode, [original, prompts, chat, chat_upload, heldout])
     wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
-                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
                       stopping_note="Stopping: the job finishes its answer or step and saves what it has.")

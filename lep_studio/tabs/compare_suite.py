@@ -13,7 +13,6 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.evaluation.suite import job
@@ -182,5 +181,5 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     watch = live_poll(timer, view, [current, announced], outputs, stamp, live)
     watch(run.click(on_run, [original, adapted, extra, suites, announced], outputs))
     watch(stop.click(on_stop, [current, announced], outputs))
-    watch(Context.root_block.load(on_load, None, outputs))
+    watch(ctx.page_load.add(on_load, None, outputs))
     shown.change(results_view, shown, [*rows, *tables, *plots], show_progress="hidden")

@@ -10,7 +10,6 @@ import html
 from pathlib import Path
 
 import gradio as gr
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.export.gguf_export import check_export, modelfile_path
@@ -141,5 +140,5 @@ def build(ctx: AppContext) -> None:
     watch = live_poll(timer, view, [shown], outputs, stamp, lambda job: run_active(ctx.workspace, job))
     watch(run.click(start, [model, kind, overwrite], [shown, *outputs]))
     watch(stop.click(on_stop, shown, outputs))
-    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
     refresh.click(lambda: gr.Dropdown(choices=ctx.model_choices()), None, model)

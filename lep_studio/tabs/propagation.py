@@ -13,7 +13,6 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
@@ -235,5 +234,5 @@ def build(ctx: AppContext) -> None:
     watch = live_poll(timer, view, [shown], outputs, stamp, running)
     watch(run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite], [shown, *outputs]))
     watch(stop.click(on_stop, shown, outputs))
-    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
     refresh.click(lists, None, [base, instruct, adapted])

@@ -255,6 +255,4 @@ def build(ctx: AppContext) -> None:
     picked.focus(lambda: gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), None, picked, show_progress="hidden")
     upload.upload(on_upload, upload, [picked, verdict, preview])
     watch(run_file.click(on_run_file, picked, [shown, *outputs, verdict, preview]))
-    from gradio.context import Context
-
-    watch(Context.root_block.load(on_load, None, [shown, picked, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, picked, *outputs], screen=True))

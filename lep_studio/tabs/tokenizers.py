@@ -155,7 +155,8 @@ def build(ctx: AppContext) -> None:
     outputs = [status, table, plot, *boxes]
     inputs = [picked, text, show_ids, show_space]
     run = lambda sel, txt, ids, sp: analyse(ctx, sel, txt, ids, sp)  # noqa: E731
-    gr.on(None, run, inputs, outputs, trigger_mode="always_last", show_progress="hidden")  # page load + any change
+    gr.on([c.change for c in inputs], run, inputs, outputs, trigger_mode="always_last", show_progress="hidden")
+    ctx.page_load.add(run, inputs, outputs)
     source.change(load_text, source, text)
     relist = lambda: gr.Dropdown(choices=tokenizer_choices(ctx))  # noqa: E731
     gr.on([refresh.click, picked.focus], relist, None, picked, show_progress="hidden")  # new tokenizers show up

@@ -251,7 +251,7 @@ def build(ctx: AppContext) -> None:
 
     for box in plan_inputs:
         box.change(on_plan, plan_inputs, memory, show_progress="hidden")
-    Context.root_block.load(on_plan, plan_inputs, memory, show_progress="hidden")
+    ctx.page_load.add(on_plan, plan_inputs, memory, show_progress="hidden")
 
     @guarded
     def on_start(*values):
@@ -289,7 +289,7 @@ def build(ctx: AppContext) -> None:
     inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
               warmup, accum, eval_every, save_every, seed, head_lr, fit_head]
     watch = wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
-                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
                       stopping_note="Stopping: the job finishes its step and saves a checkpoint.",
                       runs_root=_runs_root(ctx))
 
