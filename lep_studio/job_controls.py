@@ -14,6 +14,7 @@ import gradio as gr
 from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.workspace.jobs import files_stamp
+from lep_studio.i18n import L
 from lep_studio.page_load import PageLoad
 from lep_studio.widgets import guarded
 
@@ -54,10 +55,10 @@ def poll_timer(live_s: float = LIVE_TICK_S) -> gr.Timer:
 def job_buttons(prefix: str) -> tuple[gr.Button, gr.Button, gr.Button, gr.Textbox]:
     """Start / Stop / Resume in one row, and the terminal command under them (elem ids `<prefix>-start`, ...)."""
     with gr.Row():
-        start = gr.Button("Start", variant="primary", elem_id=f"{prefix}-start")
-        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
-        resume = gr.Button("Resume", elem_id=f"{prefix}-resume")
-    command = gr.Textbox(label="Command (the same run from a terminal)", interactive=False, lines=2,
+        start = gr.Button(L("job_controls.start"), variant="primary", elem_id=f"{prefix}-start")
+        stop = gr.Button(L("job_controls.stop"), variant="stop", elem_id=f"{prefix}-stop")
+        resume = gr.Button(L("job_controls.resume"), elem_id=f"{prefix}-resume")
+    command = gr.Textbox(label=L("job_controls.command_the_same_run"), interactive=False, lines=2,
                          elem_id=f"{prefix}-command", buttons=["copy"])
     return start, stop, resume, command
 

@@ -23,6 +23,7 @@ from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
 from lep_core.workspace.store import KINDS, read_manifest
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -131,50 +132,50 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
-            mode = gr.Radio(list(MODES), value=MODES[0], label="What to train on", elem_id="calib-mode")
-            model = gr.Dropdown(models, value=adapted_default, label="Adapted model (to calibrate)",
+            mode = gr.Radio(list(MODES), value=MODES[0], label=L("calibration.what_to_train_on"), elem_id="calib-mode")
+            model = gr.Dropdown(models, value=adapted_default, label=L("calibration.adapted_model_to_calibrate"),
                                 allow_custom_value=True, elem_id="calib-model")
-            original = gr.Dropdown(models, value=original_default, label="Original instruct model (writes the answers)",
+            original = gr.Dropdown(models, value=original_default, label=L("calibration.original_instruct_model_writes"),
                                    allow_custom_value=True, elem_id="calib-original")
-            prompts = gr.File(label="Prompt file (.txt / .json / .jsonl); empty: the 24 demo prompts",
+            prompts = gr.File(label=L("calibration.prompt_file_txt_json"),
                               file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-prompts")
-            chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label="Chat data (continued tuning)",
+            chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label=L("calibration.chat_data_continued_tuning"),
                                elem_id="calib-chat", visible=False)
-            chat_upload = gr.File(label="…or upload chat JSONL (copied into the workspace)", file_count="multiple",
+            chat_upload = gr.File(label=L("calibration.or_upload_chat_jsonl"), file_count="multiple",
                                   file_types=[".jsonl"], height=120, visible=False)
-            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="calib-name",
-                              placeholder="empty: calib-<model>-<time>")
+            name = gr.Textbox(label=L("calibration.run_name_workspace_runs"), value="", elem_id="calib-name",
+                              placeholder=L("calibration.empty_calib_model_time"))
             with gr.Row():
-                steps = gr.Number(d.steps, label="Steps", precision=0, minimum=1, elem_id="calib-steps")
-                lr = gr.Number(d.lr, label="Learning rate", elem_id="calib-lr")
-                batch = gr.Number(d.batch_size, label="Batch size", precision=0, minimum=1, elem_id="calib-batch")
-                seq = gr.Number(d.seq_len, label="Longest conversation (tokens)", precision=0, minimum=2,
+                steps = gr.Number(d.steps, label=L("calibration.steps"), precision=0, minimum=1, elem_id="calib-steps")
+                lr = gr.Number(d.lr, label=L("calibration.learning_rate"), elem_id="calib-lr")
+                batch = gr.Number(d.batch_size, label=L("calibration.batch_size"), precision=0, minimum=1, elem_id="calib-batch")
+                seq = gr.Number(d.seq_len, label=L("calibration.longest_conversation_tokens"), precision=0, minimum=2,
                                 elem_id="calib-seq")
             with gr.Row():
-                params = gr.Dropdown(list(TRAIN_PARAMS), value="embeddings", label="Train",
-                                     info="LoRA: adapters on attention, merged",
+                params = gr.Dropdown(list(TRAIN_PARAMS), value="embeddings", label=L("calibration.train"),
+                                     info=L("calibration.lora_adapters_on_attention"),
                                      elem_id="calib-params")
-                rank = gr.Number(d.lora_rank, label="LoRA rank", precision=0, minimum=1)
-                max_new = gr.Number(d.max_new_tokens, label="Max answer tokens", precision=0, minimum=1,
+                rank = gr.Number(d.lora_rank, label=L("calibration.lora_rank"), precision=0, minimum=1)
+                max_new = gr.Number(d.max_new_tokens, label=L("calibration.max_answer_tokens"), precision=0, minimum=1,
                                     elem_id="calib-max-new")
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
-            with gr.Accordion("More options", open=False, elem_id="calib-more"):
-                heldout = gr.File(label="Held-out prompts (answered, never trained on)",
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("calibration.device"))
+            with gr.Accordion(L("calibration.more_options"), open=False, elem_id="calib-more"):
+                heldout = gr.File(label=L("calibration.held_out_prompts_answered"),
                                   file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-heldout")
                 with gr.Row():
-                    alpha = gr.Number(d.lora_alpha, label="LoRA alpha", minimum=0, elem_id="calib-alpha",
-                                      info="the update is scaled by alpha / rank")
-                    mlp = gr.Checkbox(d.lora_mlp, label="LoRA on the MLP too", elem_id="calib-mlp",
-                                      info="adapters on gate/up/down as well as attention")
+                    alpha = gr.Number(d.lora_alpha, label=L("calibration.lora_alpha"), minimum=0, elem_id="calib-alpha",
+                                      info=L("calibration.the_update_is_scaled"))
+                    mlp = gr.Checkbox(d.lora_mlp, label=L("calibration.lora_on_the_mlp"), elem_id="calib-mlp",
+                                      info=L("calibration.adapters_on_gate_up"))
             start, stop, resume, command = job_buttons("calib")
         with gr.Column(scale=3):
-            current = gr.Dropdown(calibration_runs(ctx), value=None, label="Run shown", elem_id="calib-run")
-            status = gr.Markdown("No calibration yet: press **Start**.", elem_id="calib-status", elem_classes="lep-status")
-            loss_plot = gr.Plot(label="Loss", elem_id="calib-loss")
+            current = gr.Dropdown(calibration_runs(ctx), value=None, label=L("calibration.run_shown"), elem_id="calib-run")
+            status = gr.Markdown(L("calibration.no_calibration_yet_press"), elem_id="calib-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label=L("calibration.loss"), elem_id="calib-loss")
             with gr.Row():
-                lr_plot = gr.Plot(label="Learning rate", elem_id="calib-lr-plot")
-                tps_plot = gr.Plot(label="Tokens/s", elem_id="calib-tps-plot")
-            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="calib-log",
+                lr_plot = gr.Plot(label=L("calibration.learning_rate"), elem_id="calib-lr-plot")
+                tps_plot = gr.Plot(label=L("calibration.tokens_s"), elem_id="calib-tps-plot")
+            log = gr.Textbox(label=L("calibration.log_last_lines"), lines=8, max_lines=8, interactive=False, elem_id="calib-log",
                              autoscroll=True)
     ctx.ui["calibration.current"] = current  # Workspace "Open" shows a calibration run here
     timer = poll_timer()

@@ -10,6 +10,7 @@ from lep_core.bench.adaptation import tables
 from lep_core.errors import LepInputError
 from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
 from lep_core.evaluation.models import ModelCache
+from lep_studio.i18n import L
 from lep_studio.widgets import neutral
 
 HEADERS = ["figure", "original", "adapted"]
@@ -55,15 +56,14 @@ def chart(result: dict[str, Any]):
 
 def build(original: gr.Dropdown, adapted: gr.Dropdown, cache: ModelCache) -> None:
     """The section's widgets and handler; `original` and `adapted` are the tab's model pickers."""
-    gr.Markdown("**Did the adaptation work?** Both models read the held-out Russian and English texts "
-                "(bits-per-char) and answer the Russian demo prompts greedily with the same limit.")
+    gr.Markdown(L("compare_adaptation.did_the_adaptation_work"))
     with gr.Row():
-        max_new = gr.Number(64, precision=0, minimum=8, maximum=512, label="max new tokens per answer",
+        max_new = gr.Number(64, precision=0, minimum=8, maximum=512, label=L("compare_adaptation.max_new_tokens_per"),
                             elem_id="compare-adapt-max-new")
-        run = gr.Button("Measure the adaptation", elem_id="compare-adapt-run")
+        run = gr.Button(L("compare_adaptation.measure_the_adaptation"), elem_id="compare-adapt-run")
     table = gr.Dataframe(headers=HEADERS, interactive=False, elem_id="compare-adapt-table", wrap=True)
     plot = gr.Plot(elem_id="compare-adapt-plot")
-    answers = gr.JSON(label="first answers of each model", elem_id="compare-adapt-answers")
+    answers = gr.JSON(label=L("compare_adaptation.first_answers_of_each"), elem_id="compare-adapt-answers")
 
     def on_run(orig_src, adapted_src, n_new, progress=gr.Progress()):
         try:

@@ -21,6 +21,7 @@ from lep_core.evaluation.suite.report import kind_table
 from lep_core.evaluation.suite.run import model_label, read_results
 from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.job_controls import live_poll, poll_timer
 from lep_studio.recipe_view import _bar, _clock
 from lep_studio.widgets import guarded, neutral, text_files
@@ -98,22 +99,22 @@ def status_text(folder: Path | None, status: dict[str, Any] | None) -> tuple[str
 
 def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     """The section, under the Compare tab's other sections; original/adapted are that tab's model pickers."""
-    with gr.Accordion("Evaluate: the Russian suite (minimal pairs, multiple choice, copy, bits-per-char)",
+    with gr.Accordion(L("compare_suite.evaluate_the_russian_suite"),
                       open=False, elem_id="compare-suite"):
         gr.Markdown(INTRO)
         with gr.Row():
-            extra = gr.Dropdown(ctx.model_choices(), value=[], multiselect=True, label="More models (optional)",
-                                info="evaluated with the original and the adapted model picked above", scale=3,
+            extra = gr.Dropdown(ctx.model_choices(), value=[], multiselect=True, label=L("compare_suite.more_models_optional"),
+                                info=L("compare_suite.evaluated_with_the_original"), scale=3,
                                 elem_id="compare-suite-extra")
             suites = gr.Dropdown(builtin_suites(), value=list(DEFAULT_SUITES), multiselect=True, allow_custom_value=True,
-                                 label="Suites", info="ru, en, or the path of a .jsonl file / folder in the workspace",
+                                 label=L("compare_suite.suites"), info=L("compare_suite.ru_en_or_the"),
                                  scale=2, elem_id="compare-suite-suites")
         with gr.Row():
-            run = gr.Button("▶ Run the suite", variant="primary", elem_id="compare-suite-run")
-            stop = gr.Button("■ Stop", variant="stop", elem_id="compare-suite-stop")
+            run = gr.Button(L("compare_suite.run_the_suite"), variant="primary", elem_id="compare-suite-run")
+            stop = gr.Button(L("compare_suite.stop"), variant="stop", elem_id="compare-suite-stop")
         status = gr.Markdown(elem_id="compare-suite-status")
         progress = gr.HTML("", elem_id="compare-suite-progress")
-        shown = gr.Dropdown(result_choices(ctx), value=None, label="Results shown (workspace/evals)",
+        shown = gr.Dropdown(result_choices(ctx), value=None, label=L("compare_suite.results_shown_workspace_evals"),
                             elem_id="compare-suite-shown")
         rows, tables, plots = [], [], []
         for kind in Kind:  # a row per kind, shown when the results have a task of that kind

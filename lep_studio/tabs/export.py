@@ -21,6 +21,7 @@ from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_core.workspace.store import inside
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import guarded
@@ -56,20 +57,20 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=adapted[0] if adapted else None, label="Model", allow_custom_value=True,
-                                elem_id="exp-model", info="an adapted model (or any model of the workspace)")
+            model = gr.Dropdown(models, value=adapted[0] if adapted else None, label=L("export.model"), allow_custom_value=True,
+                                elem_id="exp-model", info=L("export.an_adapted_model_or"))
             kind = gr.Radio([(f"{t.value} — {t.help}", t.value) for t in GgufType], value=DEFAULT_TYPE.value,
-                            label="Format", elem_id="exp-type")
-            overwrite = gr.Checkbox(label="Overwrite", value=False, info="replace an earlier export of that name")
+                            label=L("export.format"), elem_id="exp-type")
+            overwrite = gr.Checkbox(label=L("export.overwrite"), value=False, info=L("export.replace_an_earlier_export"))
             with gr.Row():
-                run = gr.Button("Export GGUF", variant="primary", elem_id="exp-run", scale=3)
-                stop = gr.Button("■ Stop", variant="stop", elem_id="exp-stop", scale=1)
-            refresh = gr.Button("↻ Refresh list", size="sm")
+                run = gr.Button(L("export.export_gguf"), variant="primary", elem_id="exp-run", scale=3)
+                stop = gr.Button(L("export.stop"), variant="stop", elem_id="exp-stop", scale=1)
+            refresh = gr.Button(L("export.refresh_list"), size="sm")
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="exp-status", elem_classes="lep-status")
             steps = gr.HTML("", elem_id="exp-steps")
             files = gr.HTML("", elem_id="exp-files")  # links served from the workspace: no copy of a large file
-            ollama = gr.Code(label="Run it in Ollama", language="shell", interactive=False, elem_id="exp-ollama")
+            ollama = gr.Code(label=L("export.run_it_in_ollama"), language="shell", interactive=False, elem_id="exp-ollama")
     shown = gr.State(None)  # the export job this page shows (its recipe name)
     timer = poll_timer()
 

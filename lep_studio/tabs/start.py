@@ -23,6 +23,7 @@ from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
@@ -114,29 +115,29 @@ def build(ctx: AppContext) -> None:
             gr.Markdown(demo_intro(demo_recipe), elem_id="start-demo-intro")
         with gr.Column(scale=6):
             with gr.Row():
-                run_demo = gr.Button("▶ Run the demo recipe", variant="primary", elem_id="start-run", scale=3)
-                stop = gr.Button("■ Stop", variant="stop", elem_id="start-stop", scale=1)
-                resume = gr.Button("↻ Resume", elem_id="start-resume", scale=1)
+                run_demo = gr.Button(L("start.run_the_demo_recipe"), variant="primary", elem_id="start-run", scale=3)
+                stop = gr.Button(L("start.stop"), variant="stop", elem_id="start-stop", scale=1)
+                resume = gr.Button(L("start.resume"), elem_id="start-resume", scale=1)
             status = gr.Markdown("", elem_id="start-status", elem_classes="lep-status")
             steps = gr.HTML(steps_html(None, demo_recipe), elem_id="start-steps")
-            loss = gr.Plot(label="loss (train step)", visible=False, elem_id="start-loss")
-            open_compare = gr.Button("Open Compare with the adapted model →", variant="primary", visible=False,
+            loss = gr.Plot(label=L("start.loss_train_step"), visible=False, elem_id="start-loss")
+            open_compare = gr.Button(L("start.open_compare_with_the"), variant="primary", visible=False,
                                      elem_id="start-open-compare")
-            with gr.Accordion("Log (last lines)", open=False):
+            with gr.Accordion(L("start.log_last_lines"), open=False):
                 log = gr.Textbox(lines=8, max_lines=8, interactive=False, show_label=False, elem_id="start-log",
                                  autoscroll=True)
-    with gr.Accordion("Run a recipe file (shipped, exported from the Workspace tab, or uploaded)", open=False,
+    with gr.Accordion(L("start.run_a_recipe_file"), open=False,
                       elem_id="start-recipes"):
         with gr.Row():
-            picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label="recipe file", scale=3,
+            picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label=L("start.recipe_file"), scale=3,
                                  elem_id="start-recipe-file")
-            upload = gr.File(label="…or upload a recipe (.yaml, copied into workspace/recipes)", file_types=[".yaml", ".yml"],
+            upload = gr.File(label=L("start.or_upload_a_recipe"), file_types=[".yaml", ".yml"],
                              height=120, scale=2, elem_id="start-recipe-upload")
         with gr.Row():
-            check = gr.Button("Check", elem_id="start-recipe-check")
-            run_file = gr.Button("▶ Run this recipe", variant="primary", elem_id="start-recipe-run")
+            check = gr.Button(L("start.check"), elem_id="start-recipe-check")
+            run_file = gr.Button(L("start.run_this_recipe"), variant="primary", elem_id="start-recipe-run")
         verdict = gr.Markdown(elem_id="start-recipe-verdict")
-        preview = gr.Code(language="yaml", label="recipe", interactive=False, elem_id="start-recipe-preview")
+        preview = gr.Code(language="yaml", label=L("start.recipe"), interactive=False, elem_id="start-recipe-preview")
 
     shown = gr.State(demo_recipe.name if demo_recipe else "demo")  # the recipe run this page shows
     watched = gr.State(False)  # this page saw the run active: switch to Compare once it finishes

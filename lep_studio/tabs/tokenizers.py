@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from lep_core.corpus.reading import read_file
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices
 
 MAX_SHOWN = 4  # tokenizers shown as coloured pieces (the table and chart take any number)
@@ -129,28 +130,27 @@ def _warm(sources: list[str]) -> None:
 def build(ctx: AppContext) -> None:
     choices = tokenizer_choices(ctx)
     text_sources = [(PASTED, PASTED), *((k, k) for k in SAMPLES), *corpus_choices(ctx)]
-    gr.Markdown("How does each tokenizer split your text? More characters per token = cheaper, faster, longer "
-                "context. Pick tokenizers (or type a folder / hub id), then type, paste or pick a text.")
+    gr.Markdown(L("tokenizers.how_does_each_tokenizer"))
     with gr.Row():
         with gr.Column(scale=2, min_width=360):
             picked = gr.Dropdown(choices, value=default_pick(ctx), multiselect=True, allow_custom_value=True,
-                                 label="Tokenizers (workspace, or type a path / hub id)", elem_id="tok-picked")
+                                 label=L("tokenizers.tokenizers_workspace_or_type"), elem_id="tok-picked")
             ctx.ui["tokenizers.picked"] = picked  # the Workspace tab's "Open" pre-selects a tokenizer here
-            source = gr.Dropdown(text_sources, value=PASTED, label="Text from", elem_id="tok-source")
-            text = gr.Textbox(default_text(), lines=8, max_lines=12, label="Text", elem_id="tok-text")
+            source = gr.Dropdown(text_sources, value=PASTED, label=L("tokenizers.text_from"), elem_id="tok-source")
+            text = gr.Textbox(default_text(), lines=8, max_lines=12, label=L("tokenizers.text"), elem_id="tok-text")
             with gr.Row():
-                show_ids = gr.Checkbox(label="show ids", value=False, min_width=90, container=False)
-                show_space = gr.Checkbox(label="show spaces", value=False, min_width=90, container=False)
-                refresh = gr.Button("↻ list", size="sm", min_width=60, scale=0)
+                show_ids = gr.Checkbox(label=L("tokenizers.show_ids"), value=False, min_width=90, container=False)
+                show_space = gr.Checkbox(label=L("tokenizers.show_spaces"), value=False, min_width=90, container=False)
+                refresh = gr.Button(L("tokenizers.list"), size="sm", min_width=60, scale=0)
         with gr.Column(scale=3):
             status = gr.Markdown(elem_classes="lep-status")
             boxes = [gr.HighlightedText(visible=False, show_legend=False, combine_adjacent=False,
                                         elem_classes="lep-pieces", elem_id=f"tok-pieces-{i}") for i in range(MAX_SHOWN)]
     with gr.Row():
-        table = gr.Dataframe(label="Stats (special tokens not added; round trip checked line by line)",
+        table = gr.Dataframe(label=L("tokenizers.stats_special_tokens_not"),
                              interactive=False, wrap=True, scale=4, elem_id="tok-stats", elem_classes="lep-table",
                              column_widths=["15%", "8%", "7%", "8%", "7%", "12%", "12%", "7%", "12%", "10%"])
-        plot = gr.Plot(label="chars/token", scale=1, min_width=240)
+        plot = gr.Plot(label=L("tokenizers.chars_token"), scale=1, min_width=240)
 
     outputs = [status, table, plot, *boxes]
     inputs = [picked, text, show_ids, show_space]

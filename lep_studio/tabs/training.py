@@ -26,6 +26,7 @@ from lep_core.training.options import (
 )
 from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
+from lep_studio.i18n import L
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -148,53 +149,53 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=default_model, label="Model", allow_custom_value=True, elem_id="train-model",
-                                info="usually the model initialised in 2 · Vocabulary")
+            model = gr.Dropdown(models, value=default_model, label=L("training.model"), allow_custom_value=True, elem_id="train-model",
+                                info=L("training.usually_the_model_initialised"))
             corpus = gr.Dropdown(corpora, value=[p for _, p in corpora if "/assets/" in p][:6], multiselect=True,
-                                 label="Corpus", elem_id="train-corpus",
-                                 info="Russian text to train the embeddings on")
-            upload = gr.File(label="…or upload text files (copied into the workspace)", file_count="multiple",
+                                 label=L("training.corpus"), elem_id="train-corpus",
+                                 info=L("training.russian_text_to_train"))
+            upload = gr.File(label=L("training.or_upload_text_files"), file_count="multiple",
                              file_types=[".txt", ".jsonl", ".parquet", ".md"], height=120)
-            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="train-name",
-                              placeholder="empty: <model>-<time>")
+            name = gr.Textbox(label=L("training.run_name_workspace_runs"), value="", elem_id="train-name",
+                              placeholder=L("training.empty_model_time"))
             with gr.Row():
-                steps = gr.Number(30, label="Steps", precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
-                batch = gr.Number(2, label="Batch size", precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
-                seq = gr.Number(128, label="Sequence length", precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
-                lr = gr.Number(d.lr, label="Learning rate", info=option_help("lr"), elem_id="train-lr")
+                steps = gr.Number(30, label=L("training.steps"), precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
+                batch = gr.Number(2, label=L("training.batch_size"), precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
+                seq = gr.Number(128, label=L("training.sequence_length"), precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
+                lr = gr.Number(d.lr, label=L("training.learning_rate"), info=option_help("lr"), elem_id="train-lr")
             with gr.Row():
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device", info=option_help("device"))
-                precision = gr.Dropdown(list(PRECISIONS), value="auto", label="Precision", info=option_help("precision"))
-                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer", info=option_help("optimizer"))
-            with gr.Accordion("More options", open=False):
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("training.device"), info=option_help("device"))
+                precision = gr.Dropdown(list(PRECISIONS), value="auto", label=L("training.precision"), info=option_help("precision"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label=L("training.optimizer"), info=option_help("optimizer"))
+            with gr.Accordion(L("training.more_options"), open=False):
                 with gr.Row():
-                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="Rows to train", info=option_help("train_rows"))
-                    four_bit = gr.Checkbox(label="4-bit body", value=False, info=option_help("load_in_4bit"))
-                    ckpt = gr.Checkbox(label="Gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
+                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label=L("training.rows_to_train"), info=option_help("train_rows"))
+                    four_bit = gr.Checkbox(label=L("training.4_bit_body"), value=False, info=option_help("load_in_4bit"))
+                    ckpt = gr.Checkbox(label=L("training.gradient_checkpointing"), value=False, info=option_help("gradient_checkpointing"))
                 with gr.Row():
-                    warmup = gr.Number(5, label="Warm-up steps", precision=0, minimum=0, info=option_help("warmup"))
-                    accum = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1,
+                    warmup = gr.Number(5, label=L("training.warm_up_steps"), precision=0, minimum=0, info=option_help("warmup"))
+                    accum = gr.Number(1, label=L("training.gradient_accumulation"), precision=0, minimum=1,
                                       info=option_help("grad_accum"))
-                    eval_every = gr.Number(10, label="Validate every", precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
-                    save_every = gr.Number(10, label="Checkpoint every", precision=0, minimum=0, info=option_help("save_every"))
-                    seed = gr.Number(0, label="Seed", precision=0, info=option_help("seed"))
+                    eval_every = gr.Number(10, label=L("training.validate_every"), precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
+                    save_every = gr.Number(10, label=L("training.checkpoint_every"), precision=0, minimum=0, info=option_help("save_every"))
+                    seed = gr.Number(0, label=L("training.seed"), precision=0, info=option_help("seed"))
                 with gr.Row():
-                    head_lr = gr.Textbox("", label="Head learning rate", info=option_help("head_lr"),
-                                         placeholder="same as the learning rate", elem_id="train-head-lr")
-                    fit_head = gr.Checkbox(label="Fit the head when training ends", value=False,
+                    head_lr = gr.Textbox("", label=L("training.head_learning_rate"), info=option_help("head_lr"),
+                                         placeholder=L("training.same_as_the_learning"), elem_id="train-head-lr")
+                    fit_head = gr.Checkbox(label=L("training.fit_the_head_when"), value=False,
                                            info=option_help("fit_head"), elem_id="train-fit-head")
             memory = gr.Markdown(elem_id="train-memory")
             start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):
-            current = gr.Dropdown(run_choices(ctx), value=None, label="Run shown", allow_custom_value=False, elem_id="train-run")
-            status = gr.Markdown("No run yet: press **Start**.", elem_id="train-status", elem_classes="lep-status")
-            loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
+            current = gr.Dropdown(run_choices(ctx), value=None, label=L("training.run_shown"), allow_custom_value=False, elem_id="train-run")
+            status = gr.Markdown(L("training.no_run_yet_press"), elem_id="train-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label=L("training.loss"), elem_id="train-loss")
             with gr.Row():
-                lr_plot = gr.Plot(label="Learning rate", elem_id="train-lr-plot")
-                tps_plot = gr.Plot(label="Tokens/s", elem_id="train-tps-plot")
-            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
+                lr_plot = gr.Plot(label=L("training.learning_rate"), elem_id="train-lr-plot")
+                tps_plot = gr.Plot(label=L("training.tokens_s"), elem_id="train-tps-plot")
+            log = gr.Textbox(label=L("training.log_last_lines"), lines=8, max_lines=8, interactive=False, elem_id="train-log",
                              autoscroll=True)
-            runs = gr.Dataframe(runs_table(ctx), label="Runs in this workspace", interactive=False, elem_id="train-runs")
+            runs = gr.Dataframe(runs_table(ctx), label=L("training.runs_in_this_workspace"), interactive=False, elem_id="train-runs")
     timer = poll_timer()
     ctx.ui.update({"training.model": model, "training.current": current, "training.corpus": corpus})  # Workspace "Open"
 
