@@ -14,7 +14,7 @@ import gradio as gr
 from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.workspace.jobs import files_stamp
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.page_load import PageLoad
 from lep_studio.widgets import guarded
 
@@ -27,7 +27,7 @@ def command_line(started: dict[str, Any]) -> str:
 def refuse_second(active: str | None) -> None:
     """One job at a time: two on the same cores would each run at a fraction of the speed."""
     if active:
-        raise LepInputError(f"a job is already running (runs/{Path(active).name}): stop it first")
+        raise LepInputError(t("job_controls.msg.a_job_is_already", path=Path(active).name))
 
 
 def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> None:
@@ -35,8 +35,8 @@ def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> N
     from lep_core.recipes import job as recipe_job
 
     if not job or not recipe_job.stop(workspace, job):
-        raise LepInputError(f"no {what} is running here: nothing to stop")
-    gr.Info(f"Stopping: {note}")
+        raise LepInputError(t("job_controls.msg.no_is_running_here", what=what))
+    gr.Info(t("job_controls.msg.stopping", note=note))
 
 
 def run_is_active(run_path: str | None) -> bool:
@@ -113,7 +113,7 @@ def wire_job_controls(
     @guarded
     def on_stop(run_path):
         if not run_path or not job.stop_job(Path(run_path)):
-            raise LepInputError("no running job in the run shown: pick a running one in 'run shown'")
+            raise LepInputError(t("job_controls.msg.no_running_job_in"))
         gr.Info(stopping_note)
         return view(run_path)
 

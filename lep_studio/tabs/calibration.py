@@ -23,7 +23,7 @@ from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
 from lep_core.workspace.store import KINDS, read_manifest
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -216,7 +216,7 @@ def build(ctx: AppContext) -> None:
         else:
             picked = text_files(ctx, chat_v, "chat data") if chat_v else []
             if not picked and not upload_v:
-                raise LepInputError("no chat data picked: choose a dataset from the list or upload a .jsonl file")
+                raise LepInputError(t("calibration.msg.no_chat_data_picked"))
             opts.chat = [*picked, *(_upload_path(u) for u in upload_v or [])]  # the uploads where they are, for now
             read_conversations(opts.chat)  # a malformed line: its file and number, now
         opts.validate()
@@ -236,11 +236,11 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_resume(run_path):
         if not run_path:
-            raise LepInputError("pick a stopped calibration in 'run shown' first")
+            raise LepInputError(t("calibration.msg.pick_a_stopped_calibration"))
         refuse_second(active_run(ctx))
         run = Path(run_path)
         if (job.read_status(run) or {}).get("state") == "finished":
-            raise LepInputError(f"{run.name} has finished; to train longer start a new calibration from its final model")
+            raise LepInputError(t("calibration.msg.has_finished_to_train", name=run.name))
         spec = json.loads((run / SPEC).read_text(encoding="utf-8"))
         started = job.start_job({"model": spec["model"], "out": str(run)}, resume=True, command="calibrate")
         return command_line(started), *view(run_path)

@@ -22,7 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.tabs import compare_adaptation, compare_suite
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
@@ -157,7 +157,7 @@ def build(ctx: AppContext) -> None:
     def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_blind, sess):
         text = (text or "").strip()
         if not text:
-            gr.Warning("The prompt is empty: type a message to send.", duration=5)
+            gr.Warning(t("compare.msg.the_prompt_is_empty"), duration=5)
             yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
             return
         try:
@@ -185,7 +185,7 @@ def build(ctx: AppContext) -> None:
             sess["history"][s].append({"role": "assistant", "content": ""})
             try:
                 if not src:
-                    raise LepInputError(f"no {sess['sides'][s]} model chosen: pick one above")
+                    raise LepInputError(t("compare.msg.no_model_chosen_pick", s=sess['sides'][s]))
                 model, tokenizer = _CACHE.get(src)
                 for reply in stream_reply(model, tokenizer, messages, sampling):
                     sess["history"][s][-1] = {"role": "assistant", "content": reply.text}
@@ -194,7 +194,7 @@ def build(ctx: AppContext) -> None:
                            gr.skip(), *votes_enabled(False))
                 turn["replies"][s] = {"model": model_id(ctx, src), "role": sess["sides"][s], **reply.as_dict()}
                 if not reply.used_chat_template:
-                    gr.Warning(f"Model {s} has no chat template: it continues the prompt as plain text.")
+                    gr.Warning(t("compare.msg.model_has_no_chat", s=s))
             except Exception as exc:  # noqa: BLE001 - one side failing leaves the other working
                 sess["history"][s][-1] = {"role": "assistant", "content": f"⚠ {message(exc)}",
                                           "metadata": {"title": "error"}}
@@ -210,7 +210,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_vote(choice: str, sess):
         if not sess or sess["voted"] or not sess["turns"]:
-            gr.Warning("Nothing to vote on: send a prompt in blind mode first.")
+            gr.Warning(t("compare.msg.nothing_to_vote_on"))
             return (gr.skip(),) * 4 + tuple(gr.skip() for _ in VOTES)  # chats, status, session
         last = sess["turns"][-1]
         vote = make_vote(
@@ -232,7 +232,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_export(sess):
         if not sess or not sess["turns"]:
-            gr.Warning("No transcript yet: send a prompt first.")
+            gr.Warning(t("compare.msg.no_transcript_yet_send"))
             return gr.skip()
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         jsonl, md = write_transcripts(vote_file.parent / "transcripts", sess["turns"], f"{stamp}-{sess['round_id']}")
@@ -246,7 +246,7 @@ def build(ctx: AppContext) -> None:
         try:
             text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""
             if not text:
-                raise LepInputError("no text chosen: pick a held-out text")
+                raise LepInputError(t("compare.msg.no_text_chosen_pick"))
         except LepInputError as exc:
             gr.Warning(str(exc))
             return gr.skip(), gr.skip()
@@ -255,13 +255,13 @@ def build(ctx: AppContext) -> None:
             progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")
             try:
                 if not src:
-                    raise LepInputError(f"no {role} model chosen: pick one above")
+                    raise LepInputError(t("compare.msg.no_model_chosen_pick2", role=role))
                 model, tokenizer = _CACHE.get(src)
                 score = score_text(model, tokenizer, text)
                 rows.append([model_id(ctx, src), role, round(score.bits_per_char, 4),
                              round(score.chars_per_token, 3), round(score.prefill_chars_per_s or 0, 1), score.tokens])
             except Exception as exc:  # noqa: BLE001
-                gr.Warning(f"{role}: {message(exc)}")
+                gr.Warning(t("compare.msg.msg", role=role, message=message(exc)))
         if not rows:
             return gr.skip(), gr.skip()
         names = [f"{r[1]}: {Path(r[0]).name}" for r in rows]

@@ -10,7 +10,7 @@ from lep_core.bench.adaptation import tables
 from lep_core.errors import LepInputError
 from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
 from lep_core.evaluation.models import ModelCache
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.widgets import neutral
 
 HEADERS = ["figure", "original", "adapted"]
@@ -68,7 +68,7 @@ def build(original: gr.Dropdown, adapted: gr.Dropdown, cache: ModelCache) -> Non
     def on_run(orig_src, adapted_src, n_new, progress=gr.Progress()):
         try:
             if not orig_src or not adapted_src:
-                raise LepInputError("pick an original and an adapted model above first")
+                raise LepInputError(t("compare_adaptation.msg.pick_an_original_and"))
             progress(0.0, desc="loading the models")
             pair_o, pair_a = cache.get(orig_src), cache.get(adapted_src)
             result = bench_adaptation(pair_o, pair_a, prompts=read_prompts(None), max_new_tokens=int(n_new or 64),

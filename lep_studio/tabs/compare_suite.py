@@ -21,7 +21,7 @@ from lep_core.evaluation.suite.report import kind_table
 from lep_core.evaluation.suite.run import model_label, read_results
 from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer
 from lep_studio.recipe_view import _bar, _clock
 from lep_studio.widgets import guarded, neutral, text_files
@@ -43,7 +43,7 @@ def suite_specs(ctx: AppContext, picked: list[str] | None) -> list[str]:
     """Built-in names as they are; anything else must be a file or folder in the workspace or assets."""
     picked = [p for p in picked or [] if p and str(p).strip()]
     if not picked:
-        raise LepInputError("no suite picked: choose ru, en or a JSONL file in the workspace")
+        raise LepInputError(t("compare_suite.msg.no_suite_picked_choose"))
     known = set(builtin_suites())
     return [p if p in known else text_files(ctx, p, "suite")[0] for p in picked]
 
@@ -149,16 +149,16 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     def on_run(orig: str | None, adapt: str | None, more: list[str] | None, picked: list[str] | None, shown_once):
         models = list(dict.fromkeys(m for m in [orig, adapt, *(more or [])] if m))
         if not models:
-            raise LepInputError("no model picked: choose the original and the adapted model above")
+            raise LepInputError(t("compare_suite.msg.no_model_picked_choose"))
         folder = job.start(ctx.workspace, models, suite_specs(ctx, picked))
-        gr.Info(f"Evaluating {', '.join(model_label(m) for m in models)} in the background.")
+        gr.Info(t("compare_suite.msg.evaluating_in_the_background", join=', '.join((model_label(m) for m in models))))
         return view(str(folder), shown_once)
 
     @guarded
     def on_stop(folder: str | None, shown_once):
         if not folder or not job.stop(Path(folder)):
-            raise LepInputError("no evaluation is running: nothing to stop")
-        gr.Info("Stopping: the unfinished results are removed.")
+            raise LepInputError(t("compare_suite.msg.no_evaluation_is_running"))
+        gr.Info(t("compare_suite.msg.stopping_the_unfinished_results"))
         return view(folder, shown_once)
 
     def on_load():

@@ -21,7 +21,7 @@ from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_core.workspace.store import inside
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import guarded
@@ -114,7 +114,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def start(model_v, type_v, overwrite_v):
         if not model_v:
-            raise LepInputError("pick a model first")
+            raise LepInputError(t("export.msg.pick_a_model_first"))
         folder = inside(model_v, ctx.workspace)
         out = gguf_path(ctx, str(folder), type_v)
         problems = check_export(ExportOptions(model=str(folder), out=str(out), type=type_v, overwrite=bool(overwrite_v)))
@@ -123,7 +123,7 @@ def build(ctx: AppContext) -> None:
         recipe = job_recipe(str(folder), out, type_v, ctx.workspace)
         _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
         if attached:
-            gr.Info(f"{out.name} is already being written (another tab or a terminal): showing that job.")
+            gr.Info(t("export.msg.is_already_being_written", name=out.name))
         return (recipe.name, *view(recipe.name))
 
     @guarded

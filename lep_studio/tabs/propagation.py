@@ -23,7 +23,7 @@ from lep_core.recipes.lineage import recipe_path
 from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
@@ -207,7 +207,7 @@ def build(ctx: AppContext) -> None:
         recipe = job_recipe(opts, f"{out.parent.name}/{out.name}", ctx.workspace)
         _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
         if attached:
-            gr.Info(f"adapted/{out.name} is already being written (from another tab or a terminal): showing that job.")
+            gr.Info(t("propagation.msg.adapted_is_already_being", name=out.name))
         return (recipe.name, *view(recipe.name))
 
     @guarded

@@ -23,7 +23,7 @@ from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
@@ -99,10 +99,10 @@ def problems_md(problems: list[str]) -> str:
 
 def _read_choice(path: str | None) -> tuple[Recipe, str]:
     if not path:
-        raise LepInputError("no recipe chosen: pick a recipe file or upload one")
+        raise LepInputError(t("start.msg.no_recipe_chosen_pick"))
     file = Path(path)
     if not file.is_file():
-        raise LepInputError(f"recipe file not found: {path}: pick one from the list")
+        raise LepInputError(t("start.msg.recipe_file_not_found", path=path))
     text = file.read_text(encoding="utf-8", errors="replace")
     return parse_recipe(text, file.name), text
 
@@ -165,29 +165,28 @@ def build(ctx: AppContext) -> None:
     def _start(recipe: Recipe, text: str):
         _started, attached = recipe_job.start(recipe, text, ctx.workspace)
         if attached:
-            gr.Info(f"Recipe {recipe.name} is already running (from another tab or a terminal): showing it here, "
-                    "nothing new started.")
+            gr.Info(t("start.msg.recipe_is_already_running", name=recipe.name))
         return (recipe.name, *view(recipe.name, True))
 
     @guarded
     def on_run_demo():
         recipe, text = _demo()
         if recipe is None:
-            raise LepInputError(f"the demo recipe {recipe_job.demo_recipe_path()} is missing or broken")
+            raise LepInputError(t("start.msg.the_demo_recipe_is", demo_recipe_path=recipe_job.demo_recipe_path()))
         return _start(recipe, text)
 
     @guarded
     def on_stop(name: str):
         if not recipe_job.stop(ctx.workspace, name):
-            raise LepInputError(f"recipe {name} is not running: nothing to stop")
-        gr.Info("Stopping: a train step saves a checkpoint first; other steps drop their unfinished output.")
+            raise LepInputError(t("start.msg.recipe_is_not_running", name=name))
+        gr.Info(t("start.msg.stopping_a_train_step"))
         return view(name, True)
 
     @guarded
     def on_resume(name: str):
         spec = recipe_job.job_dir(ctx.workspace, name) / recipe_job.SPEC
         if not spec.is_file():
-            raise LepInputError(f"recipe {name} has not run in this workspace yet: press Run first")
+            raise LepInputError(t("start.msg.recipe_has_not_run", name=name))
         text = spec.read_text(encoding="utf-8")
         return _start(parse_recipe(text, spec.name), text)
 
@@ -204,7 +203,7 @@ def build(ctx: AppContext) -> None:
         recipe, text = _read_choice(path)
         problems = check_recipe(recipe, ctx.workspace)
         if problems:
-            gr.Warning(f"Recipe {recipe.name} has {len(problems)} problem(s): see the list under the buttons.")
+            gr.Warning(t("start.msg.recipe_has_problem_s", name=recipe.name, len=len(problems)))
             return (gr.skip(),) * (1 + len(outputs)) + (problems_md(problems), text)
         return (*_start(recipe, text), f"✓ Recipe **{recipe.name}** started.", text)
 

@@ -26,7 +26,7 @@ from lep_core.training.options import (
 )
 from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -222,7 +222,7 @@ def build(ctx: AppContext) -> None:
         out = output_dir(ctx, "run", run_name, overwrite=False)
         lr = number(lr_v, "learning rate", whole=False)
         if not lr > 0:
-            raise LepInputError(f"learning rate must be above 0 (got {lr:g}): try 1e-3")
+            raise LepInputError(t("training.msg.learning_rate_must_be", lr=lr))
         opts = TrainOptions(model=model_v, corpus=picked or ["(uploads)"], out=str(out),
                             steps=number(steps_v, "steps", 1), batch_size=number(batch_v, "batch size", 1),
                             seq_len=number(seq_v, "sequence length", 2),
@@ -266,14 +266,14 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_resume(run_path):
         if not run_path:
-            raise LepInputError("pick a stopped run in 'run shown' first")
+            raise LepInputError(t("training.msg.pick_a_stopped_run"))
         refuse_second(active_run(ctx))
         run = inside(run_path, _runs_root(ctx))
         if not (run / job.CONFIG).is_file():
-            raise LepInputError(f"{run_path} is not a run of this workspace: pick a stopped run in 'run shown'")
+            raise LepInputError(t("training.msg.is_not_a_run", run_path=run_path))
         st = job.read_status(run) or {}
         if st.get("state") == "finished":
-            raise LepInputError(f"{run.name} has finished; to train longer start a new run from its final model")
+            raise LepInputError(t("training.msg.has_finished_to_train", name=run.name))
         import json
 
         opts = json.loads((run / job.CONFIG).read_text(encoding="utf-8"))

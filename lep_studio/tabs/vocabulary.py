@@ -17,7 +17,7 @@ from lep_core.tokenizer.learn import ALPHABETS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
 from lep_core.workspace.store import list_artifacts, read_manifest
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.widgets import (
     ASSETS,
     cached_tokenizer,
@@ -74,7 +74,7 @@ def extension_numbers(add: object, min_freq: object) -> tuple[int, int]:
 def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, progress=gr.Progress()):
     """Learn the extension in memory and show what Create would write; nothing touches the disk."""
     if not base:
-        raise LepInputError("pick a base tokenizer (or model) first")
+        raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
     add, min_freq = extension_numbers(add, min_freq)
     progress(0, desc="reading corpus")
     tok = cached_tokenizer(base)
@@ -204,7 +204,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, name_v, overwrite_v, progress=gr.Progress()):
         if not base_v:
-            raise LepInputError("pick a base tokenizer (or model) first")
+            raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
         add_n, min_n = extension_numbers(add_v, min_freq_v)
         paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
@@ -240,7 +240,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def initialise(model_v, tok_v, method_v, head_v, corpus_v, name_v, overwrite_v, progress=gr.Progress()):
         if not model_v or not tok_v:
-            raise LepInputError("pick a model and a tokenizer first (create one under Extend or Replace)")
+            raise LepInputError(t("vocabulary.msg.pick_a_model_and"))
         paths = [str(p) for p in text_files(ctx, corpus_v)] if head_v == HeadMethod.fitted.value else None
         out = output_dir(ctx, "model", name_v or f"{Path(model_v).name}-{Path(tok_v).name}", overwrite_v)
         r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v),

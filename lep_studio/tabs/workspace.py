@@ -20,7 +20,7 @@ from lep_core.recipes.lineage import export_recipe, free_recipe_path
 from lep_core.workspace.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
 from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.widgets import corpus_choices, guarded, tokenizer_choices
 
 COLUMNS = ["kind", "name", "created", "size", "state", "headline figures"]
@@ -106,7 +106,7 @@ def open_target(ctx: AppContext, item: Artifact) -> tuple[str, str | None, Any]:
         return "training", "training.corpus", [path]
     if item.kind == "eval":
         return "compare", None, None
-    raise LepInputError(f"no tab opens a {item.kind}: its manifest is shown here")
+    raise LepInputError(t("workspace.msg.no_tab_opens_a", kind=item.kind))
 
 
 def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
@@ -204,8 +204,7 @@ def build(ctx: AppContext) -> None:
     def on_export(path: str | None):
         item = _require(path)
         if item.kind not in EXPORTABLE:
-            raise LepInputError(f"a {item.kind} is not made by a recipe step: export a tokenizer, model, run or "
-                                "adapted model")
+            raise LepInputError(t("workspace.msg.a_is_not_made", kind=item.kind))
         result = export_recipe(item.path, ctx.workspace, free_recipe_path(ctx.workspace, item.name))
         out = Path(result["out"])
         note = f" It needs, in place: {', '.join(f'`{n}`' for n in result['needs'])}." if result["needs"] else ""
@@ -219,7 +218,7 @@ def build(ctx: AppContext) -> None:
     def on_delete(path: str | None):
         item = _require(path)
         if item.state in ("queued", "running", "stopping"):
-            raise LepInputError(f"run {item.name} is still running: stop it in 3 · Training first")
+            raise LepInputError(t("workspace.msg.run_is_still_running", name=item.name))
         text = (f"Delete **{item.path.relative_to(ctx.workspace).as_posix()}** ({human_size(item.size_bytes)})? "
                 "This cannot be undone.")
         return gr.Group(visible=True), text
