@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from lep_studio.context import AppContext
-from lep_studio.i18n import CURRENT_JS, HEAD, LANGS, SWITCH_JS, L, both, t, translations
+from lep_studio.i18n import CURRENT_JS, LANGS, SWITCH_JS, HeadFirst, L, both, t, translations
 from lep_studio.tabs import TABS
 
 CSS_PATH = Path(__file__).resolve().parent.parent / "assets" / "style.css"
@@ -49,6 +50,6 @@ def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", 
         allowed_paths=[str(ctx.workspace)],
         theme=gr.themes.Soft(),
         css=css,
-        head=HEAD,
+        app_kwargs={"middleware": [Middleware(HeadFirst)]},  # the language choice, before Gradio starts
         i18n=translations(),  # after build_app: it includes the texts both() made while the tabs were built
     )

@@ -29,7 +29,7 @@ STORAGE_KEY = "lep-lang"
 TABLES = {"en": EN, "ru": RU}
 _built: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}  # both(): texts made at start-up
 
-# Runs in <head> before Gradio's scripts: the stored choice (else the browser's) becomes navigator.language, which
+# Runs first in <head>, before Gradio's scripts (see HeadFirst): the stored choice (else the browser's) becomes navigator.language, which
 # Gradio reads to pick its locale, and the cookie the server reads for t(). Gradio's Settings → Language sets
 # <html lang>: a change to en/ru there is stored too.
 HEAD = f"""<script>
@@ -60,6 +60,45 @@ HEAD = f"""<script>
 # The header's switch: store the choice and reload, so the page and the server's messages both follow it.
 SWITCH_JS = f"(lang) => {{ try {{ localStorage.setItem('{STORAGE_KEY}', lang); }} catch (e) {{}} location.reload(); }}"
 CURRENT_JS = "() => window.__lep_lang || 'en'"
+
+
+class HeadFirst:
+    """ASGI middleware: HEAD at the top of every HTML page, so it runs before Gradio reads navigator.language.
+
+    launch(head=...) is no good here: Gradio adds those tags after it has set up its translations."""
+
+    def __init__(self, app, html: str = HEAD) -> None:
+        self.app, self.html = app, html.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def patched(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if not headers.get(b"content-type", b"").startswith(b"text/html") or headers.get(b"content-encoding"):
+                    start["pass"] = True
+                    await send(message)
+                else:
+                    start["message"] = message
+                return
+            if start.get("pass"):
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks).replace(b"<head>", b"<head>" + self.html, 1)
+            headers = [(k, v) for k, v in start["message"].get("headers") or [] if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start["message"], "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, patched)
 
 
 def L(key: str) -> I18nData:

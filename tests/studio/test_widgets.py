@@ -59,9 +59,8 @@ def test_guarded_turns_errors_into_one_line():
 
 def test_app_builds_every_tab(ctx):
     from lep_studio.app import build_app
-    from lep_studio.tabs import TABS
-
     from lep_studio.locales import EN
+    from lep_studio.tabs import TABS
 
     demo = build_app(ctx)
     keys = {getattr(b.label, "key", b.label) for b in demo.blocks.values() if isinstance(b, gr.Tab)}
