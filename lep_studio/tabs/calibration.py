@@ -41,10 +41,6 @@ from lep_studio.widgets import (
     text_files,
 )
 
-INTRO = ("**Calibrate the adapted model.** *Self-calibration*: the original instruct model answers a prompt set "
-         "(the 24 demo prompts, or your file), and the adapted model learns to give the same answers in its new "
-         "tokenizer; the loss counts the answer tokens only. *Continued tuning*: the same training on your own chat "
-         "data (JSONL, one `{\"messages\": [...]}` per line). The job runs in the background like training.")
 MODES = ("self-calibration", "continued tuning")
 
 
@@ -129,7 +125,7 @@ def build(ctx: AppContext) -> None:
     adapted_default = next((p for label, p in models if label.startswith("adapted")), models[0][1] if models else None)
     original_default = next((p for label, p in models if "smollm2" in label), None)
     d = CalibrateOptions()
-    gr.Markdown(INTRO)
+    gr.Markdown(L("calibration.intro"))
     with gr.Row():
         with gr.Column(scale=2):
             mode = gr.Radio(list(MODES), value=MODES[0], label=L("calibration.what_to_train_on"), elem_id="calib-mode")

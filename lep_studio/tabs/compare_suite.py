@@ -31,12 +31,6 @@ TITLES = {Kind.MINIMAL_PAIRS: "Minimal pairs: accuracy, per phenomenon",
           Kind.COPY: "Copy: exact match, similarity, chars per generated token",
           Kind.BPC: "Bits per character (lower is better)"}
 NOT_CHARTED = ("seconds", "accuracy_by_total_logprob", "chars_per_generated_token", "chars_per_token")
-INTRO = ("Scores defined on the text, not on tokens, so models with different tokenizers compare fairly: "
-         "**minimal pairs** (the acceptable sentence should get the higher log-probability), **multiple choice** "
-         "(highest log-probability per character wins), **copy** (repeat a paragraph word for word) and "
-         "**bits per character** on held-out Russian and English. The built-in suites are `ru` and `en`; bring "
-         "your own as JSONL (format in the README). It runs in the background on the original, the adapted and "
-         "any more models picked here; results go to `workspace/evals/`.")
 
 
 def suite_specs(ctx: AppContext, picked: list[str] | None) -> list[str]:
@@ -101,7 +95,7 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     """The section, under the Compare tab's other sections; original/adapted are that tab's model pickers."""
     with gr.Accordion(L("compare_suite.evaluate_the_russian_suite"),
                       open=False, elem_id="compare-suite"):
-        gr.Markdown(INTRO)
+        gr.Markdown(L("compare_suite.intro"))
         with gr.Row():
             extra = gr.Dropdown(ctx.model_choices(), value=[], multiselect=True, label=L("compare_suite.more_models_optional"),
                                 info=L("compare_suite.evaluated_with_the_original"), scale=3,

@@ -28,9 +28,6 @@ from lep_studio.widgets import guarded
 
 ORIGIN = "export"
 EXPORTS = "exports"  # workspace/exports/<model>-<type>.gguf
-INTRO = ("**Take the model out.** Pick an adapted model and a format: the export writes one **.gguf** file that "
-         "llama.cpp and Ollama run (the extended tokenizer, chat template and stop tokens inside) and an Ollama "
-         "**Modelfile** beside it. f16 matches transformers token for token; q8_0 is half the size.")
 
 
 def gguf_path(ctx: AppContext, model: str, type_: str) -> Path:
@@ -54,7 +51,7 @@ def job_recipe(model: str, out: Path, type_: str, workspace: Path) -> Recipe:
 def build(ctx: AppContext) -> None:
     models = ctx.model_choices()
     adapted = [p for label, p in models if label.startswith("adapted")]
-    gr.Markdown(INTRO)
+    gr.Markdown(L("export.intro"))
     with gr.Row():
         with gr.Column(scale=2):
             model = gr.Dropdown(models, value=adapted[0] if adapted else None, label=L("export.model"), allow_custom_value=True,

@@ -30,10 +30,6 @@ from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
            "heldout_rel_error": "held-out error", "heldout_cosine": "held-out cosine", "seconds": "seconds"}
-INTRO = ("**Learned Embedding Propagation.** Pick the **base** model, one or more **instruct** models fine-tuned from "
-         "it, and the **adapted base** (the base with the new tokenizer and trained embeddings, from tabs 2–3). "
-         "Each instruct model gets the adapted embeddings, projected by a d×d matrix fitted between base and "
-         "instruct. With the demo, base and instruct are the same model. A model can also be typed as a folder or hub id.")
 
 
 def report_rows(result: dict) -> list[dict]:
@@ -109,7 +105,7 @@ def _demo_default(choices: list[tuple[str, str]]) -> str | None:
 def build(ctx: AppContext) -> None:
     models = ctx.model_choices()
     default = _demo_default(models)
-    gr.Markdown(INTRO)
+    gr.Markdown(L("propagation.intro"))
     with gr.Row():
         with gr.Column(scale=2):
             base = gr.Dropdown(models, value=default, label=L("propagation.base_model"), allow_custom_value=True, elem_id="prop-base",

@@ -23,7 +23,7 @@ from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
-from lep_studio.i18n import L, t
+from lep_studio.i18n import L, both, t
 from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
@@ -37,35 +37,19 @@ from lep_studio.recipe_view import (
 from lep_studio.tabs.training import charts
 from lep_studio.widgets import guarded, message
 
-LEP = """\
-### What LEP does
-**Learned Embedding Propagation** adapts an instruct model to a new language without new instruction data. \
-You give the *base* model a tokenizer that fits the language and train only the new embeddings on plain text; \
-LEP then fits how the base model's embedding space maps onto the instruct model's and carries the trained \
-embeddings over. The instruct model keeps its chat skills while reading and writing the language in far fewer tokens.
-"""
 
-SAME_MODEL = ("**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps "
-              "it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. "
-              "`assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.")
-DEMO_TIME = ("On a 2-core CPU the whole demo takes about 3½ minutes (3 min 27 s measured; longer with other work on the machine), "
-             "almost all of it training; each step's time shows on the right as it runs.")
-
-
-def demo_intro(recipe: Recipe | None) -> str:
+def demo_intro(recipe: Recipe | None, lang: str = "en") -> str:
     """The demo, step by step, read from the recipe file itself (so the text follows its settings)."""
     if recipe is None:
-        return "The demo recipe is missing: see `assets/recipes/demo.yaml`."
-    lines = ["### The demo, step by step", ("**Run the demo recipe** does, on the embedded model SmolLM2-135M-Instruct "
-             "and the Russian demo corpus (`assets/corpus`):")]
+        return t("start.demo_missing", lang)
+    lines = [t("start.demo_heading", lang), t("start.demo_does", lang)]
     for number, step in enumerate(recipe.steps, 1):
-        tab = STEP_TEXT.get(step.kind, ("", ""))[1]
-        lines.append(f"{number}. {step_line(step.kind, step.args)} → see *{tab}*.")
+        tab = t(f"tab.{STEP_TEXT.get(step.kind, ('', 'start'))[1]}", lang)
+        lines.append(t("start.demo_step", lang, number=number, line=step_line(step.kind, step.args, lang), tab=tab))
         if step.kind == "propagate":
-            lines.append(f"   {SAME_MODEL}")
-    lines.append(f"{len(recipe.steps) + 1}. Open *5 · Compare*: the original and the adapted model answer the same "
-                 "prompt side by side.")
-    lines.append(f"\n{DEMO_TIME} You can close the browser: the run goes on, and a reload shows it again.")
+            lines.append(f"   {t('start.same_model', lang)}")
+    lines.append(t("start.demo_compare", lang, number=len(recipe.steps) + 1))
+    lines.append("\n" + t("start.demo_time", lang))
     return "\n".join(lines)
 
 
@@ -111,8 +95,8 @@ def build(ctx: AppContext) -> None:
     demo_recipe, _ = _demo()
     with gr.Row():
         with gr.Column(scale=5):
-            gr.Markdown(LEP, elem_id="start-lep")
-            gr.Markdown(demo_intro(demo_recipe), elem_id="start-demo-intro")
+            gr.Markdown(L("start.lep"), elem_id="start-lep")
+            gr.Markdown(both("start.demo_intro", lambda lang: demo_intro(demo_recipe, lang)), elem_id="start-demo-intro")
         with gr.Column(scale=6):
             with gr.Row():
                 run_demo = gr.Button(L("start.run_the_demo_recipe"), variant="primary", elem_id="start-run", scale=3)

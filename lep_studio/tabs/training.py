@@ -46,9 +46,6 @@ from lep_studio.widgets import (
     text_files,
 )
 
-INTRO = ("**Train the embeddings only.** Pick a model (usually the one initialised in tab 2) and a corpus; the body "
-         "stays frozen. The job runs in the background: you can close the browser, and a reload shows it again. "
-         "The defaults finish on the demo model in a few minutes on a CPU.")
 MAX_POINTS = 2000
 
 
@@ -146,7 +143,7 @@ def build(ctx: AppContext) -> None:
     default_model = next((p for label, p in models if "smollm2" in label), models[0][1] if models else None)
     corpora = corpus_choices(ctx)
     d = TrainOptions()
-    gr.Markdown(INTRO)
+    gr.Markdown(L("training.intro"))
     with gr.Row():
         with gr.Column(scale=2):
             model = gr.Dropdown(models, value=default_model, label=L("training.model"), allow_custom_value=True, elem_id="train-model",

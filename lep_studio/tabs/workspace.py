@@ -26,9 +26,6 @@ from lep_studio.widgets import corpus_choices, guarded, tokenizer_choices
 COLUMNS = ["kind", "name", "created", "size", "state", "headline figures"]
 ALL = "all"
 EXPORTABLE = ("tokenizer", "model", "run", "adapted")
-INTRO = ("Everything the tabs, the `lep` command and recipes wrote into the workspace, with what made it. Pick an "
-         "artefact (click its row) to see its inputs, parameters and figures; **Open** it in the tab that uses it, "
-         "**Export recipe** to replay the steps that made it with `lep run`, or **Delete** it.")
 
 
 def _when(created: str | None) -> str:
@@ -127,7 +124,7 @@ def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
 
 def build(ctx: AppContext) -> None:
     items = inventory(ctx.workspace)
-    gr.Markdown(INTRO)
+    gr.Markdown(L("workspace.intro"))
     with gr.Row():
         kind = gr.Radio([ALL, *KINDS], value=ALL, label=L("workspace.show"), info=L("workspace.only_one_kind_of"),
                         scale=4, elem_id="ws-kind")

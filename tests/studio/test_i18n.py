@@ -10,15 +10,16 @@ import pytest
 
 from lep_studio.i18n import L, t
 from lep_studio.locales import EN, RU
+from lep_studio.recipe_view import STEP_TEXT
 from lep_studio.tabs import TABS
 
 SOURCES = sorted(p for p in (Path(__file__).resolve().parents[2] / "lep_studio").rglob("*.py") if p.name != "i18n.py")
-USED = re.compile(r"""\b(?:L|t|both)\(\s*["']([\w.]+)["']""")
+USED = re.compile(r"""\b(?:L|t)\(\s*["']([\w.]+)["']""")
 
 
 def used_keys() -> set[str]:
     keys = {m.group(1) for path in SOURCES for m in USED.finditer(path.read_text(encoding="utf-8"))}
-    return keys | {f"tab.{name}" for name, _ in TABS}  # app.py: L(f"tab.{name}")
+    return keys | {f"tab.{name}" for name, _ in TABS} | {key for key, _ in STEP_TEXT.values()}  # keys in variables
 
 
 def fields(text: str) -> set[str]:
@@ -43,6 +44,7 @@ def test_tables_do_not_drift():
 def test_browser_texts_have_no_braces():
     """gr.I18n texts go through the browser's ICU message format, where braces are fields: those must use t()."""
     server_only = {m.group(1) for path in SOURCES for m in re.finditer(r"""\bt\(\s*["']([\w.]+)["']""", path.read_text())}
+    server_only |= {key for key, _ in STEP_TEXT.values()}
     for key in EN.keys() - server_only:
         for table in (EN, RU):
             assert "{" not in table[key] and "}" not in table[key], f"{key} has braces but is shown through gr.I18n"
