@@ -50,7 +50,7 @@ def chart(result: dict[str, Any]):
     fig = go.Figure(go.Bar(x=list(bars), y=list(bars.values()), text=[f"×{v:.2f}" for v in bars.values()]))
     fig.add_hline(y=1.0, line_dash="dot")
     fig.update_layout(height=300, margin=dict(l=20, r=20, t=30, b=20),
-                      title="adapted ÷ original (bits/char: lower is better; the rest: higher is better)")
+                      title=t("chart.adapted_over_original"))
     return neutral(fig)
 
 

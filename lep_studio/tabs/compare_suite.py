@@ -63,9 +63,8 @@ def chart(results: dict[str, Any] | None, kind: Kind):
     table = table[~table["figure"].isin(NOT_CHARTED)]
     labels = [f"{t.split('/')[0]} · {f}" if len(set(table["task"])) > 1 else f for t, f in zip(table["task"], table["figure"])]
     fig = go.Figure([go.Bar(name=name, x=labels, y=table[name]) for name in table.columns[2:]])
-    better = "higher" if HIGHER_IS_BETTER[kind] else "lower"
     fig.update_layout(barmode="group", height=300, margin=dict(l=20, r=20, t=30, b=20),
-                      title=dict(text=f"{better} is better", font=dict(size=12)), legend=dict(orientation="h"))
+                      title=dict(text=t("chart.higher_better") if HIGHER_IS_BETTER[kind] else t("chart.lower_better"), font=dict(size=12)), legend=dict(orientation="h"))
     return neutral(fig)
 
 

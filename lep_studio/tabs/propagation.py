@@ -60,8 +60,8 @@ def chart(rows: list[dict]) -> go.Figure:
                     y=[r["heldout_rel_error"] for r in part],
                     text=[f"{r['heldout_rel_error']:.3g}" if r["heldout_rel_error"] is not None else "–" for r in part],
                     textposition="auto")
-    fig.update_layout(title="held-out relative error per mode (lower is better)", barmode="group", height=320,
-                      margin=dict(l=50, r=10, t=40, b=60), yaxis_title="‖XP − Y‖ / ‖Y‖ on held-out rows")
+    fig.update_layout(title=t("chart.heldout_error"), barmode="group", height=320,
+                      margin=dict(l=50, r=10, t=40, b=60), yaxis_title=t("chart.heldout_axis"))
     return neutral(fig)
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from lep_core.corpus.reading import read_file
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
-from lep_studio.i18n import L
+from lep_studio.i18n import L, t
 from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices
 
 MAX_SHOWN = 4  # tokenizers shown as coloured pieces (the table and chart take any number)
@@ -65,8 +65,8 @@ def chart(rows: list[dict]) -> go.Figure:
         x=[r["tokenizer"] for r in rows], y=[r["chars_per_token"] for r in rows],
         text=[f"{r['chars_per_token']:.2f}" for r in rows], textposition="auto", marker_color="#6366f1",
     ))
-    fig.update_layout(title="higher = fewer tokens", height=260, margin=dict(l=40, r=10, t=40, b=40),
-                      yaxis_title="chars/token")
+    fig.update_layout(title=t("chart.fewer_tokens"), height=260, margin=dict(l=40, r=10, t=40, b=40),
+                      yaxis_title=t("chart.chars_per_token"))
     return neutral(fig)
 
 
@@ -80,7 +80,7 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
     selected = [s for s in (selected or []) if s and s.strip()]
     empty = [gr.HighlightedText(visible=False, value=None)] * MAX_SHOWN
     if not selected:
-        return ["Pick at least one tokenizer above.", None, None, *empty]
+        return [t("tokenizers.pick_one"), None, None, *empty]
     choices = tokenizer_choices(ctx)
     loaded, problems = {}, []
     for src in selected:
@@ -89,21 +89,21 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
         except Exception as exc:  # noqa: BLE001 - one bad entry must not hide the others
             problems.append(f"**{label_of(src, choices)}**: {message(exc)}")
     if not loaded or not text:
-        return ["\n\n".join(problems) or "Type or paste some text.", None, None, *empty]
+        return ["\n\n".join(problems) or t("tokenizers.type_text"), None, None, *empty]
     rows = compare(loaded, text)
     shown_text = text[:MAX_PIECE_CHARS]
     boxes = []
     for name, tok in list(loaded.items())[:MAX_SHOWN]:
         segments = highlighted(tok, shown_text, show_ids, show_space)
         colors = id_colors(segments) if show_ids else COLORS
-        boxes.append(gr.HighlightedText(value=segments, color_map=colors, label=f"{name} · {len(segments)} pieces",
+        boxes.append(gr.HighlightedText(value=segments, color_map=colors, label=t("tokenizers.pieces", name=name, n=len(segments)),
                                         visible=True, show_inline_category=show_ids))
     boxes += empty[len(boxes):]
     notes = problems[:]
     if len(text) > MAX_PIECE_CHARS:
-        notes.append(f"Pieces show the first {MAX_PIECE_CHARS:,} characters; the table covers all {len(text):,}.")
+        notes.append(t("tokenizers.first_chars", shown=MAX_PIECE_CHARS, total=len(text)))
     if len(loaded) > MAX_SHOWN:
-        notes.append(f"Pieces are shown for the first {MAX_SHOWN} tokenizers; the table covers all.")
+        notes.append(t("tokenizers.first_tokenizers", n=MAX_SHOWN))
     return ["\n\n".join(notes), stats_frame(rows), chart(rows), *boxes]
 
 

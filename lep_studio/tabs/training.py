@@ -22,7 +22,6 @@ from lep_core.training.options import (
     PRECISIONS,
     TRAIN_ROWS,
     TrainOptions,
-    option_help,
 )
 from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
@@ -71,7 +70,7 @@ def _ema(values: list[float], alpha: float = 0.1) -> list[float]:
 
 def _figure(title: str, ytitle: str) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title="step",
+    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title=t("chart.step"),
                       yaxis_title=ytitle, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
     return neutral(fig)
 
@@ -80,15 +79,15 @@ def charts(rows: list[dict]) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Loss (raw, smoothed, validation), learning rate and tokens/s against the step."""
     rows = _thin(rows)
     steps = [r["step"] for r in rows]
-    loss = _figure("loss", "loss")
-    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name="train", mode="lines", opacity=0.35)
-    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name="train (smoothed)", mode="lines")
+    loss = _figure(t("chart.loss"), "loss")
+    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name=t("chart.train"), mode="lines", opacity=0.35)
+    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name=t("chart.train_smoothed"), mode="lines")
     val = [r for r in rows if "val_loss" in r]
     if val:
-        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name="validation", mode="lines+markers")
-    lr = _figure("learning rate", "lr")
+        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name=t("chart.validation"), mode="lines+markers")
+    lr = _figure(t("chart.learning_rate"), "lr")
     lr.add_scatter(x=steps, y=[r["lr"] for r in rows], mode="lines", name="lr")
-    tps = _figure("throughput", "tokens/s")
+    tps = _figure(t("chart.throughput"), t("chart.tokens_per_s"))
     tps.add_scatter(x=steps, y=[r["tokens_per_s"] for r in rows], mode="lines", name="tokens/s")
     return loss, lr, tps
 
@@ -156,31 +155,31 @@ def build(ctx: AppContext) -> None:
             name = gr.Textbox(label=L("training.run_name_workspace_runs"), value="", elem_id="train-name",
                               placeholder=L("training.empty_model_time"))
             with gr.Row():
-                steps = gr.Number(30, label=L("training.steps"), precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
-                batch = gr.Number(2, label=L("training.batch_size"), precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
-                seq = gr.Number(128, label=L("training.sequence_length"), precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
-                lr = gr.Number(d.lr, label=L("training.learning_rate"), info=option_help("lr"), elem_id="train-lr")
+                steps = gr.Number(30, label=L("training.steps"), precision=0, minimum=1, info=L("opt.steps"), elem_id="train-steps")
+                batch = gr.Number(2, label=L("training.batch_size"), precision=0, minimum=1, info=L("opt.batch_size"), elem_id="train-batch")
+                seq = gr.Number(128, label=L("training.sequence_length"), precision=0, minimum=2, info=L("opt.seq_len"), elem_id="train-seq")
+                lr = gr.Number(d.lr, label=L("training.learning_rate"), info=L("opt.lr"), elem_id="train-lr")
             with gr.Row():
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("training.device"), info=option_help("device"))
-                precision = gr.Dropdown(list(PRECISIONS), value="auto", label=L("training.precision"), info=option_help("precision"))
-                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label=L("training.optimizer"), info=option_help("optimizer"))
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("training.device"), info=L("opt.device"))
+                precision = gr.Dropdown(list(PRECISIONS), value="auto", label=L("training.precision"), info=L("opt.precision"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label=L("training.optimizer"), info=L("opt.optimizer"))
             with gr.Accordion(L("training.more_options"), open=False):
                 with gr.Row():
-                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label=L("training.rows_to_train"), info=option_help("train_rows"))
-                    four_bit = gr.Checkbox(label=L("training.4_bit_body"), value=False, info=option_help("load_in_4bit"))
-                    ckpt = gr.Checkbox(label=L("training.gradient_checkpointing"), value=False, info=option_help("gradient_checkpointing"))
+                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label=L("training.rows_to_train"), info=L("opt.train_rows"))
+                    four_bit = gr.Checkbox(label=L("training.4_bit_body"), value=False, info=L("opt.load_in_4bit"))
+                    ckpt = gr.Checkbox(label=L("training.gradient_checkpointing"), value=False, info=L("opt.gradient_checkpointing"))
                 with gr.Row():
-                    warmup = gr.Number(5, label=L("training.warm_up_steps"), precision=0, minimum=0, info=option_help("warmup"))
+                    warmup = gr.Number(5, label=L("training.warm_up_steps"), precision=0, minimum=0, info=L("opt.warmup"))
                     accum = gr.Number(1, label=L("training.gradient_accumulation"), precision=0, minimum=1,
-                                      info=option_help("grad_accum"))
-                    eval_every = gr.Number(10, label=L("training.validate_every"), precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
-                    save_every = gr.Number(10, label=L("training.checkpoint_every"), precision=0, minimum=0, info=option_help("save_every"))
-                    seed = gr.Number(0, label=L("training.seed"), precision=0, info=option_help("seed"))
+                                      info=L("opt.grad_accum"))
+                    eval_every = gr.Number(10, label=L("training.validate_every"), precision=0, minimum=0, info=L("opt.eval_every"), elem_id="train-eval-every")
+                    save_every = gr.Number(10, label=L("training.checkpoint_every"), precision=0, minimum=0, info=L("opt.save_every"))
+                    seed = gr.Number(0, label=L("training.seed"), precision=0, info=L("opt.seed"))
                 with gr.Row():
-                    head_lr = gr.Textbox("", label=L("training.head_learning_rate"), info=option_help("head_lr"),
+                    head_lr = gr.Textbox("", label=L("training.head_learning_rate"), info=L("opt.head_lr"),
                                          placeholder=L("training.same_as_the_learning"), elem_id="train-head-lr")
                     fit_head = gr.Checkbox(label=L("training.fit_the_head_when"), value=False,
-                                           info=option_help("fit_head"), elem_id="train-fit-head")
+                                           info=L("opt.fit_head"), elem_id="train-fit-head")
             memory = gr.Markdown(elem_id="train-memory")
             start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):

@@ -59,3 +59,11 @@ def test_t_fills_in_and_falls_back_to_english_outside_a_request():
 def test_unknown_key_fails_at_build_time():
     with pytest.raises(KeyError):
         L("no.such.key")
+
+
+def test_training_help_follows_lep_core():
+    """The English help of the training options is lep_core's own (its fields' metadata), word for word."""
+    from lep_core.training.options import option_help
+
+    for key in (k for k in EN if k.startswith("opt.")):
+        assert EN[key] == option_help(key.removeprefix("opt.")), f"{key} differs from lep_core: copy it again"
