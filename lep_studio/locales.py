@@ -378,6 +378,12 @@ EN: dict[str, str] = {
     'tokenizers.pieces': '{name} · {n} pieces',
     'tokenizers.first_chars': 'Pieces show the first {shown:,} characters; the table covers all {total:,}.',
     'tokenizers.first_tokenizers': 'Pieces are shown for the first {n} tokenizers; the table covers all.',
+    # compare: votes and tally
+    'compare.tally': 'Tally per model pair (from {file})',
+    'compare.vote_A': 'A is better',
+    'compare.vote_B': 'B is better',
+    'compare.vote_tie': 'Tie',
+    'compare.vote_both_bad': 'Both are bad',
 }
 
 RU: dict[str, str] = {
@@ -780,4 +786,10 @@ RU: dict[str, str] = {
     'tokenizers.pieces': '{name} · кусочков: {n}',
     'tokenizers.first_chars': 'Кусочки показаны для первых {shown:,} символов; таблица учитывает все {total:,}.',
     'tokenizers.first_tokenizers': 'Кусочки показаны для первых {n} токенизаторов; таблица учитывает все.',
+    # compare: votes and tally
+    'compare.tally': 'Итог по парам моделей (из {file})',
+    'compare.vote_A': 'A лучше',
+    'compare.vote_B': 'B лучше',
+    'compare.vote_tie': 'Ничья',
+    'compare.vote_both_bad': 'Обе плохи',
 }

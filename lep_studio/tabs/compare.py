@@ -22,7 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
-from lep_studio.i18n import L, t
+from lep_studio.i18n import L, both, t
 from lep_studio.tabs import compare_adaptation, compare_suite
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
@@ -120,14 +120,17 @@ def build(ctx: AppContext) -> None:
         stop = gr.Button(L("compare.stop"))
         clear = gr.Button(L("compare.new_chat"))
     with gr.Row():
-        vote_buttons = [gr.Button(label, interactive=False, elem_id=f"compare-vote-{key}") for label, key in VOTES]
+        vote_buttons = [gr.Button(L(f"compare.vote_{key}"), interactive=False, elem_id=f"compare-vote-{key}")
+                        for _, key in VOTES]
     vote_status = gr.Markdown(elem_id="compare-vote-status")
     tally_table = gr.Dataframe(
-        value=lambda: tally_rows(vote_file),
+        value=tally_rows(vote_file),  # and again on each page load (below), as one of the page's load steps
         headers=["model 1", "model 2", "wins 1", "wins 2", "ties", "both bad", "n"],
-        label=f"Tally per model pair (from {vote_file.relative_to(ctx.workspace)})", interactive=False,
+        label=both("compare.tally", lambda lang: t("compare.tally", lang, file=vote_file.relative_to(ctx.workspace))),
+        interactive=False,
         elem_id="compare-tally",
     )
+    ctx.page_load.add(lambda: tally_rows(vote_file), None, tally_table)
     with gr.Row():
         export = gr.Button(L("compare.export_transcript_jsonl_markdown"))
         files = gr.File(label=L("compare.transcript_files"), file_count="multiple", interactive=False)

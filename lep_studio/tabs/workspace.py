@@ -129,9 +129,10 @@ def build(ctx: AppContext) -> None:
         kind = gr.Radio([ALL, *KINDS], value=ALL, label=L("workspace.show"), info=L("workspace.only_one_kind_of"),
                         scale=4, elem_id="ws-kind")
         refresh = gr.Button(L("workspace.refresh"), size="sm", scale=0, min_width=110, elem_id="ws-refresh")
-    listing = gr.Dataframe(lambda: table(inventory(ctx.workspace), ALL), label=L("workspace.artefacts_in_the_workspace"),
+    listing = gr.Dataframe(table(inventory(ctx.workspace), ALL), label=L("workspace.artefacts_in_the_workspace"),
                            interactive=False, wrap=True, max_height=330, elem_id="ws-table", elem_classes="lep-table",
                            column_widths=["9%", "21%", "13%", "9%", "9%", "39%"])
+    ctx.page_load.add(lambda: table(inventory(ctx.workspace), ALL), None, listing)  # fresh on each page load
     with gr.Row():
         with gr.Column(scale=2, min_width=360):
             picked = gr.Dropdown(picker_choices(items), value=None, label=L("workspace.artefact"), allow_custom_value=True,

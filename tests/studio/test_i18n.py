@@ -12,6 +12,7 @@ from lep_studio.i18n import L, t
 from lep_studio.locales import EN, RU
 from lep_studio.recipe_view import STEP_TEXT
 from lep_studio.tabs import TABS
+from lep_studio.tabs.compare import VOTES
 
 SOURCES = sorted(p for p in (Path(__file__).resolve().parents[2] / "lep_studio").rglob("*.py") if p.name != "i18n.py")
 USED = re.compile(r"""\b(?:L|t)\(\s*["']([\w.]+)["']""")
@@ -19,7 +20,8 @@ USED = re.compile(r"""\b(?:L|t)\(\s*["']([\w.]+)["']""")
 
 def used_keys() -> set[str]:
     keys = {m.group(1) for path in SOURCES for m in USED.finditer(path.read_text(encoding="utf-8"))}
-    return keys | {f"tab.{name}" for name, _ in TABS} | {key for key, _ in STEP_TEXT.values()}  # keys in variables
+    keys |= {f"compare.vote_{key}" for _, key in VOTES}  # keys built in f-strings or kept in tables
+    return keys | {f"tab.{name}" for name, _ in TABS} | {key for key, _ in STEP_TEXT.values()}
 
 
 def fields(text: str) -> set[str]:
