@@ -1,7 +1,8 @@
 """A second browser tab paints its workspace data quickly while another tab is open (issue 20, item 4).
 
-Measured on a loaded 2-core machine: 2.2-3.7 s (median about 3 s) when each tab sent its own load events,
-about 1.8 s since lep_studio/page_load.py sends them as one; Gradio's own render of the config is ~1.3 s of it.
+This test on a busy 2-core machine, before and after lep_studio/page_load.py merged the tabs' ~25 load requests
+into three: 2211, 2616, 2756 ms before; 1414, 1633, 2100 ms after. About 1.3 s of it is Gradio fetching the
+config and rendering the page, before any event runs.
 """
 
 from __future__ import annotations
