@@ -7,32 +7,33 @@ import os
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from lep_studio.context import AppContext
+from lep_studio.i18n import CURRENT_JS, LANGS, SWITCH_JS, HeadFirst, L, both, t, translations
 from lep_studio.tabs import TABS
 
 CSS_PATH = Path(__file__).resolve().parent.parent / "assets" / "style.css"
 
-HEADER = """\
-# LEP Studio
-Adapt an instruct LLM to Russian with **Learned Embedding Propagation**: give the model a tokenizer that \
-fits Russian, train only the new embeddings on plain Russian text, then carry them over to the instruct \
-model with LEP so it keeps its chat skills while reading and writing Russian in far fewer tokens. \
-Every step writes a plain folder into the workspace `{workspace}`.
-
-**Start here:** press **Run the demo recipe** in the *Start* tab: it runs every step below on the demo model, each visible in its own tab, and opens *5 · Compare* when done.
-"""
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
     """All tabs in pipeline order; each tab module lays itself out in build(ctx)."""
     with gr.Blocks(title="LEP Studio") as demo:
-        gr.Markdown(HEADER.format(workspace=ctx.workspace), elem_id="lep-header")
+        with gr.Row(equal_height=False):
+            gr.Markdown(both("app.header", lambda lang: t("app.header", lang, workspace=ctx.workspace)),
+                        elem_id="lep-header")
+            language = gr.Radio([(name, code) for code, name in LANGS.items()], value=None, label=L("app.language"),
+                                elem_id="lep-lang", scale=0, min_width=200)
+        # the switch shows the page's language (set in the browser by HEAD) and stores a new choice, then reloads
+        demo.load(None, None, language, js=CURRENT_JS)
+        language.input(None, language, None, js=SWITCH_JS)
         with gr.Tabs(elem_id="lep-tabs") as tabs:
             ctx.ui["tabs"] = tabs  # tabs switch to another with `return gr.Tabs(selected=<tab id>)` into ctx.ui["tabs"]
-            for name, label in TABS:
-                with gr.Tab(label, id=name):
+            for name, _label in TABS:
+                with gr.Tab(L(f"tab.{name}"), id=name):
                     importlib.import_module(f"lep_studio.tabs.{name}").build(ctx)
+        ctx.page_load.wire(demo)
     return demo
 
 
@@ -49,4 +50,6 @@ def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", 
         allowed_paths=[str(ctx.workspace)],
         theme=gr.themes.Soft(),
         css=css,
+        app_kwargs={"middleware": [Middleware(HeadFirst)]},  # the language choice, before Gradio starts
+        i18n=translations(),  # after build_app: it includes the texts both() made while the tabs were built
     )

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.workspace.store import KINDS, list_artifacts, workspace_root
+from lep_studio.page_load import PageLoad
 
 
 @dataclass(frozen=True)
 class AppContext:
     workspace: Path
     ui: dict[str, Any] = field(default_factory=dict, compare=False)  # shared components, e.g. "tabs" (the gr.Tabs)
+    page_load: PageLoad = field(default_factory=PageLoad, compare=False)  # what a fresh page reads, as one event
 
     @classmethod
     def create(cls, workspace: str | None = None) -> "AppContext":

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.workspace.jobs import files_stamp
+from lep_studio.i18n import L, t
+from lep_studio.page_load import PageLoad
 from lep_studio.widgets import guarded
 
 
@@ -26,7 +27,7 @@ def command_line(started: dict[str, Any]) -> str:
 def refuse_second(active: str | None) -> None:
     """One job at a time: two on the same cores would each run at a fraction of the speed."""
     if active:
-        raise LepInputError(f"a job is already running (runs/{Path(active).name}): stop it first")
+        raise LepInputError(t("job_controls.msg.a_job_is_already", path=Path(active).name))
 
 
 def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> None:
@@ -34,8 +35,8 @@ def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> N
     from lep_core.recipes import job as recipe_job
 
     if not job or not recipe_job.stop(workspace, job):
-        raise LepInputError(f"no {what} is running here: nothing to stop")
-    gr.Info(f"Stopping: {note}")
+        raise LepInputError(t("job_controls.msg.no_is_running_here", what=what))
+    gr.Info(t("job_controls.msg.stopping", note=note))
 
 
 def run_is_active(run_path: str | None) -> bool:
@@ -54,10 +55,10 @@ def poll_timer(live_s: float = LIVE_TICK_S) -> gr.Timer:
 def job_buttons(prefix: str) -> tuple[gr.Button, gr.Button, gr.Button, gr.Textbox]:
     """Start / Stop / Resume in one row, and the terminal command under them (elem ids `<prefix>-start`, ...)."""
     with gr.Row():
-        start = gr.Button("Start", variant="primary", elem_id=f"{prefix}-start")
-        stop = gr.Button("Stop", variant="stop", elem_id=f"{prefix}-stop")
-        resume = gr.Button("Resume", elem_id=f"{prefix}-resume")
-    command = gr.Textbox(label="Command (the same run from a terminal)", interactive=False, lines=2,
+        start = gr.Button(L("job_controls.start"), variant="primary", elem_id=f"{prefix}-start")
+        stop = gr.Button(L("job_controls.stop"), variant="stop", elem_id=f"{prefix}-stop")
+        resume = gr.Button(L("job_controls.resume"), elem_id=f"{prefix}-resume")
+    command = gr.Textbox(label=L("job_controls.command_the_same_run"), interactive=False, lines=2,
                          elem_id=f"{prefix}-command", buttons=["copy"])
     return start, stop, resume, command
 
@@ -100,6 +101,7 @@ def wire_job_controls(
     on_load: Callable,
     view: Callable[[str | None], tuple],
     stopping_note: str,
+    page_load: PageLoad,
     runs_root: Path | None = None,
 ) -> Callable[[Any], None]:
     """Connect start/stop/resume, the run picker, the poll timer and the page-load re-attach.
@@ -111,7 +113,7 @@ def wire_job_controls(
     @guarded
     def on_stop(run_path):
         if not run_path or not job.stop_job(Path(run_path)):
-            raise LepInputError("no running job in the run shown: pick a running one in 'run shown'")
+            raise LepInputError(t("job_controls.msg.no_running_job_in"))
         gr.Info(stopping_note)
         return view(run_path)
 
@@ -123,5 +125,5 @@ def wire_job_controls(
     watch(stop.click(on_stop, current, outputs))
     watch(resume.click(on_resume, current, [command, *outputs]))
     watch(current.change(view, current, outputs, show_progress="hidden"))  # picked, or set by Start / Workspace
-    watch(Context.root_block.load(on_load, None, [current, *outputs]))
+    watch(page_load.add(on_load, None, [current, *outputs]))
     return watch

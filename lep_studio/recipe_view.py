@@ -14,18 +14,16 @@ from lep_core.recipes import job as recipe_job
 from lep_core.recipes.spec import Recipe
 from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
+from lep_studio.i18n import t
 
-STEP_TEXT = {  # kind -> (what it does, the tab that shows its output)
-    "extend": (("Extend the tokenizer: learn {add} Russian tokens from the corpus and add them (old ids keep their "
-               "meaning)"), "2 · Vocabulary"),
-    "train_tokenizer": ("Train a new tokenizer of {vocab_size} tokens on the corpus", "2 · Vocabulary"),
-    "init": ("Initialise the new embedding rows ({method}: each new token starts from the old pieces it replaces)",
-             "2 · Vocabulary"),
-    "train": ("Train the embeddings only, {steps} steps (the transformer body stays frozen)", "3 · Training"),
-    "propagate": ("Propagate the trained embeddings onto the instruct model with LEP ({mode})", "4 · Propagation"),
-    "calibrate": ("Calibrate the adapted model on the original model's answers (or chat data), {steps} steps",
-                  "4b · Calibration"),
-    "export": ("Export a {type} GGUF for llama.cpp and Ollama, with an Ollama Modelfile", "6 · Export"),
+STEP_TEXT = {  # kind -> (what it does: lep_studio/locales.py step.<kind>, the tab that shows its output)
+    "extend": ("step.extend", "vocabulary"),
+    "train_tokenizer": ("step.train_tokenizer", "vocabulary"),
+    "init": ("step.init", "vocabulary"),
+    "train": ("step.train", "training"),
+    "propagate": ("step.propagate", "propagation"),
+    "calibrate": ("step.calibrate", "calibration"),
+    "export": ("step.export", "export"),
 }
 STATE_ICON = {"pending": "·", "running": "▶", "done": "✓", "skipped": "✓", "stopped": "■", "failed": "✗",
               "queued": "…", "stopping": "■"}
@@ -55,8 +53,10 @@ def _clock(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def step_line(kind: str, args: dict[str, Any]) -> str:
-    text, _ = STEP_TEXT.get(kind, (kind, ""))
+def step_line(kind: str, args: dict[str, Any], lang: str | None = None) -> str:
+    """What a recipe step does, with its settings, in the page's language (or `lang`)."""
+    key, _ = STEP_TEXT.get(kind, ("", ""))
+    text = t(key, lang) if key else kind
     try:
         return text.format(**args)
     except (KeyError, IndexError, ValueError):  # a setting left to its default

@@ -15,6 +15,7 @@ from lep_core.errors import LepInputError
 from lep_core.sources.loading import Source, first_line, load_tokenizer, resolve
 from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
+from lep_studio.i18n import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 _NAME = re.compile(r"^[A-Za-z0-9][\w.\-]{0,99}$")
@@ -69,19 +70,19 @@ def number(value: Any, label: str, minimum: float | None = None, maximum: float 
            whole: bool = True) -> Any:
     """A form number as int/float, or one readable line naming the field (a cleared field arrives as None)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise LepInputError(f"{label} is empty: enter a number")
+        raise LepInputError(t("widgets.msg.is_empty_enter_a", label=label))
     try:
         parsed = float(value)
     except (TypeError, ValueError):
-        raise LepInputError(f"{label} must be a number (got {value!r})") from None
+        raise LepInputError(t("widgets.msg.must_be_a_number", label=label, value=value)) from None
     if not math.isfinite(parsed):
-        raise LepInputError(f"{label} must be a finite number (got {value!r})")
+        raise LepInputError(t("widgets.msg.must_be_a_finite", label=label, value=value))
     if whole and parsed != int(parsed):
-        raise LepInputError(f"{label} must be a whole number (got {value!r})")
+        raise LepInputError(t("widgets.msg.must_be_a_whole", label=label, value=value))
     if minimum is not None and parsed < minimum:
-        raise LepInputError(f"{label} must be at least {minimum:g} (got {parsed:g})")
+        raise LepInputError(t("widgets.msg.must_be_at_least", label=label, minimum=minimum, parsed=parsed))
     if maximum is not None and parsed > maximum:
-        raise LepInputError(f"{label} must be at most {maximum:g} (got {parsed:g})")
+        raise LepInputError(t("widgets.msg.must_be_at_most", label=label, maximum=maximum, parsed=parsed))
     return int(parsed) if whole else parsed
 
 
@@ -89,16 +90,15 @@ def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "cor
     """Text the app may read: files in the workspace or the bundled assets; anything else is refused."""
     chosen = [p for p in ([paths] if isinstance(paths, str) else paths or []) if p and str(p).strip()]
     if not chosen:
-        raise LepInputError(f"no {label} picked: choose demo files or upload your own text files")
+        raise LepInputError(t("widgets.msg.no_picked_choose_demo", label=label))
     out = []
     for p in chosen:
         path = Path(p).expanduser()
         path = (path if path.is_absolute() else ctx.workspace / path).resolve()
         if not any(path == root or root in path.parents for root in (ctx.workspace, ASSETS.resolve())):
-            raise LepInputError(f"{label} {p} is outside the workspace: upload the file (it is copied into "
-                                "workspace/corpora) and pick it from the list")
+            raise LepInputError(t("widgets.msg.is_outside_the_workspace", label=label, p=p))
         if not path.exists():
-            raise LepInputError(f"{label} {p} does not exist: pick one from the list")
+            raise LepInputError(t("widgets.msg.does_not_exist_pick", label=label, p=p))
         out.append(str(path))
     return out
 
@@ -106,10 +106,10 @@ def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "cor
 def check_model(src: str | None, what: str = "model") -> str:
     """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json."""
     if not src or not str(src).strip():
-        raise LepInputError(f"pick a {what} first")
+        raise LepInputError(t("widgets.msg.pick_a_first", what=what))
     source = resolve(src, what)
     if not source.is_hub and not source.gguf_file and not (Path(source.location) / "config.json").is_file():
-        raise LepInputError(f"{src} is not a {what} folder (no config.json): pick one from the list")
+        raise LepInputError(t("widgets.msg.is_not_a_folder", src=src, what=what))
     return str(src)
 
 
@@ -117,10 +117,10 @@ def output_dir(ctx: AppContext, kind: str, name: str, overwrite: bool) -> Path:
     """workspace/<kind folder>/<name>, refusing bad names and (without `overwrite`) existing folders."""
     name = (name or "").strip()
     if not _NAME.match(name):
-        raise LepInputError(f"output name {name!r} is not a plain folder name: use letters, digits, '-', '_' or '.'")
+        raise LepInputError(t("widgets.msg.output_name_is_not", name=name))
     out = inside(ctx.workspace / KINDS[kind] / name, ctx.workspace)
     if out.exists() and not overwrite:
-        raise LepInputError(f"{KINDS[kind]}/{name} already exists in the workspace: pick another name or tick 'overwrite'")
+        raise LepInputError(t("widgets.msg.already_exists_in_the", kind=KINDS[kind], name=name))
     return out
 
 

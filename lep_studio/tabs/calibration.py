@@ -23,6 +23,7 @@ from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
 from lep_core.workspace.store import KINDS, read_manifest
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -40,10 +41,6 @@ from lep_studio.widgets import (
     text_files,
 )
 
-INTRO = ("**Calibrate the adapted model.** *Self-calibration*: the original instruct model answers a prompt set "
-         "(the 24 demo prompts, or your file), and the adapted model learns to give the same answers in its new "
-         "tokenizer; the loss counts the answer tokens only. *Continued tuning*: the same training on your own chat "
-         "data (JSONL, one `{\"messages\": [...]}` per line). The job runs in the background like training.")
 MODES = ("self-calibration", "continued tuning")
 
 
@@ -128,53 +125,53 @@ def build(ctx: AppContext) -> None:
     adapted_default = next((p for label, p in models if label.startswith("adapted")), models[0][1] if models else None)
     original_default = next((p for label, p in models if "smollm2" in label), None)
     d = CalibrateOptions()
-    gr.Markdown(INTRO)
+    gr.Markdown(L("calibration.intro"))
     with gr.Row():
         with gr.Column(scale=2):
-            mode = gr.Radio(list(MODES), value=MODES[0], label="What to train on", elem_id="calib-mode")
-            model = gr.Dropdown(models, value=adapted_default, label="Adapted model (to calibrate)",
+            mode = gr.Radio(list(MODES), value=MODES[0], label=L("calibration.what_to_train_on"), elem_id="calib-mode")
+            model = gr.Dropdown(models, value=adapted_default, label=L("calibration.adapted_model_to_calibrate"),
                                 allow_custom_value=True, elem_id="calib-model")
-            original = gr.Dropdown(models, value=original_default, label="Original instruct model (writes the answers)",
+            original = gr.Dropdown(models, value=original_default, label=L("calibration.original_instruct_model_writes"),
                                    allow_custom_value=True, elem_id="calib-original")
-            prompts = gr.File(label="Prompt file (.txt / .json / .jsonl); empty: the 24 demo prompts",
+            prompts = gr.File(label=L("calibration.prompt_file_txt_json"),
                               file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-prompts")
-            chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label="Chat data (continued tuning)",
+            chat = gr.Dropdown(chat_choices(ctx), value=None, multiselect=True, label=L("calibration.chat_data_continued_tuning"),
                                elem_id="calib-chat", visible=False)
-            chat_upload = gr.File(label="…or upload chat JSONL (copied into the workspace)", file_count="multiple",
+            chat_upload = gr.File(label=L("calibration.or_upload_chat_jsonl"), file_count="multiple",
                                   file_types=[".jsonl"], height=120, visible=False)
-            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="calib-name",
-                              placeholder="empty: calib-<model>-<time>")
+            name = gr.Textbox(label=L("calibration.run_name_workspace_runs"), value="", elem_id="calib-name",
+                              placeholder=L("calibration.empty_calib_model_time"))
             with gr.Row():
-                steps = gr.Number(d.steps, label="Steps", precision=0, minimum=1, elem_id="calib-steps")
-                lr = gr.Number(d.lr, label="Learning rate", elem_id="calib-lr")
-                batch = gr.Number(d.batch_size, label="Batch size", precision=0, minimum=1, elem_id="calib-batch")
-                seq = gr.Number(d.seq_len, label="Longest conversation (tokens)", precision=0, minimum=2,
+                steps = gr.Number(d.steps, label=L("calibration.steps"), precision=0, minimum=1, elem_id="calib-steps")
+                lr = gr.Number(d.lr, label=L("calibration.learning_rate"), elem_id="calib-lr")
+                batch = gr.Number(d.batch_size, label=L("calibration.batch_size"), precision=0, minimum=1, elem_id="calib-batch")
+                seq = gr.Number(d.seq_len, label=L("calibration.longest_conversation_tokens"), precision=0, minimum=2,
                                 elem_id="calib-seq")
             with gr.Row():
-                params = gr.Dropdown(list(TRAIN_PARAMS), value="embeddings", label="Train",
-                                     info="LoRA: adapters on attention, merged",
+                params = gr.Dropdown(list(TRAIN_PARAMS), value="embeddings", label=L("calibration.train"),
+                                     info=L("calibration.lora_adapters_on_attention"),
                                      elem_id="calib-params")
-                rank = gr.Number(d.lora_rank, label="LoRA rank", precision=0, minimum=1)
-                max_new = gr.Number(d.max_new_tokens, label="Max answer tokens", precision=0, minimum=1,
+                rank = gr.Number(d.lora_rank, label=L("calibration.lora_rank"), precision=0, minimum=1)
+                max_new = gr.Number(d.max_new_tokens, label=L("calibration.max_answer_tokens"), precision=0, minimum=1,
                                     elem_id="calib-max-new")
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device")
-            with gr.Accordion("More options", open=False, elem_id="calib-more"):
-                heldout = gr.File(label="Held-out prompts (answered, never trained on)",
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("calibration.device"))
+            with gr.Accordion(L("calibration.more_options"), open=False, elem_id="calib-more"):
+                heldout = gr.File(label=L("calibration.held_out_prompts_answered"),
                                   file_types=[".txt", ".json", ".jsonl"], height=120, elem_id="calib-heldout")
                 with gr.Row():
-                    alpha = gr.Number(d.lora_alpha, label="LoRA alpha", minimum=0, elem_id="calib-alpha",
-                                      info="the update is scaled by alpha / rank")
-                    mlp = gr.Checkbox(d.lora_mlp, label="LoRA on the MLP too", elem_id="calib-mlp",
-                                      info="adapters on gate/up/down as well as attention")
+                    alpha = gr.Number(d.lora_alpha, label=L("calibration.lora_alpha"), minimum=0, elem_id="calib-alpha",
+                                      info=L("calibration.the_update_is_scaled"))
+                    mlp = gr.Checkbox(d.lora_mlp, label=L("calibration.lora_on_the_mlp"), elem_id="calib-mlp",
+                                      info=L("calibration.adapters_on_gate_up"))
             start, stop, resume, command = job_buttons("calib")
         with gr.Column(scale=3):
-            current = gr.Dropdown(calibration_runs(ctx), value=None, label="Run shown", elem_id="calib-run")
-            status = gr.Markdown("No calibration yet: press **Start**.", elem_id="calib-status", elem_classes="lep-status")
-            loss_plot = gr.Plot(label="Loss", elem_id="calib-loss")
+            current = gr.Dropdown(calibration_runs(ctx), value=None, label=L("calibration.run_shown"), elem_id="calib-run")
+            status = gr.Markdown(L("calibration.no_calibration_yet_press"), elem_id="calib-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label=L("calibration.loss"), elem_id="calib-loss")
             with gr.Row():
-                lr_plot = gr.Plot(label="Learning rate", elem_id="calib-lr-plot")
-                tps_plot = gr.Plot(label="Tokens/s", elem_id="calib-tps-plot")
-            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="calib-log",
+                lr_plot = gr.Plot(label=L("calibration.learning_rate"), elem_id="calib-lr-plot")
+                tps_plot = gr.Plot(label=L("calibration.tokens_s"), elem_id="calib-tps-plot")
+            log = gr.Textbox(label=L("calibration.log_last_lines"), lines=8, max_lines=8, interactive=False, elem_id="calib-log",
                              autoscroll=True)
     ctx.ui["calibration.current"] = current  # Workspace "Open" shows a calibration run here
     timer = poll_timer()
@@ -215,7 +212,7 @@ def build(ctx: AppContext) -> None:
         else:
             picked = text_files(ctx, chat_v, "chat data") if chat_v else []
             if not picked and not upload_v:
-                raise LepInputError("no chat data picked: choose a dataset from the list or upload a .jsonl file")
+                raise LepInputError(t("calibration.msg.no_chat_data_picked"))
             opts.chat = [*picked, *(_upload_path(u) for u in upload_v or [])]  # the uploads where they are, for now
             read_conversations(opts.chat)  # a malformed line: its file and number, now
         opts.validate()
@@ -235,11 +232,11 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_resume(run_path):
         if not run_path:
-            raise LepInputError("pick a stopped calibration in 'run shown' first")
+            raise LepInputError(t("calibration.msg.pick_a_stopped_calibration"))
         refuse_second(active_run(ctx))
         run = Path(run_path)
         if (job.read_status(run) or {}).get("state") == "finished":
-            raise LepInputError(f"{run.name} has finished; to train longer start a new calibration from its final model")
+            raise LepInputError(t("calibration.msg.has_finished_to_train", name=run.name))
         spec = json.loads((run / SPEC).read_text(encoding="utf-8"))
         started = job.start_job({"model": spec["model"], "out": str(run)}, resume=True, command="calibrate")
         return command_line(started), *view(run_path)
@@ -254,5 +251,5 @@ def build(ctx: AppContext) -> None:
               heldout, alpha, mlp]
     mode.change(on_mode, mode, [original, prompts, chat, chat_upload, heldout])
     wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
-                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
                       stopping_note="Stopping: the job finishes its answer or step and saves what it has.")

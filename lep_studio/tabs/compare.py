@@ -22,6 +22,7 @@ from lep_core.evaluation.models import ModelCache
 from lep_core.evaluation.transcripts import write_transcripts
 from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read_votes, tally, votes_path
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, both, t
 from lep_studio.tabs import compare_adaptation, compare_suite
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
 
@@ -84,60 +85,62 @@ def build(ctx: AppContext) -> None:
     default_orig = models[0][1] if models else None
     default_adapted = next((p for label, p in models if label.startswith("adapted")), default_orig)
 
-    gr.Markdown("Send one prompt to the **original** and the **adapted** model: the answers appear side by "
-                "side with tokens, seconds and characters per second. Tick *blind* to hide which is which and vote.")
+    gr.Markdown(L("compare.send_one_prompt_to"))
     with gr.Row():
-        original = gr.Dropdown(models, value=default_orig, label="Original model", allow_custom_value=True, scale=3,
+        original = gr.Dropdown(models, value=default_orig, label=L("compare.original_model"), allow_custom_value=True, scale=3,
                                elem_id="compare-original")
-        adapted = gr.Dropdown(models, value=default_adapted, label="Adapted model", allow_custom_value=True, scale=3,
+        adapted = gr.Dropdown(models, value=default_adapted, label=L("compare.adapted_model"), allow_custom_value=True, scale=3,
                               elem_id="compare-adapted")
-        refresh = gr.Button("↻ Refresh list", scale=1)
-    with gr.Accordion("Sampling (the same for both sides)", open=False, elem_id="compare-sampling"):
+        refresh = gr.Button(L("compare.refresh_list"), scale=1)
+    with gr.Accordion(L("compare.sampling_the_same_for"), open=False, elem_id="compare-sampling"):
         with gr.Row():
-            max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens", elem_id="compare-max-new",
-                                info="longest reply, in tokens")
-            greedy = gr.Checkbox(value=True, label="Greedy", info="likeliest token each step: same reply every time")
-            temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature", info="higher = more varied")
-            top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p", info="sample from the likeliest tokens up to this share")
-            seed = gr.Number(value=0, precision=0, label="Seed", info="same seed, same replies")
-    blind = gr.Checkbox(value=True, label="Blind A/B mode (sides shuffled per round, names shown after the vote)",
+            max_new = gr.Slider(1, 1024, value=128, step=1, label=L("compare.max_new_tokens"), elem_id="compare-max-new",
+                                info=L("compare.longest_reply_in_tokens"))
+            greedy = gr.Checkbox(value=True, label=L("compare.greedy"), info=L("compare.likeliest_token_each_step"))
+            temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label=L("compare.temperature"), info=L("compare.higher_more_varied"))
+            top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label=L("compare.top_p"), info=L("compare.sample_from_the_likeliest"))
+            seed = gr.Number(value=0, precision=0, label=L("compare.seed"), info=L("compare.same_seed_same_replies"))
+    blind = gr.Checkbox(value=True, label=L("compare.blind_a_b_mode"),
                         elem_id="compare-blind")
     ctx.ui.update({"compare.original": original, "compare.adapted": adapted})  # pre-selected by Workspace "Open"
     session = gr.State(None)
     with gr.Row():
         with gr.Column():
-            chat_a = gr.Chatbot(label="Model A", height=380, elem_id="compare-chat-a")
+            chat_a = gr.Chatbot(label=L("compare.model_a"), height=380, elem_id="compare-chat-a")
             stats_a = gr.Markdown(elem_id="compare-stats-a")
         with gr.Column():
-            chat_b = gr.Chatbot(label="Model B", height=380, elem_id="compare-chat-b")
+            chat_b = gr.Chatbot(label=L("compare.model_b"), height=380, elem_id="compare-chat-b")
             stats_b = gr.Markdown(elem_id="compare-stats-b")
     with gr.Row():
-        prompt = gr.Textbox(label="Prompt", placeholder="Type a message, or pick a demo prompt", lines=2,
+        prompt = gr.Textbox(label=L("compare.prompt"), placeholder=L("compare.type_a_message_or"), lines=2,
                             scale=4, elem_id="compare-prompt")
-        examples = gr.Dropdown(demo_prompts(), label="Demo prompts", value=None, scale=2)
+        examples = gr.Dropdown(demo_prompts(), label=L("compare.demo_prompts"), value=None, scale=2)
     with gr.Row():
-        send = gr.Button("Send to both", variant="primary", elem_id="compare-send")
-        stop = gr.Button("Stop")
-        clear = gr.Button("New chat")
+        send = gr.Button(L("compare.send_to_both"), variant="primary", elem_id="compare-send")
+        stop = gr.Button(L("compare.stop"))
+        clear = gr.Button(L("compare.new_chat"))
     with gr.Row():
-        vote_buttons = [gr.Button(label, interactive=False, elem_id=f"compare-vote-{key}") for label, key in VOTES]
+        vote_buttons = [gr.Button(L(f"compare.vote_{key}"), interactive=False, elem_id=f"compare-vote-{key}")
+                        for _, key in VOTES]
     vote_status = gr.Markdown(elem_id="compare-vote-status")
     tally_table = gr.Dataframe(
-        value=lambda: tally_rows(vote_file),
+        value=tally_rows(vote_file),  # and again on each page load (below), as one of the page's load steps
         headers=["model 1", "model 2", "wins 1", "wins 2", "ties", "both bad", "n"],
-        label=f"Tally per model pair (from {vote_file.relative_to(ctx.workspace)})", interactive=False,
+        label=both("compare.tally", lambda lang: t("compare.tally", lang, file=vote_file.relative_to(ctx.workspace))),
+        interactive=False,
         elem_id="compare-tally",
     )
+    ctx.page_load.add(lambda: tally_rows(vote_file), None, tally_table)
     with gr.Row():
-        export = gr.Button("Export transcript (JSONL + Markdown)")
-        files = gr.File(label="Transcript files", file_count="multiple", interactive=False)
+        export = gr.Button(L("compare.export_transcript_jsonl_markdown"))
+        files = gr.File(label=L("compare.transcript_files"), file_count="multiple", interactive=False)
 
-    with gr.Accordion("Evaluate: bits-per-char, chars/token and the adaptation bench", open=False,
+    with gr.Accordion(L("compare.evaluate_bits_per_char"), open=False,
                       elem_id="compare-eval"):
         texts = [(f"held-out · {p.name}", str(p)) for p in sorted(ASSETS.glob("heldout_*.txt"))] + corpus_choices(ctx)
-        eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label="Text", allow_custom_value=True,
-                                info="Russian text neither model was trained on; a file in the workspace")
-        eval_btn = gr.Button("Evaluate both models", elem_id="compare-eval-run")
+        eval_text = gr.Dropdown(texts, value=texts[0][1] if texts else None, label=L("compare.text"), allow_custom_value=True,
+                                info=L("compare.russian_text_neither_model"))
+        eval_btn = gr.Button(L("compare.evaluate_both_models"), elem_id="compare-eval-run")
         eval_table = gr.Dataframe(headers=["model", "role", "bits/char", "chars/token", "prefill chars/s", "tokens"],
                                   interactive=False, elem_id="compare-eval-table")
         eval_plot = gr.Plot(elem_id="compare-eval-plot")
@@ -157,7 +160,7 @@ def build(ctx: AppContext) -> None:
     def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_blind, sess):
         text = (text or "").strip()
         if not text:
-            gr.Warning("The prompt is empty: type a message to send.", duration=5)
+            gr.Warning(t("compare.msg.the_prompt_is_empty"), duration=5)
             yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
             return
         try:
@@ -185,7 +188,7 @@ def build(ctx: AppContext) -> None:
             sess["history"][s].append({"role": "assistant", "content": ""})
             try:
                 if not src:
-                    raise LepInputError(f"no {sess['sides'][s]} model chosen: pick one above")
+                    raise LepInputError(t("compare.msg.no_model_chosen_pick", s=sess['sides'][s]))
                 model, tokenizer = _CACHE.get(src)
                 for reply in stream_reply(model, tokenizer, messages, sampling):
                     sess["history"][s][-1] = {"role": "assistant", "content": reply.text}
@@ -194,7 +197,7 @@ def build(ctx: AppContext) -> None:
                            gr.skip(), *votes_enabled(False))
                 turn["replies"][s] = {"model": model_id(ctx, src), "role": sess["sides"][s], **reply.as_dict()}
                 if not reply.used_chat_template:
-                    gr.Warning(f"Model {s} has no chat template: it continues the prompt as plain text.")
+                    gr.Warning(t("compare.msg.model_has_no_chat", s=s))
             except Exception as exc:  # noqa: BLE001 - one side failing leaves the other working
                 sess["history"][s][-1] = {"role": "assistant", "content": f"⚠ {message(exc)}",
                                           "metadata": {"title": "error"}}
@@ -210,7 +213,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_vote(choice: str, sess):
         if not sess or sess["voted"] or not sess["turns"]:
-            gr.Warning("Nothing to vote on: send a prompt in blind mode first.")
+            gr.Warning(t("compare.msg.nothing_to_vote_on"))
             return (gr.skip(),) * 4 + tuple(gr.skip() for _ in VOTES)  # chats, status, session
         last = sess["turns"][-1]
         vote = make_vote(
@@ -232,7 +235,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_export(sess):
         if not sess or not sess["turns"]:
-            gr.Warning("No transcript yet: send a prompt first.")
+            gr.Warning(t("compare.msg.no_transcript_yet_send"))
             return gr.skip()
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         jsonl, md = write_transcripts(vote_file.parent / "transcripts", sess["turns"], f"{stamp}-{sess['round_id']}")
@@ -246,7 +249,7 @@ def build(ctx: AppContext) -> None:
         try:
             text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""
             if not text:
-                raise LepInputError("no text chosen: pick a held-out text")
+                raise LepInputError(t("compare.msg.no_text_chosen_pick"))
         except LepInputError as exc:
             gr.Warning(str(exc))
             return gr.skip(), gr.skip()
@@ -255,13 +258,13 @@ def build(ctx: AppContext) -> None:
             progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")
             try:
                 if not src:
-                    raise LepInputError(f"no {role} model chosen: pick one above")
+                    raise LepInputError(t("compare.msg.no_model_chosen_pick2", role=role))
                 model, tokenizer = _CACHE.get(src)
                 score = score_text(model, tokenizer, text)
                 rows.append([model_id(ctx, src), role, round(score.bits_per_char, 4),
                              round(score.chars_per_token, 3), round(score.prefill_chars_per_s or 0, 1), score.tokens])
             except Exception as exc:  # noqa: BLE001
-                gr.Warning(f"{role}: {message(exc)}")
+                gr.Warning(t("compare.msg.msg", role=role, message=message(exc)))
         if not rows:
             return gr.skip(), gr.skip()
         names = [f"{r[1]}: {Path(r[0]).name}" for r in rows]

@@ -10,6 +10,7 @@ from lep_core.bench.adaptation import tables
 from lep_core.errors import LepInputError
 from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
 from lep_core.evaluation.models import ModelCache
+from lep_studio.i18n import L, t
 from lep_studio.widgets import neutral
 
 HEADERS = ["figure", "original", "adapted"]
@@ -49,26 +50,25 @@ def chart(result: dict[str, Any]):
     fig = go.Figure(go.Bar(x=list(bars), y=list(bars.values()), text=[f"×{v:.2f}" for v in bars.values()]))
     fig.add_hline(y=1.0, line_dash="dot")
     fig.update_layout(height=300, margin=dict(l=20, r=20, t=30, b=20),
-                      title="adapted ÷ original (bits/char: lower is better; the rest: higher is better)")
+                      title=t("chart.adapted_over_original"))
     return neutral(fig)
 
 
 def build(original: gr.Dropdown, adapted: gr.Dropdown, cache: ModelCache) -> None:
     """The section's widgets and handler; `original` and `adapted` are the tab's model pickers."""
-    gr.Markdown("**Did the adaptation work?** Both models read the held-out Russian and English texts "
-                "(bits-per-char) and answer the Russian demo prompts greedily with the same limit.")
+    gr.Markdown(L("compare_adaptation.did_the_adaptation_work"))
     with gr.Row():
-        max_new = gr.Number(64, precision=0, minimum=8, maximum=512, label="max new tokens per answer",
+        max_new = gr.Number(64, precision=0, minimum=8, maximum=512, label=L("compare_adaptation.max_new_tokens_per"),
                             elem_id="compare-adapt-max-new")
-        run = gr.Button("Measure the adaptation", elem_id="compare-adapt-run")
+        run = gr.Button(L("compare_adaptation.measure_the_adaptation"), elem_id="compare-adapt-run")
     table = gr.Dataframe(headers=HEADERS, interactive=False, elem_id="compare-adapt-table", wrap=True)
     plot = gr.Plot(elem_id="compare-adapt-plot")
-    answers = gr.JSON(label="first answers of each model", elem_id="compare-adapt-answers")
+    answers = gr.JSON(label=L("compare_adaptation.first_answers_of_each"), elem_id="compare-adapt-answers")
 
     def on_run(orig_src, adapted_src, n_new, progress=gr.Progress()):
         try:
             if not orig_src or not adapted_src:
-                raise LepInputError("pick an original and an adapted model above first")
+                raise LepInputError(t("compare_adaptation.msg.pick_an_original_and"))
             progress(0.0, desc="loading the models")
             pair_o, pair_a = cache.get(orig_src), cache.get(adapted_src)
             result = bench_adaptation(pair_o, pair_a, prompts=read_prompts(None), max_new_tokens=int(n_new or 64),

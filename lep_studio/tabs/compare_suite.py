@@ -13,7 +13,6 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.evaluation.suite import job
@@ -22,6 +21,7 @@ from lep_core.evaluation.suite.report import kind_table
 from lep_core.evaluation.suite.run import model_label, read_results
 from lep_core.workspace.jobs import ACTIVE, files_stamp
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer
 from lep_studio.recipe_view import _bar, _clock
 from lep_studio.widgets import guarded, neutral, text_files
@@ -31,19 +31,13 @@ TITLES = {Kind.MINIMAL_PAIRS: "Minimal pairs: accuracy, per phenomenon",
           Kind.COPY: "Copy: exact match, similarity, chars per generated token",
           Kind.BPC: "Bits per character (lower is better)"}
 NOT_CHARTED = ("seconds", "accuracy_by_total_logprob", "chars_per_generated_token", "chars_per_token")
-INTRO = ("Scores defined on the text, not on tokens, so models with different tokenizers compare fairly: "
-         "**minimal pairs** (the acceptable sentence should get the higher log-probability), **multiple choice** "
-         "(highest log-probability per character wins), **copy** (repeat a paragraph word for word) and "
-         "**bits per character** on held-out Russian and English. The built-in suites are `ru` and `en`; bring "
-         "your own as JSONL (format in the README). It runs in the background on the original, the adapted and "
-         "any more models picked here; results go to `workspace/evals/`.")
 
 
 def suite_specs(ctx: AppContext, picked: list[str] | None) -> list[str]:
     """Built-in names as they are; anything else must be a file or folder in the workspace or assets."""
     picked = [p for p in picked or [] if p and str(p).strip()]
     if not picked:
-        raise LepInputError("no suite picked: choose ru, en or a JSONL file in the workspace")
+        raise LepInputError(t("compare_suite.msg.no_suite_picked_choose"))
     known = set(builtin_suites())
     return [p if p in known else text_files(ctx, p, "suite")[0] for p in picked]
 
@@ -69,9 +63,8 @@ def chart(results: dict[str, Any] | None, kind: Kind):
     table = table[~table["figure"].isin(NOT_CHARTED)]
     labels = [f"{t.split('/')[0]} · {f}" if len(set(table["task"])) > 1 else f for t, f in zip(table["task"], table["figure"])]
     fig = go.Figure([go.Bar(name=name, x=labels, y=table[name]) for name in table.columns[2:]])
-    better = "higher" if HIGHER_IS_BETTER[kind] else "lower"
     fig.update_layout(barmode="group", height=300, margin=dict(l=20, r=20, t=30, b=20),
-                      title=dict(text=f"{better} is better", font=dict(size=12)), legend=dict(orientation="h"))
+                      title=dict(text=t("chart.higher_better") if HIGHER_IS_BETTER[kind] else t("chart.lower_better"), font=dict(size=12)), legend=dict(orientation="h"))
     return neutral(fig)
 
 
@@ -99,22 +92,22 @@ def status_text(folder: Path | None, status: dict[str, Any] | None) -> tuple[str
 
 def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     """The section, under the Compare tab's other sections; original/adapted are that tab's model pickers."""
-    with gr.Accordion("Evaluate: the Russian suite (minimal pairs, multiple choice, copy, bits-per-char)",
+    with gr.Accordion(L("compare_suite.evaluate_the_russian_suite"),
                       open=False, elem_id="compare-suite"):
-        gr.Markdown(INTRO)
+        gr.Markdown(L("compare_suite.intro"))
         with gr.Row():
-            extra = gr.Dropdown(ctx.model_choices(), value=[], multiselect=True, label="More models (optional)",
-                                info="evaluated with the original and the adapted model picked above", scale=3,
+            extra = gr.Dropdown(ctx.model_choices(), value=[], multiselect=True, label=L("compare_suite.more_models_optional"),
+                                info=L("compare_suite.evaluated_with_the_original"), scale=3,
                                 elem_id="compare-suite-extra")
             suites = gr.Dropdown(builtin_suites(), value=list(DEFAULT_SUITES), multiselect=True, allow_custom_value=True,
-                                 label="Suites", info="ru, en, or the path of a .jsonl file / folder in the workspace",
+                                 label=L("compare_suite.suites"), info=L("compare_suite.ru_en_or_the"),
                                  scale=2, elem_id="compare-suite-suites")
         with gr.Row():
-            run = gr.Button("▶ Run the suite", variant="primary", elem_id="compare-suite-run")
-            stop = gr.Button("■ Stop", variant="stop", elem_id="compare-suite-stop")
+            run = gr.Button(L("compare_suite.run_the_suite"), variant="primary", elem_id="compare-suite-run")
+            stop = gr.Button(L("compare_suite.stop"), variant="stop", elem_id="compare-suite-stop")
         status = gr.Markdown(elem_id="compare-suite-status")
         progress = gr.HTML("", elem_id="compare-suite-progress")
-        shown = gr.Dropdown(result_choices(ctx), value=None, label="Results shown (workspace/evals)",
+        shown = gr.Dropdown(result_choices(ctx), value=None, label=L("compare_suite.results_shown_workspace_evals"),
                             elem_id="compare-suite-shown")
         rows, tables, plots = [], [], []
         for kind in Kind:  # a row per kind, shown when the results have a task of that kind
@@ -149,16 +142,16 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     def on_run(orig: str | None, adapt: str | None, more: list[str] | None, picked: list[str] | None, shown_once):
         models = list(dict.fromkeys(m for m in [orig, adapt, *(more or [])] if m))
         if not models:
-            raise LepInputError("no model picked: choose the original and the adapted model above")
+            raise LepInputError(t("compare_suite.msg.no_model_picked_choose"))
         folder = job.start(ctx.workspace, models, suite_specs(ctx, picked))
-        gr.Info(f"Evaluating {', '.join(model_label(m) for m in models)} in the background.")
+        gr.Info(t("compare_suite.msg.evaluating_in_the_background", join=', '.join((model_label(m) for m in models))))
         return view(str(folder), shown_once)
 
     @guarded
     def on_stop(folder: str | None, shown_once):
         if not folder or not job.stop(Path(folder)):
-            raise LepInputError("no evaluation is running: nothing to stop")
-        gr.Info("Stopping: the unfinished results are removed.")
+            raise LepInputError(t("compare_suite.msg.no_evaluation_is_running"))
+        gr.Info(t("compare_suite.msg.stopping_the_unfinished_results"))
         return view(folder, shown_once)
 
     def on_load():
@@ -182,5 +175,5 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
     watch = live_poll(timer, view, [current, announced], outputs, stamp, live)
     watch(run.click(on_run, [original, adapted, extra, suites, announced], outputs))
     watch(stop.click(on_stop, [current, announced], outputs))
-    watch(Context.root_block.load(on_load, None, outputs))
+    watch(ctx.page_load.add(on_load, None, outputs))
     shown.change(results_view, shown, [*rows, *tables, *plots], show_progress="hidden")

@@ -10,7 +10,6 @@ import html
 from pathlib import Path
 
 import gradio as gr
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.export.gguf_export import check_export, modelfile_path
@@ -22,15 +21,13 @@ from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_core.workspace.store import inside
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import guarded
 
 ORIGIN = "export"
 EXPORTS = "exports"  # workspace/exports/<model>-<type>.gguf
-INTRO = ("**Take the model out.** Pick an adapted model and a format: the export writes one **.gguf** file that "
-         "llama.cpp and Ollama run (the extended tokenizer, chat template and stop tokens inside) and an Ollama "
-         "**Modelfile** beside it. f16 matches transformers token for token; q8_0 is half the size.")
 
 
 def gguf_path(ctx: AppContext, model: str, type_: str) -> Path:
@@ -54,23 +51,23 @@ def job_recipe(model: str, out: Path, type_: str, workspace: Path) -> Recipe:
 def build(ctx: AppContext) -> None:
     models = ctx.model_choices()
     adapted = [p for label, p in models if label.startswith("adapted")]
-    gr.Markdown(INTRO)
+    gr.Markdown(L("export.intro"))
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=adapted[0] if adapted else None, label="Model", allow_custom_value=True,
-                                elem_id="exp-model", info="an adapted model (or any model of the workspace)")
+            model = gr.Dropdown(models, value=adapted[0] if adapted else None, label=L("export.model"), allow_custom_value=True,
+                                elem_id="exp-model", info=L("export.an_adapted_model_or"))
             kind = gr.Radio([(f"{t.value} — {t.help}", t.value) for t in GgufType], value=DEFAULT_TYPE.value,
-                            label="Format", elem_id="exp-type")
-            overwrite = gr.Checkbox(label="Overwrite", value=False, info="replace an earlier export of that name")
+                            label=L("export.format"), elem_id="exp-type")
+            overwrite = gr.Checkbox(label=L("export.overwrite"), value=False, info=L("export.replace_an_earlier_export"))
             with gr.Row():
-                run = gr.Button("Export GGUF", variant="primary", elem_id="exp-run", scale=3)
-                stop = gr.Button("■ Stop", variant="stop", elem_id="exp-stop", scale=1)
-            refresh = gr.Button("↻ Refresh list", size="sm")
+                run = gr.Button(L("export.export_gguf"), variant="primary", elem_id="exp-run", scale=3)
+                stop = gr.Button(L("export.stop"), variant="stop", elem_id="exp-stop", scale=1)
+            refresh = gr.Button(L("export.refresh_list"), size="sm")
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="exp-status", elem_classes="lep-status")
             steps = gr.HTML("", elem_id="exp-steps")
             files = gr.HTML("", elem_id="exp-files")  # links served from the workspace: no copy of a large file
-            ollama = gr.Code(label="Run it in Ollama", language="shell", interactive=False, elem_id="exp-ollama")
+            ollama = gr.Code(label=L("export.run_it_in_ollama"), language="shell", interactive=False, elem_id="exp-ollama")
     shown = gr.State(None)  # the export job this page shows (its recipe name)
     timer = poll_timer()
 
@@ -114,7 +111,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def start(model_v, type_v, overwrite_v):
         if not model_v:
-            raise LepInputError("pick a model first")
+            raise LepInputError(t("export.msg.pick_a_model_first"))
         folder = inside(model_v, ctx.workspace)
         out = gguf_path(ctx, str(folder), type_v)
         problems = check_export(ExportOptions(model=str(folder), out=str(out), type=type_v, overwrite=bool(overwrite_v)))
@@ -123,7 +120,7 @@ def build(ctx: AppContext) -> None:
         recipe = job_recipe(str(folder), out, type_v, ctx.workspace)
         _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
         if attached:
-            gr.Info(f"{out.name} is already being written (another tab or a terminal): showing that job.")
+            gr.Info(t("export.msg.is_already_being_written", name=out.name))
         return (recipe.name, *view(recipe.name))
 
     @guarded
@@ -141,5 +138,5 @@ def build(ctx: AppContext) -> None:
     watch = live_poll(timer, view, [shown], outputs, stamp, lambda job: run_active(ctx.workspace, job))
     watch(run.click(start, [model, kind, overwrite], [shown, *outputs]))
     watch(stop.click(on_stop, shown, outputs))
-    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
     refresh.click(lambda: gr.Dropdown(choices=ctx.model_choices()), None, model)

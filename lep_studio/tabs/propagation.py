@@ -13,7 +13,6 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
-from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.propagation.modes import DEFAULT_MODE, Mode, parse_mode
@@ -24,16 +23,13 @@ from lep_core.recipes.lineage import recipe_path
 from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
 from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
            "heldout_rel_error": "held-out error", "heldout_cosine": "held-out cosine", "seconds": "seconds"}
-INTRO = ("**Learned Embedding Propagation.** Pick the **base** model, one or more **instruct** models fine-tuned from "
-         "it, and the **adapted base** (the base with the new tokenizer and trained embeddings, from tabs 2–3). "
-         "Each instruct model gets the adapted embeddings, projected by a d×d matrix fitted between base and "
-         "instruct. With the demo, base and instruct are the same model. A model can also be typed as a folder or hub id.")
 
 
 def report_rows(result: dict) -> list[dict]:
@@ -64,8 +60,8 @@ def chart(rows: list[dict]) -> go.Figure:
                     y=[r["heldout_rel_error"] for r in part],
                     text=[f"{r['heldout_rel_error']:.3g}" if r["heldout_rel_error"] is not None else "–" for r in part],
                     textposition="auto")
-    fig.update_layout(title="held-out relative error per mode (lower is better)", barmode="group", height=320,
-                      margin=dict(l=50, r=10, t=40, b=60), yaxis_title="‖XP − Y‖ / ‖Y‖ on held-out rows")
+    fig.update_layout(title=t("chart.heldout_error"), barmode="group", height=320,
+                      margin=dict(l=50, r=10, t=40, b=60), yaxis_title=t("chart.heldout_axis"))
     return neutral(fig)
 
 
@@ -109,41 +105,41 @@ def _demo_default(choices: list[tuple[str, str]]) -> str | None:
 def build(ctx: AppContext) -> None:
     models = ctx.model_choices()
     default = _demo_default(models)
-    gr.Markdown(INTRO)
+    gr.Markdown(L("propagation.intro"))
     with gr.Row():
         with gr.Column(scale=2):
-            base = gr.Dropdown(models, value=default, label="Base model", allow_custom_value=True, elem_id="prop-base",
-                               info="the model the adapted base was made from (old tokenizer)")
+            base = gr.Dropdown(models, value=default, label=L("propagation.base_model"), allow_custom_value=True, elem_id="prop-base",
+                               info=L("propagation.the_model_the_adapted"))
             instruct = gr.Dropdown(models, value=[default] if default else [], multiselect=True, allow_custom_value=True,
-                                   label="Instruct model(s)", elem_id="prop-instruct",
-                                   info="chat models fine-tuned from the base: they get the new embeddings")
-            adapted = gr.Dropdown(models, value=None, label="Adapted base (new tokenizer, trained embeddings)",
-                                  info="the final model of a run in 3 · Training",
+                                   label=L("propagation.instruct_model_s"), elem_id="prop-instruct",
+                                   info=L("propagation.chat_models_fine_tuned"))
+            adapted = gr.Dropdown(models, value=None, label=L("propagation.adapted_base_new_tokenizer"),
+                                  info=L("propagation.the_final_model_of"),
                                   allow_custom_value=True, elem_id="prop-adapted")
             with gr.Row():
-                mode = gr.Dropdown([m.value for m in Mode], value=DEFAULT_MODE.value, label="Mode", elem_id="prop-mode", info="conversion is the paper's method")
-                compare = gr.Checkbox(label="Compare all modes", value=False, elem_id="prop-compare",
-                                      info="also fit every other mode and show their errors")
+                mode = gr.Dropdown([m.value for m in Mode], value=DEFAULT_MODE.value, label=L("propagation.mode"), elem_id="prop-mode", info=L("propagation.conversion_is_the_paper"))
+                compare = gr.Checkbox(label=L("propagation.compare_all_modes"), value=False, elem_id="prop-compare",
+                                      info=L("propagation.also_fit_every_other"))
             mode_help = gr.Markdown(DEFAULT_MODE.help, elem_id="prop-mode-help")
-            with gr.Accordion("More options", open=False):
-                ridge = gr.Number(0.0, label="Ridge", minimum=0,
-                                  info="0 = plain least squares; above 0 pulls the map toward identity (for few rows)")
-                corpus = gr.Dropdown(corpus_choices(ctx), multiselect=True, label="Corpus (occ_conversion only)",
-                                     info="text whose token counts weight the sub-tokens")
+            with gr.Accordion(L("propagation.more_options"), open=False):
+                ridge = gr.Number(0.0, label=L("propagation.ridge"), minimum=0,
+                                  info=L("propagation.0_plain_least_squares"))
+                corpus = gr.Dropdown(corpus_choices(ctx), multiselect=True, label=L("propagation.corpus_occ_conversion_only"),
+                                     info=L("propagation.text_whose_token_counts"))
             with gr.Row():
-                name = gr.Textbox(label="Output name (workspace/adapted/…)", value="", elem_id="prop-name", scale=3)
-                overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
-                                        info="replace a folder of that name")
+                name = gr.Textbox(label=L("propagation.output_name_workspace_adapted"), value="", elem_id="prop-name", scale=3)
+                overwrite = gr.Checkbox(label=L("propagation.overwrite"), value=False, scale=1, min_width=100,
+                                        info=L("propagation.replace_a_folder_of"))
             with gr.Row():
-                run = gr.Button("Propagate", variant="primary", elem_id="prop-run", scale=3)
-                stop = gr.Button("■ Stop", variant="stop", elem_id="prop-stop", scale=1)
-            refresh = gr.Button("↻ Refresh lists", size="sm")
+                run = gr.Button(L("propagation.propagate"), variant="primary", elem_id="prop-run", scale=3)
+                stop = gr.Button(L("propagation.stop"), variant="stop", elem_id="prop-stop", scale=1)
+            refresh = gr.Button(L("propagation.refresh_lists"), size="sm")
         with gr.Column(scale=3):
             status = gr.Markdown(elem_id="prop-status", elem_classes="lep-status")
             steps = gr.HTML("", elem_id="prop-steps")
-            result_path = gr.Textbox(label="Result (open it in 5 · Compare)", interactive=False, elem_id="prop-result")
-            table = gr.Dataframe(pd.DataFrame(columns=list(COLUMNS.values())), label="Report", interactive=False, elem_id="prop-report", elem_classes="lep-table")
-            plot = gr.Plot(label="Held-out error per mode", elem_id="prop-chart")
+            result_path = gr.Textbox(label=L("propagation.result_open_it_in"), interactive=False, elem_id="prop-result")
+            table = gr.Dataframe(pd.DataFrame(columns=list(COLUMNS.values())), label=L("propagation.report"), interactive=False, elem_id="prop-report", elem_classes="lep-table")
+            plot = gr.Plot(label=L("propagation.held_out_error_per"), elem_id="prop-chart")
     shown = gr.State(None)  # the propagation job this page shows (its recipe name)
     timer = poll_timer()
 
@@ -207,7 +203,7 @@ def build(ctx: AppContext) -> None:
         recipe = job_recipe(opts, f"{out.parent.name}/{out.name}", ctx.workspace)
         _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
         if attached:
-            gr.Info(f"adapted/{out.name} is already being written (from another tab or a terminal): showing that job.")
+            gr.Info(t("propagation.msg.adapted_is_already_being", name=out.name))
         return (recipe.name, *view(recipe.name))
 
     @guarded
@@ -235,5 +231,5 @@ def build(ctx: AppContext) -> None:
     watch = live_poll(timer, view, [shown], outputs, stamp, running)
     watch(run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite], [shown, *outputs]))
     watch(stop.click(on_stop, shown, outputs))
-    watch(Context.root_block.load(on_load, None, [shown, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
     refresh.click(lists, None, [base, instruct, adapted])

@@ -23,6 +23,7 @@ from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, both, t
 from lep_studio.job_controls import live_poll
 from lep_studio.recipe_view import (
     STEP_TEXT,
@@ -36,35 +37,19 @@ from lep_studio.recipe_view import (
 from lep_studio.tabs.training import charts
 from lep_studio.widgets import guarded, message
 
-LEP = """\
-### What LEP does
-**Learned Embedding Propagation** adapts an instruct model to a new language without new instruction data. \
-You give the *base* model a tokenizer that fits the language and train only the new embeddings on plain text; \
-LEP then fits how the base model's embedding space maps onto the instruct model's and carries the trained \
-embeddings over. The instruct model keeps its chat skills while reading and writing the language in far fewer tokens.
-"""
 
-SAME_MODEL = ("**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps "
-              "it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. "
-              "`assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.")
-DEMO_TIME = ("On a 2-core CPU the whole demo takes about 3½ minutes (3 min 27 s measured; longer with other work on the machine), "
-             "almost all of it training; each step's time shows on the right as it runs.")
-
-
-def demo_intro(recipe: Recipe | None) -> str:
+def demo_intro(recipe: Recipe | None, lang: str = "en") -> str:
     """The demo, step by step, read from the recipe file itself (so the text follows its settings)."""
     if recipe is None:
-        return "The demo recipe is missing: see `assets/recipes/demo.yaml`."
-    lines = ["### The demo, step by step", ("**Run the demo recipe** does, on the embedded model SmolLM2-135M-Instruct "
-             "and the Russian demo corpus (`assets/corpus`):")]
+        return t("start.demo_missing", lang)
+    lines = [t("start.demo_heading", lang), t("start.demo_does", lang)]
     for number, step in enumerate(recipe.steps, 1):
-        tab = STEP_TEXT.get(step.kind, ("", ""))[1]
-        lines.append(f"{number}. {step_line(step.kind, step.args)} → see *{tab}*.")
+        tab = t(f"tab.{STEP_TEXT.get(step.kind, ('', 'start'))[1]}", lang)
+        lines.append(t("start.demo_step", lang, number=number, line=step_line(step.kind, step.args, lang), tab=tab))
         if step.kind == "propagate":
-            lines.append(f"   {SAME_MODEL}")
-    lines.append(f"{len(recipe.steps) + 1}. Open *5 · Compare*: the original and the adapted model answer the same "
-                 "prompt side by side.")
-    lines.append(f"\n{DEMO_TIME} You can close the browser: the run goes on, and a reload shows it again.")
+            lines.append(f"   {t('start.same_model', lang)}")
+    lines.append(t("start.demo_compare", lang, number=len(recipe.steps) + 1))
+    lines.append("\n" + t("start.demo_time", lang))
     return "\n".join(lines)
 
 
@@ -98,10 +83,10 @@ def problems_md(problems: list[str]) -> str:
 
 def _read_choice(path: str | None) -> tuple[Recipe, str]:
     if not path:
-        raise LepInputError("no recipe chosen: pick a recipe file or upload one")
+        raise LepInputError(t("start.msg.no_recipe_chosen_pick"))
     file = Path(path)
     if not file.is_file():
-        raise LepInputError(f"recipe file not found: {path}: pick one from the list")
+        raise LepInputError(t("start.msg.recipe_file_not_found", path=path))
     text = file.read_text(encoding="utf-8", errors="replace")
     return parse_recipe(text, file.name), text
 
@@ -110,33 +95,33 @@ def build(ctx: AppContext) -> None:
     demo_recipe, _ = _demo()
     with gr.Row():
         with gr.Column(scale=5):
-            gr.Markdown(LEP, elem_id="start-lep")
-            gr.Markdown(demo_intro(demo_recipe), elem_id="start-demo-intro")
+            gr.Markdown(L("start.lep"), elem_id="start-lep")
+            gr.Markdown(both("start.demo_intro", lambda lang: demo_intro(demo_recipe, lang)), elem_id="start-demo-intro")
         with gr.Column(scale=6):
             with gr.Row():
-                run_demo = gr.Button("▶ Run the demo recipe", variant="primary", elem_id="start-run", scale=3)
-                stop = gr.Button("■ Stop", variant="stop", elem_id="start-stop", scale=1)
-                resume = gr.Button("↻ Resume", elem_id="start-resume", scale=1)
+                run_demo = gr.Button(L("start.run_the_demo_recipe"), variant="primary", elem_id="start-run", scale=3)
+                stop = gr.Button(L("start.stop"), variant="stop", elem_id="start-stop", scale=1)
+                resume = gr.Button(L("start.resume"), elem_id="start-resume", scale=1)
             status = gr.Markdown("", elem_id="start-status", elem_classes="lep-status")
             steps = gr.HTML(steps_html(None, demo_recipe), elem_id="start-steps")
-            loss = gr.Plot(label="loss (train step)", visible=False, elem_id="start-loss")
-            open_compare = gr.Button("Open Compare with the adapted model →", variant="primary", visible=False,
+            loss = gr.Plot(label=L("start.loss_train_step"), visible=False, elem_id="start-loss")
+            open_compare = gr.Button(L("start.open_compare_with_the"), variant="primary", visible=False,
                                      elem_id="start-open-compare")
-            with gr.Accordion("Log (last lines)", open=False):
+            with gr.Accordion(L("start.log_last_lines"), open=False):
                 log = gr.Textbox(lines=8, max_lines=8, interactive=False, show_label=False, elem_id="start-log",
                                  autoscroll=True)
-    with gr.Accordion("Run a recipe file (shipped, exported from the Workspace tab, or uploaded)", open=False,
+    with gr.Accordion(L("start.run_a_recipe_file"), open=False,
                       elem_id="start-recipes"):
         with gr.Row():
-            picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label="recipe file", scale=3,
+            picked = gr.Dropdown(recipe_job.recipe_files(ctx.workspace), value=None, label=L("start.recipe_file"), scale=3,
                                  elem_id="start-recipe-file")
-            upload = gr.File(label="…or upload a recipe (.yaml, copied into workspace/recipes)", file_types=[".yaml", ".yml"],
+            upload = gr.File(label=L("start.or_upload_a_recipe"), file_types=[".yaml", ".yml"],
                              height=120, scale=2, elem_id="start-recipe-upload")
         with gr.Row():
-            check = gr.Button("Check", elem_id="start-recipe-check")
-            run_file = gr.Button("▶ Run this recipe", variant="primary", elem_id="start-recipe-run")
+            check = gr.Button(L("start.check"), elem_id="start-recipe-check")
+            run_file = gr.Button(L("start.run_this_recipe"), variant="primary", elem_id="start-recipe-run")
         verdict = gr.Markdown(elem_id="start-recipe-verdict")
-        preview = gr.Code(language="yaml", label="recipe", interactive=False, elem_id="start-recipe-preview")
+        preview = gr.Code(language="yaml", label=L("start.recipe"), interactive=False, elem_id="start-recipe-preview")
 
     shown = gr.State(demo_recipe.name if demo_recipe else "demo")  # the recipe run this page shows
     watched = gr.State(False)  # this page saw the run active: switch to Compare once it finishes
@@ -164,29 +149,28 @@ def build(ctx: AppContext) -> None:
     def _start(recipe: Recipe, text: str):
         _started, attached = recipe_job.start(recipe, text, ctx.workspace)
         if attached:
-            gr.Info(f"Recipe {recipe.name} is already running (from another tab or a terminal): showing it here, "
-                    "nothing new started.")
+            gr.Info(t("start.msg.recipe_is_already_running", name=recipe.name))
         return (recipe.name, *view(recipe.name, True))
 
     @guarded
     def on_run_demo():
         recipe, text = _demo()
         if recipe is None:
-            raise LepInputError(f"the demo recipe {recipe_job.demo_recipe_path()} is missing or broken")
+            raise LepInputError(t("start.msg.the_demo_recipe_is", demo_recipe_path=recipe_job.demo_recipe_path()))
         return _start(recipe, text)
 
     @guarded
     def on_stop(name: str):
         if not recipe_job.stop(ctx.workspace, name):
-            raise LepInputError(f"recipe {name} is not running: nothing to stop")
-        gr.Info("Stopping: a train step saves a checkpoint first; other steps drop their unfinished output.")
+            raise LepInputError(t("start.msg.recipe_is_not_running", name=name))
+        gr.Info(t("start.msg.stopping_a_train_step"))
         return view(name, True)
 
     @guarded
     def on_resume(name: str):
         spec = recipe_job.job_dir(ctx.workspace, name) / recipe_job.SPEC
         if not spec.is_file():
-            raise LepInputError(f"recipe {name} has not run in this workspace yet: press Run first")
+            raise LepInputError(t("start.msg.recipe_has_not_run", name=name))
         text = spec.read_text(encoding="utf-8")
         return _start(parse_recipe(text, spec.name), text)
 
@@ -203,7 +187,7 @@ def build(ctx: AppContext) -> None:
         recipe, text = _read_choice(path)
         problems = check_recipe(recipe, ctx.workspace)
         if problems:
-            gr.Warning(f"Recipe {recipe.name} has {len(problems)} problem(s): see the list under the buttons.")
+            gr.Warning(t("start.msg.recipe_has_problem_s", name=recipe.name, len=len(problems)))
             return (gr.skip(),) * (1 + len(outputs)) + (problems_md(problems), text)
         return (*_start(recipe, text), f"✓ Recipe **{recipe.name}** started.", text)
 
@@ -255,6 +239,4 @@ def build(ctx: AppContext) -> None:
     picked.focus(lambda: gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), None, picked, show_progress="hidden")
     upload.upload(on_upload, upload, [picked, verdict, preview])
     watch(run_file.click(on_run_file, picked, [shown, *outputs, verdict, preview]))
-    from gradio.context import Context
-
-    watch(Context.root_block.load(on_load, None, [shown, picked, *outputs]))
+    watch(ctx.page_load.add(on_load, None, [shown, picked, *outputs], screen=True))

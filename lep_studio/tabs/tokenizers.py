@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from lep_core.corpus.reading import read_file
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices
 
 MAX_SHOWN = 4  # tokenizers shown as coloured pieces (the table and chart take any number)
@@ -64,8 +65,8 @@ def chart(rows: list[dict]) -> go.Figure:
         x=[r["tokenizer"] for r in rows], y=[r["chars_per_token"] for r in rows],
         text=[f"{r['chars_per_token']:.2f}" for r in rows], textposition="auto", marker_color="#6366f1",
     ))
-    fig.update_layout(title="higher = fewer tokens", height=260, margin=dict(l=40, r=10, t=40, b=40),
-                      yaxis_title="chars/token")
+    fig.update_layout(title=t("chart.fewer_tokens"), height=260, margin=dict(l=40, r=10, t=40, b=40),
+                      yaxis_title=t("chart.chars_per_token"))
     return neutral(fig)
 
 
@@ -79,7 +80,7 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
     selected = [s for s in (selected or []) if s and s.strip()]
     empty = [gr.HighlightedText(visible=False, value=None)] * MAX_SHOWN
     if not selected:
-        return ["Pick at least one tokenizer above.", None, None, *empty]
+        return [t("tokenizers.pick_one"), None, None, *empty]
     choices = tokenizer_choices(ctx)
     loaded, problems = {}, []
     for src in selected:
@@ -88,21 +89,21 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
         except Exception as exc:  # noqa: BLE001 - one bad entry must not hide the others
             problems.append(f"**{label_of(src, choices)}**: {message(exc)}")
     if not loaded or not text:
-        return ["\n\n".join(problems) or "Type or paste some text.", None, None, *empty]
+        return ["\n\n".join(problems) or t("tokenizers.type_text"), None, None, *empty]
     rows = compare(loaded, text)
     shown_text = text[:MAX_PIECE_CHARS]
     boxes = []
     for name, tok in list(loaded.items())[:MAX_SHOWN]:
         segments = highlighted(tok, shown_text, show_ids, show_space)
         colors = id_colors(segments) if show_ids else COLORS
-        boxes.append(gr.HighlightedText(value=segments, color_map=colors, label=f"{name} · {len(segments)} pieces",
+        boxes.append(gr.HighlightedText(value=segments, color_map=colors, label=t("tokenizers.pieces", name=name, n=len(segments)),
                                         visible=True, show_inline_category=show_ids))
     boxes += empty[len(boxes):]
     notes = problems[:]
     if len(text) > MAX_PIECE_CHARS:
-        notes.append(f"Pieces show the first {MAX_PIECE_CHARS:,} characters; the table covers all {len(text):,}.")
+        notes.append(t("tokenizers.first_chars", shown=MAX_PIECE_CHARS, total=len(text)))
     if len(loaded) > MAX_SHOWN:
-        notes.append(f"Pieces are shown for the first {MAX_SHOWN} tokenizers; the table covers all.")
+        notes.append(t("tokenizers.first_tokenizers", n=MAX_SHOWN))
     return ["\n\n".join(notes), stats_frame(rows), chart(rows), *boxes]
 
 
@@ -129,33 +130,33 @@ def _warm(sources: list[str]) -> None:
 def build(ctx: AppContext) -> None:
     choices = tokenizer_choices(ctx)
     text_sources = [(PASTED, PASTED), *((k, k) for k in SAMPLES), *corpus_choices(ctx)]
-    gr.Markdown("How does each tokenizer split your text? More characters per token = cheaper, faster, longer "
-                "context. Pick tokenizers (or type a folder / hub id), then type, paste or pick a text.")
+    gr.Markdown(L("tokenizers.how_does_each_tokenizer"))
     with gr.Row():
         with gr.Column(scale=2, min_width=360):
             picked = gr.Dropdown(choices, value=default_pick(ctx), multiselect=True, allow_custom_value=True,
-                                 label="Tokenizers (workspace, or type a path / hub id)", elem_id="tok-picked")
+                                 label=L("tokenizers.tokenizers_workspace_or_type"), elem_id="tok-picked")
             ctx.ui["tokenizers.picked"] = picked  # the Workspace tab's "Open" pre-selects a tokenizer here
-            source = gr.Dropdown(text_sources, value=PASTED, label="Text from", elem_id="tok-source")
-            text = gr.Textbox(default_text(), lines=8, max_lines=12, label="Text", elem_id="tok-text")
+            source = gr.Dropdown(text_sources, value=PASTED, label=L("tokenizers.text_from"), elem_id="tok-source")
+            text = gr.Textbox(default_text(), lines=8, max_lines=12, label=L("tokenizers.text"), elem_id="tok-text")
             with gr.Row():
-                show_ids = gr.Checkbox(label="show ids", value=False, min_width=90, container=False)
-                show_space = gr.Checkbox(label="show spaces", value=False, min_width=90, container=False)
-                refresh = gr.Button("↻ list", size="sm", min_width=60, scale=0)
+                show_ids = gr.Checkbox(label=L("tokenizers.show_ids"), value=False, min_width=90, container=False)
+                show_space = gr.Checkbox(label=L("tokenizers.show_spaces"), value=False, min_width=90, container=False)
+                refresh = gr.Button(L("tokenizers.list"), size="sm", min_width=60, scale=0)
         with gr.Column(scale=3):
             status = gr.Markdown(elem_classes="lep-status")
             boxes = [gr.HighlightedText(visible=False, show_legend=False, combine_adjacent=False,
                                         elem_classes="lep-pieces", elem_id=f"tok-pieces-{i}") for i in range(MAX_SHOWN)]
     with gr.Row():
-        table = gr.Dataframe(label="Stats (special tokens not added; round trip checked line by line)",
+        table = gr.Dataframe(label=L("tokenizers.stats_special_tokens_not"),
                              interactive=False, wrap=True, scale=4, elem_id="tok-stats", elem_classes="lep-table",
                              column_widths=["15%", "8%", "7%", "8%", "7%", "12%", "12%", "7%", "12%", "10%"])
-        plot = gr.Plot(label="chars/token", scale=1, min_width=240)
+        plot = gr.Plot(label=L("tokenizers.chars_token"), scale=1, min_width=240)
 
     outputs = [status, table, plot, *boxes]
     inputs = [picked, text, show_ids, show_space]
     run = lambda sel, txt, ids, sp: analyse(ctx, sel, txt, ids, sp)  # noqa: E731
-    gr.on(None, run, inputs, outputs, trigger_mode="always_last", show_progress="hidden")  # page load + any change
+    gr.on([c.change for c in inputs], run, inputs, outputs, trigger_mode="always_last", show_progress="hidden")
+    ctx.page_load.add(run, inputs, outputs)
     source.change(load_text, source, text)
     relist = lambda: gr.Dropdown(choices=tokenizer_choices(ctx))  # noqa: E731
     gr.on([refresh.click, picked.focus], relist, None, picked, show_progress="hidden")  # new tokenizers show up

@@ -22,10 +22,10 @@ from lep_core.training.options import (
     PRECISIONS,
     TRAIN_ROWS,
     TrainOptions,
-    option_help,
 )
 from lep_core.workspace.store import KINDS, inside
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
     command_line,
     job_buttons,
@@ -45,9 +45,6 @@ from lep_studio.widgets import (
     text_files,
 )
 
-INTRO = ("**Train the embeddings only.** Pick a model (usually the one initialised in tab 2) and a corpus; the body "
-         "stays frozen. The job runs in the background: you can close the browser, and a reload shows it again. "
-         "The defaults finish on the demo model in a few minutes on a CPU.")
 MAX_POINTS = 2000
 
 
@@ -73,7 +70,7 @@ def _ema(values: list[float], alpha: float = 0.1) -> list[float]:
 
 def _figure(title: str, ytitle: str) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title="step",
+    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title=t("chart.step"),
                       yaxis_title=ytitle, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
     return neutral(fig)
 
@@ -82,15 +79,15 @@ def charts(rows: list[dict]) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Loss (raw, smoothed, validation), learning rate and tokens/s against the step."""
     rows = _thin(rows)
     steps = [r["step"] for r in rows]
-    loss = _figure("loss", "loss")
-    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name="train", mode="lines", opacity=0.35)
-    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name="train (smoothed)", mode="lines")
+    loss = _figure(t("chart.loss"), "loss")
+    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name=t("chart.train"), mode="lines", opacity=0.35)
+    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name=t("chart.train_smoothed"), mode="lines")
     val = [r for r in rows if "val_loss" in r]
     if val:
-        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name="validation", mode="lines+markers")
-    lr = _figure("learning rate", "lr")
+        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name=t("chart.validation"), mode="lines+markers")
+    lr = _figure(t("chart.learning_rate"), "lr")
     lr.add_scatter(x=steps, y=[r["lr"] for r in rows], mode="lines", name="lr")
-    tps = _figure("throughput", "tokens/s")
+    tps = _figure(t("chart.throughput"), t("chart.tokens_per_s"))
     tps.add_scatter(x=steps, y=[r["tokens_per_s"] for r in rows], mode="lines", name="tokens/s")
     return loss, lr, tps
 
@@ -145,56 +142,56 @@ def build(ctx: AppContext) -> None:
     default_model = next((p for label, p in models if "smollm2" in label), models[0][1] if models else None)
     corpora = corpus_choices(ctx)
     d = TrainOptions()
-    gr.Markdown(INTRO)
+    gr.Markdown(L("training.intro"))
     with gr.Row():
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=default_model, label="Model", allow_custom_value=True, elem_id="train-model",
-                                info="usually the model initialised in 2 · Vocabulary")
+            model = gr.Dropdown(models, value=default_model, label=L("training.model"), allow_custom_value=True, elem_id="train-model",
+                                info=L("training.usually_the_model_initialised"))
             corpus = gr.Dropdown(corpora, value=[p for _, p in corpora if "/assets/" in p][:6], multiselect=True,
-                                 label="Corpus", elem_id="train-corpus",
-                                 info="Russian text to train the embeddings on")
-            upload = gr.File(label="…or upload text files (copied into the workspace)", file_count="multiple",
+                                 label=L("training.corpus"), elem_id="train-corpus",
+                                 info=L("training.russian_text_to_train"))
+            upload = gr.File(label=L("training.or_upload_text_files"), file_count="multiple",
                              file_types=[".txt", ".jsonl", ".parquet", ".md"], height=120)
-            name = gr.Textbox(label="Run name (workspace/runs/…)", value="", elem_id="train-name",
-                              placeholder="empty: <model>-<time>")
+            name = gr.Textbox(label=L("training.run_name_workspace_runs"), value="", elem_id="train-name",
+                              placeholder=L("training.empty_model_time"))
             with gr.Row():
-                steps = gr.Number(30, label="Steps", precision=0, minimum=1, info=option_help("steps"), elem_id="train-steps")
-                batch = gr.Number(2, label="Batch size", precision=0, minimum=1, info=option_help("batch_size"), elem_id="train-batch")
-                seq = gr.Number(128, label="Sequence length", precision=0, minimum=2, info=option_help("seq_len"), elem_id="train-seq")
-                lr = gr.Number(d.lr, label="Learning rate", info=option_help("lr"), elem_id="train-lr")
+                steps = gr.Number(30, label=L("training.steps"), precision=0, minimum=1, info=L("opt.steps"), elem_id="train-steps")
+                batch = gr.Number(2, label=L("training.batch_size"), precision=0, minimum=1, info=L("opt.batch_size"), elem_id="train-batch")
+                seq = gr.Number(128, label=L("training.sequence_length"), precision=0, minimum=2, info=L("opt.seq_len"), elem_id="train-seq")
+                lr = gr.Number(d.lr, label=L("training.learning_rate"), info=L("opt.lr"), elem_id="train-lr")
             with gr.Row():
-                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label="Device", info=option_help("device"))
-                precision = gr.Dropdown(list(PRECISIONS), value="auto", label="Precision", info=option_help("precision"))
-                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer", info=option_help("optimizer"))
-            with gr.Accordion("More options", open=False):
+                device = gr.Dropdown(["auto", "cpu", "cuda"], value="auto", label=L("training.device"), info=L("opt.device"))
+                precision = gr.Dropdown(list(PRECISIONS), value="auto", label=L("training.precision"), info=L("opt.precision"))
+                optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label=L("training.optimizer"), info=L("opt.optimizer"))
+            with gr.Accordion(L("training.more_options"), open=False):
                 with gr.Row():
-                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label="Rows to train", info=option_help("train_rows"))
-                    four_bit = gr.Checkbox(label="4-bit body", value=False, info=option_help("load_in_4bit"))
-                    ckpt = gr.Checkbox(label="Gradient checkpointing", value=False, info=option_help("gradient_checkpointing"))
+                    rows = gr.Dropdown(list(TRAIN_ROWS), value="all", label=L("training.rows_to_train"), info=L("opt.train_rows"))
+                    four_bit = gr.Checkbox(label=L("training.4_bit_body"), value=False, info=L("opt.load_in_4bit"))
+                    ckpt = gr.Checkbox(label=L("training.gradient_checkpointing"), value=False, info=L("opt.gradient_checkpointing"))
                 with gr.Row():
-                    warmup = gr.Number(5, label="Warm-up steps", precision=0, minimum=0, info=option_help("warmup"))
-                    accum = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1,
-                                      info=option_help("grad_accum"))
-                    eval_every = gr.Number(10, label="Validate every", precision=0, minimum=0, info=option_help("eval_every"), elem_id="train-eval-every")
-                    save_every = gr.Number(10, label="Checkpoint every", precision=0, minimum=0, info=option_help("save_every"))
-                    seed = gr.Number(0, label="Seed", precision=0, info=option_help("seed"))
+                    warmup = gr.Number(5, label=L("training.warm_up_steps"), precision=0, minimum=0, info=L("opt.warmup"))
+                    accum = gr.Number(1, label=L("training.gradient_accumulation"), precision=0, minimum=1,
+                                      info=L("opt.grad_accum"))
+                    eval_every = gr.Number(10, label=L("training.validate_every"), precision=0, minimum=0, info=L("opt.eval_every"), elem_id="train-eval-every")
+                    save_every = gr.Number(10, label=L("training.checkpoint_every"), precision=0, minimum=0, info=L("opt.save_every"))
+                    seed = gr.Number(0, label=L("training.seed"), precision=0, info=L("opt.seed"))
                 with gr.Row():
-                    head_lr = gr.Textbox("", label="Head learning rate", info=option_help("head_lr"),
-                                         placeholder="same as the learning rate", elem_id="train-head-lr")
-                    fit_head = gr.Checkbox(label="Fit the head when training ends", value=False,
-                                           info=option_help("fit_head"), elem_id="train-fit-head")
+                    head_lr = gr.Textbox("", label=L("training.head_learning_rate"), info=L("opt.head_lr"),
+                                         placeholder=L("training.same_as_the_learning"), elem_id="train-head-lr")
+                    fit_head = gr.Checkbox(label=L("training.fit_the_head_when"), value=False,
+                                           info=L("opt.fit_head"), elem_id="train-fit-head")
             memory = gr.Markdown(elem_id="train-memory")
             start, stop, resume, command = job_buttons("train")
         with gr.Column(scale=3):
-            current = gr.Dropdown(run_choices(ctx), value=None, label="Run shown", allow_custom_value=False, elem_id="train-run")
-            status = gr.Markdown("No run yet: press **Start**.", elem_id="train-status", elem_classes="lep-status")
-            loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
+            current = gr.Dropdown(run_choices(ctx), value=None, label=L("training.run_shown"), allow_custom_value=False, elem_id="train-run")
+            status = gr.Markdown(L("training.no_run_yet_press"), elem_id="train-status", elem_classes="lep-status")
+            loss_plot = gr.Plot(label=L("training.loss"), elem_id="train-loss")
             with gr.Row():
-                lr_plot = gr.Plot(label="Learning rate", elem_id="train-lr-plot")
-                tps_plot = gr.Plot(label="Tokens/s", elem_id="train-tps-plot")
-            log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="train-log",
+                lr_plot = gr.Plot(label=L("training.learning_rate"), elem_id="train-lr-plot")
+                tps_plot = gr.Plot(label=L("training.tokens_s"), elem_id="train-tps-plot")
+            log = gr.Textbox(label=L("training.log_last_lines"), lines=8, max_lines=8, interactive=False, elem_id="train-log",
                              autoscroll=True)
-            runs = gr.Dataframe(runs_table(ctx), label="Runs in this workspace", interactive=False, elem_id="train-runs")
+            runs = gr.Dataframe(runs_table(ctx), label=L("training.runs_in_this_workspace"), interactive=False, elem_id="train-runs")
     timer = poll_timer()
     ctx.ui.update({"training.model": model, "training.current": current, "training.corpus": corpus})  # Workspace "Open"
 
@@ -221,7 +218,7 @@ def build(ctx: AppContext) -> None:
         out = output_dir(ctx, "run", run_name, overwrite=False)
         lr = number(lr_v, "learning rate", whole=False)
         if not lr > 0:
-            raise LepInputError(f"learning rate must be above 0 (got {lr:g}): try 1e-3")
+            raise LepInputError(t("training.msg.learning_rate_must_be", lr=lr))
         opts = TrainOptions(model=model_v, corpus=picked or ["(uploads)"], out=str(out),
                             steps=number(steps_v, "steps", 1), batch_size=number(batch_v, "batch size", 1),
                             seq_len=number(seq_v, "sequence length", 2),
@@ -251,7 +248,7 @@ def build(ctx: AppContext) -> None:
 
     for box in plan_inputs:
         box.change(on_plan, plan_inputs, memory, show_progress="hidden")
-    Context.root_block.load(on_plan, plan_inputs, memory, show_progress="hidden")
+    ctx.page_load.add(on_plan, plan_inputs, memory, show_progress="hidden")
 
     @guarded
     def on_start(*values):
@@ -265,14 +262,14 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_resume(run_path):
         if not run_path:
-            raise LepInputError("pick a stopped run in 'run shown' first")
+            raise LepInputError(t("training.msg.pick_a_stopped_run"))
         refuse_second(active_run(ctx))
         run = inside(run_path, _runs_root(ctx))
         if not (run / job.CONFIG).is_file():
-            raise LepInputError(f"{run_path} is not a run of this workspace: pick a stopped run in 'run shown'")
+            raise LepInputError(t("training.msg.is_not_a_run", run_path=run_path))
         st = job.read_status(run) or {}
         if st.get("state") == "finished":
-            raise LepInputError(f"{run.name} has finished; to train longer start a new run from its final model")
+            raise LepInputError(t("training.msg.has_finished_to_train", name=run.name))
         import json
 
         opts = json.loads((run / job.CONFIG).read_text(encoding="utf-8"))
@@ -289,7 +286,7 @@ def build(ctx: AppContext) -> None:
     inputs = [model, corpus, upload, name, steps, batch, seq, lr, device, precision, optimizer, rows, four_bit, ckpt,
               warmup, accum, eval_every, save_every, seed, head_lr, fit_head]
     watch = wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
-                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view,
+                      inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
                       stopping_note="Stopping: the job finishes its step and saves a checkpoint.",
                       runs_root=_runs_root(ctx))
 

@@ -17,6 +17,7 @@ from lep_core.tokenizer.learn import ALPHABETS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
 from lep_core.workspace.store import list_artifacts, read_manifest
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.widgets import (
     ASSETS,
     cached_tokenizer,
@@ -73,7 +74,7 @@ def extension_numbers(add: object, min_freq: object) -> tuple[int, int]:
 def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, progress=gr.Progress()):
     """Learn the extension in memory and show what Create would write; nothing touches the disk."""
     if not base:
-        raise LepInputError("pick a base tokenizer (or model) first")
+        raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
     add, min_freq = extension_numbers(add, min_freq)
     progress(0, desc="reading corpus")
     tok = cached_tokenizer(base)
@@ -104,100 +105,91 @@ def build(ctx: AppContext) -> None:
     def suggest(base: str | None, add: float | None) -> str:
         return f"{Path(base).name if base else 'tokenizer'}-ru{int(add or 0)}"
 
-    gr.Markdown("Give the model a vocabulary that fits Russian. **Extend** keeps every old token and adds new "
-                "Russian ones (best for LEP); **Replace** trains a new tokenizer from scratch. Then "
-                "**Initialise a model** for the new tokenizer.")
+    gr.Markdown(L("vocabulary.give_the_model_a"))
     with gr.Tabs() as steps:
         ctx.ui["vocabulary.tabs"] = steps
-        with gr.Tab("Extend", id="extend"):
+        with gr.Tab(L("vocabulary.extend"), id="extend"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=380):
-                    base = gr.Dropdown(toks, value=base0, label="Base tokenizer (or model)", allow_custom_value=True,
-                                       info="the tokenizer that gets new tokens; its old tokens keep their ids")
-                    corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="ext-corpus",
-                                         info="Russian text the new tokens are learned from")
-                    upload = gr.UploadButton("⇪ Upload corpus files (copied into workspace/corpora)", size="sm",
+                    base = gr.Dropdown(toks, value=base0, label=L("vocabulary.base_tokenizer_or_model"), allow_custom_value=True,
+                                       info=L("vocabulary.the_tokenizer_that_gets"))
+                    corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label=L("vocabulary.corpus_files"), elem_id="ext-corpus",
+                                         info=L("vocabulary.russian_text_the_new"))
+                    upload = gr.UploadButton(L("vocabulary.upload_corpus_files_copied"), size="sm",
                                              file_count="multiple", file_types=[".txt", ".jsonl", ".parquet"],
                                              elem_id="ext-upload")
                     with gr.Row():
-                        add = gr.Number(3000, precision=0, minimum=1, label="New tokens", elem_id="ext-add", min_width=110,
-                                        info="how many to add (3,000 suits the demo corpus)")
-                        min_freq = gr.Number(2, precision=0, minimum=1, label="Min count", min_width=100,
-                                             info="a new token must occur this often in the corpus")
-                        alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label="Alphabet", min_width=170, scale=2,
-                                            info="cyrillic: only Russian letters, other text keeps its ids; "
-                                                 "any: every script, ASCII text keeps its ids")
+                        add = gr.Number(3000, precision=0, minimum=1, label=L("vocabulary.new_tokens"), elem_id="ext-add", min_width=110,
+                                        info=L("vocabulary.how_many_to_add"))
+                        min_freq = gr.Number(2, precision=0, minimum=1, label=L("vocabulary.min_count"), min_width=100,
+                                             info=L("vocabulary.a_new_token_must"))
+                        alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label=L("vocabulary.alphabet"), min_width=170, scale=2,
+                                            info=L("vocabulary.cyrillic_only_russian_letters"))
                     with gr.Row():
-                        name = gr.Textbox(suggest(base0, 3000), label="Output name (workspace/tokenizers/…)",
+                        name = gr.Textbox(suggest(base0, 3000), label=L("vocabulary.output_name_workspace_tokenizers"),
                                           elem_id="ext-name", scale=3)
-                        overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
-                                                info="replace a folder of that name")
+                        overwrite = gr.Checkbox(label=L("vocabulary.overwrite"), value=False, scale=1, min_width=100,
+                                                info=L("vocabulary.replace_a_folder_of"))
                     with gr.Row():
-                        preview_btn = gr.Button("Preview", elem_id="ext-preview")
-                        create_btn = gr.Button("Create", variant="primary", elem_id="ext-create")
+                        preview_btn = gr.Button(L("vocabulary.preview"), elem_id="ext-preview")
+                        create_btn = gr.Button(L("vocabulary.create"), variant="primary", elem_id="ext-create")
                 with gr.Column(scale=3):
-                    ext_status = gr.Markdown("Pick a base and a corpus, then **Preview**.", elem_id="ext-status",
+                    ext_status = gr.Markdown(L("vocabulary.pick_a_base_and"), elem_id="ext-status",
                                              elem_classes="lep-status")
-                    ext_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label="Held-out Russian text (assets/heldout_ru.txt)", interactive=False,
+                    ext_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label=L("vocabulary.held_out_russian_text"), interactive=False,
                                                elem_id="ext-compare", elem_classes="lep-table")
-                    ext_samples = gr.Dataframe(pd.DataFrame(columns=SAMPLE_COLUMNS), label="Sample of the new tokens (␣ = leading space)", interactive=False,
+                    ext_samples = gr.Dataframe(pd.DataFrame(columns=SAMPLE_COLUMNS), label=L("vocabulary.sample_of_the_new"), interactive=False,
                                                max_height=300, elem_id="ext-samples", elem_classes="lep-table")
-        with gr.Tab("Replace", id="replace"):
+        with gr.Tab(L("vocabulary.replace"), id="replace"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=380):
-                    r_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label="Corpus files", elem_id="rep-corpus",
-                                           info="text the new tokenizer is trained on")
+                    r_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, label=L("vocabulary.corpus_files"), elem_id="rep-corpus",
+                                           info=L("vocabulary.text_the_new_tokenizer"))
                     with gr.Row():
-                        r_size = gr.Number(8000, precision=0, minimum=300, label="Vocabulary size",
-                                           info="tokens in the new tokenizer (at least 300)")
-                        r_algo = gr.Radio(list(ALGORITHMS), value="bpe", label="Algorithm",
-                                         info="bpe: merges, as GPT, LLaMA, Qwen; unigram: pieces, as T5")
+                        r_size = gr.Number(8000, precision=0, minimum=300, label=L("vocabulary.vocabulary_size"),
+                                           info=L("vocabulary.tokens_in_the_new"))
+                        r_algo = gr.Radio(list(ALGORITHMS), value="bpe", label=L("vocabulary.algorithm"),
+                                         info=L("vocabulary.bpe_merges_as_gpt"))
                     r_like = gr.Dropdown([NO_LIKE, *toks], value=base0 or NO_LIKE, allow_custom_value=True,
-                                         label="Keep special tokens, chat template and style of",
-                                         info="usually the model you will adapt, so chat markers stay the same")
+                                         label=L("vocabulary.keep_special_tokens_chat"),
+                                         info=L("vocabulary.usually_the_model_you"))
                     with gr.Row():
-                        r_name = gr.Textbox("ru-bpe-8000", label="Output name (workspace/tokenizers/…)", scale=3)
-                        r_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
-                                                info="replace a folder of that name")
-                    r_btn = gr.Button("Train", variant="primary", elem_id="rep-train")
+                        r_name = gr.Textbox("ru-bpe-8000", label=L("vocabulary.output_name_workspace_tokenizers"), scale=3)
+                        r_overwrite = gr.Checkbox(label=L("vocabulary.overwrite"), value=False, scale=1, min_width=100,
+                                                info=L("vocabulary.replace_a_folder_of"))
+                    r_btn = gr.Button(L("vocabulary.train"), variant="primary", elem_id="rep-train")
                 with gr.Column(scale=3):
-                    r_status = gr.Markdown("A new vocabulary changes every id: the model then needs all its embeddings "
-                                           "initialised and trained. Prefer **Extend** for LEP.", elem_id="rep-status",
+                    r_status = gr.Markdown(L("vocabulary.a_new_vocabulary_changes"), elem_id="rep-status",
                                            elem_classes="lep-status")
-                    r_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label="Held-out Russian text", interactive=False, elem_classes="lep-table")
-        with gr.Tab("Initialise a model", id="init"):
+                    r_compare = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), label=L("vocabulary.held_out_russian_text2"), interactive=False, elem_classes="lep-table")
+        with gr.Tab(L("vocabulary.initialise_a_model"), id="init"):
             with gr.Row():
                 with gr.Column(scale=2, min_width=380):
-                    i_model = gr.Dropdown(models, value=base0 if models else None, label="Model",
+                    i_model = gr.Dropdown(models, value=base0 if models else None, label=L("vocabulary.model"),
                                           allow_custom_value=True, elem_id="init-model")
                     ctx.ui["vocabulary.init_model"] = i_model
-                    i_tok = gr.Dropdown(ctx.choices("tokenizer"), label="New tokenizer (workspace/tokenizers)",
-                                        info="the extended or replacement tokenizer made above",
+                    i_tok = gr.Dropdown(ctx.choices("tokenizer"), label=L("vocabulary.new_tokenizer_workspace_tokenizers"),
+                                        info=L("vocabulary.the_extended_or_replacement"),
                                         elem_id="init-tokenizer")
-                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label="New input rows from",
-                                        info="mean: mean of the old sub-token rows of each new token (LEP's choice); "
-                                        "random: noise rows that the model may pick while writing any language, "
-                                        "so replies break until the embeddings are trained", elem_id="init-method")
-                    i_head = gr.Radio([m.value for m in HeadMethod], value="fitted", label="New head rows from",
-                                      info="the head decides which tokens get written. fitted (recommended): fitted "
-                                      "on the corpus below so new tokens are chosen before training; same: as the "
-                                      "input rows, a tied model stays tied; the others untie the head",
+                    i_method = gr.Radio([m.value for m in InitMethod], value="mean", label=L("vocabulary.new_input_rows_from"),
+                                        info=L("vocabulary.mean_mean_of_the"), elem_id="init-method")
+                    i_head = gr.Radio([m.value for m in HeadMethod], value="fitted", label=L("vocabulary.new_head_rows_from"),
+                                      info=L("vocabulary.the_head_decides_which"),
                                       elem_id="init-head")
                     i_corpus = gr.Dropdown(corpora, value=demo_corpus, multiselect=True, elem_id="init-corpus",
-                                           label="Corpus for the fitted head", info="Russian text (a few minutes on a CPU)")
+                                           label=L("vocabulary.corpus_for_the_fitted"), info=L("vocabulary.russian_text_a_few"))
                     with gr.Row():
-                        i_name = gr.Textbox("", label="Output name (workspace/models/…)", elem_id="init-name", scale=3)
-                        i_overwrite = gr.Checkbox(label="Overwrite", value=False, scale=1, min_width=100,
-                                                info="replace a folder of that name")
-                    i_btn = gr.Button("Initialise", variant="primary", elem_id="init-run")
+                        i_name = gr.Textbox("", label=L("vocabulary.output_name_workspace_models"), elem_id="init-name", scale=3)
+                        i_overwrite = gr.Checkbox(label=L("vocabulary.overwrite"), value=False, scale=1, min_width=100,
+                                                info=L("vocabulary.replace_a_folder_of"))
+                    i_btn = gr.Button(L("vocabulary.initialise"), variant="primary", elem_id="init-run")
                 with gr.Column(scale=3):
-                    i_status = gr.Markdown("Resizes the model's embeddings (and untied head) to the new tokenizer; "
-                                           "old tokens keep their rows.", elem_id="init-status", elem_classes="lep-status")
-                    model_table = gr.Dataframe(workspace_table(ctx, "model"), label="Models in the workspace",
+                    i_status = gr.Markdown(L("vocabulary.resizes_the_model_s"), elem_id="init-status", elem_classes="lep-status")
+                    model_table = gr.Dataframe(workspace_table(ctx, "model"), label=L("vocabulary.models_in_the_workspace"),
                                                interactive=False, elem_id="model-table", elem_classes="lep-table")
-    tok_table = gr.Dataframe(workspace_table(ctx, "tokenizer"), label="Tokenizers in the workspace",
+    tok_table = gr.Dataframe(workspace_table(ctx, "tokenizer"), label=L("vocabulary.tokenizers_in_the_workspace"),
                              interactive=False, elem_id="tok-table", elem_classes="lep-table")
-    refresh = gr.Button("↻ Refresh lists", size="sm")
+    refresh = gr.Button(L("vocabulary.refresh_lists"), size="sm")
 
     listed = [base, r_like, i_model, i_tok, tok_table, model_table]
 
@@ -212,7 +204,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, name_v, overwrite_v, progress=gr.Progress()):
         if not base_v:
-            raise LepInputError("pick a base tokenizer (or model) first")
+            raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
         add_n, min_n = extension_numbers(add_v, min_freq_v)
         paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
@@ -248,7 +240,7 @@ def build(ctx: AppContext) -> None:
     @guarded
     def initialise(model_v, tok_v, method_v, head_v, corpus_v, name_v, overwrite_v, progress=gr.Progress()):
         if not model_v or not tok_v:
-            raise LepInputError("pick a model and a tokenizer first (create one under Extend or Replace)")
+            raise LepInputError(t("vocabulary.msg.pick_a_model_and"))
         paths = [str(p) for p in text_files(ctx, corpus_v)] if head_v == HeadMethod.fitted.value else None
         out = output_dir(ctx, "model", name_v or f"{Path(model_v).name}-{Path(tok_v).name}", overwrite_v)
         r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v),

@@ -20,14 +20,12 @@ from lep_core.recipes.lineage import export_recipe, free_recipe_path
 from lep_core.workspace.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
 from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
+from lep_studio.i18n import L, t
 from lep_studio.widgets import corpus_choices, guarded, tokenizer_choices
 
 COLUMNS = ["kind", "name", "created", "size", "state", "headline figures"]
 ALL = "all"
 EXPORTABLE = ("tokenizer", "model", "run", "adapted")
-INTRO = ("Everything the tabs, the `lep` command and recipes wrote into the workspace, with what made it. Pick an "
-         "artefact (click its row) to see its inputs, parameters and figures; **Open** it in the tab that uses it, "
-         "**Export recipe** to replay the steps that made it with `lep run`, or **Delete** it.")
 
 
 def _when(created: str | None) -> str:
@@ -105,7 +103,7 @@ def open_target(ctx: AppContext, item: Artifact) -> tuple[str, str | None, Any]:
         return "training", "training.corpus", [path]
     if item.kind == "eval":
         return "compare", None, None
-    raise LepInputError(f"no tab opens a {item.kind}: its manifest is shown here")
+    raise LepInputError(t("workspace.msg.no_tab_opens_a", kind=item.kind))
 
 
 def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
@@ -126,33 +124,34 @@ def _choices_for(ctx: AppContext, key: str) -> list[tuple[str, str]]:
 
 def build(ctx: AppContext) -> None:
     items = inventory(ctx.workspace)
-    gr.Markdown(INTRO)
+    gr.Markdown(L("workspace.intro"))
     with gr.Row():
-        kind = gr.Radio([ALL, *KINDS], value=ALL, label="Show", info="only one kind of artefact, or all of them",
+        kind = gr.Radio([ALL, *KINDS], value=ALL, label=L("workspace.show"), info=L("workspace.only_one_kind_of"),
                         scale=4, elem_id="ws-kind")
-        refresh = gr.Button("↻ Refresh", size="sm", scale=0, min_width=110, elem_id="ws-refresh")
-    listing = gr.Dataframe(lambda: table(inventory(ctx.workspace), ALL), label="Artefacts in the workspace (click a row to pick it)",
+        refresh = gr.Button(L("workspace.refresh"), size="sm", scale=0, min_width=110, elem_id="ws-refresh")
+    listing = gr.Dataframe(table(inventory(ctx.workspace), ALL), label=L("workspace.artefacts_in_the_workspace"),
                            interactive=False, wrap=True, max_height=330, elem_id="ws-table", elem_classes="lep-table",
                            column_widths=["9%", "21%", "13%", "9%", "9%", "39%"])
+    ctx.page_load.add(lambda: table(inventory(ctx.workspace), ALL), None, listing)  # fresh on each page load
     with gr.Row():
         with gr.Column(scale=2, min_width=360):
-            picked = gr.Dropdown(picker_choices(items), value=None, label="Artefact", allow_custom_value=True,
-                                 info="the row you clicked, or pick one here", elem_id="ws-picked")
+            picked = gr.Dropdown(picker_choices(items), value=None, label=L("workspace.artefact"), allow_custom_value=True,
+                                 info=L("workspace.the_row_you_clicked"), elem_id="ws-picked")
             with gr.Row():
-                open_btn = gr.Button("Open in its tab", elem_id="ws-open")
-                export_btn = gr.Button("Export recipe", elem_id="ws-export")
-                delete_btn = gr.Button("Delete…", variant="stop", elem_id="ws-delete")
+                open_btn = gr.Button(L("workspace.open_in_its_tab"), elem_id="ws-open")
+                export_btn = gr.Button(L("workspace.export_recipe"), elem_id="ws-export")
+                delete_btn = gr.Button(L("workspace.delete"), variant="stop", elem_id="ws-delete")
             with gr.Group(visible=False, elem_id="ws-confirm") as confirm_box:
                 confirm_text = gr.Markdown(elem_id="ws-confirm-text")
                 with gr.Row():
-                    confirm_btn = gr.Button("Yes, delete it", variant="stop", elem_id="ws-confirm-delete")
-                    cancel_btn = gr.Button("Cancel", elem_id="ws-cancel")
+                    confirm_btn = gr.Button(L("workspace.yes_delete_it"), variant="stop", elem_id="ws-confirm-delete")
+                    cancel_btn = gr.Button(L("workspace.cancel"), elem_id="ws-cancel")
             status = gr.Markdown(elem_id="ws-status", elem_classes="lep-status")
-            recipe_file = gr.File(label="Recipe (YAML; replay with `lep run FILE`)", visible=False, interactive=False,
+            recipe_file = gr.File(label=L("workspace.recipe_yaml_replay_with"), visible=False, interactive=False,
                                   elem_id="ws-recipe-file")
         with gr.Column(scale=3):
             detail = gr.Markdown(details(None, ctx.workspace), elem_id="ws-detail")
-            with gr.Accordion("Manifest as JSON (lep.json)", open=False):
+            with gr.Accordion(L("workspace.manifest_as_json_lep"), open=False):
                 raw = gr.JSON(elem_id="ws-json")
 
     targets = {k: ctx.ui[k] for k in ("tokenizers.picked", "vocabulary.tabs", "vocabulary.init_model", "training.model",
@@ -203,8 +202,7 @@ def build(ctx: AppContext) -> None:
     def on_export(path: str | None):
         item = _require(path)
         if item.kind not in EXPORTABLE:
-            raise LepInputError(f"a {item.kind} is not made by a recipe step: export a tokenizer, model, run or "
-                                "adapted model")
+            raise LepInputError(t("workspace.msg.a_is_not_made", kind=item.kind))
         result = export_recipe(item.path, ctx.workspace, free_recipe_path(ctx.workspace, item.name))
         out = Path(result["out"])
         note = f" It needs, in place: {', '.join(f'`{n}`' for n in result['needs'])}." if result["needs"] else ""
@@ -218,7 +216,7 @@ def build(ctx: AppContext) -> None:
     def on_delete(path: str | None):
         item = _require(path)
         if item.state in ("queued", "running", "stopping"):
-            raise LepInputError(f"run {item.name} is still running: stop it in 3 · Training first")
+            raise LepInputError(t("workspace.msg.run_is_still_running", name=item.name))
         text = (f"Delete **{item.path.relative_to(ctx.workspace).as_posix()}** ({human_size(item.size_bytes)})? "
                 "This cannot be undone.")
         return gr.Group(visible=True), text

@@ -59,11 +59,13 @@ def test_guarded_turns_errors_into_one_line():
 
 def test_app_builds_every_tab(ctx):
     from lep_studio.app import build_app
+    from lep_studio.locales import EN
     from lep_studio.tabs import TABS
 
     demo = build_app(ctx)
-    labels = {b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)}
-    assert {label for _, label in TABS} <= labels
+    keys = {getattr(b.label, "key", b.label) for b in demo.blocks.values() if isinstance(b, gr.Tab)}
+    assert {f"tab.{name}" for name, _ in TABS} <= keys  # translated in the browser (lep_studio/i18n.py)
+    assert all(EN[f"tab.{name}"] == label for name, label in TABS)
 
 
 def test_lep_app_defaults_to_localhost():
