@@ -1,4 +1,5 @@
-"""Start / Stop / Resume / live view of a background job, shared by the Training and Calibration tabs.
+"""Start / Stop / Resume / live view of a background job: training runs (Training, Calibration tabs) and a tab's
+one-step recipe jobs (Propagation, Export tabs).
 
 Each tab supplies how to build its options and how to show a run; the wiring, the one-job-at-a-time rule
 and the re-attach on page load live here once.
@@ -12,6 +13,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from lep_core.errors import LepInputError
+from lep_core.recipes.spec import Recipe
 from lep_core.training import job
 from lep_core.workspace.jobs import files_stamp
 from lep_studio.i18n import L, t
@@ -127,3 +129,41 @@ def wire_job_controls(
     watch(current.change(view, current, outputs, show_progress="hidden"))  # picked, or set by Start / Workspace
     watch(page_load.add(on_load, None, [current, *outputs]))
     return watch
+
+
+def start_recipe_job(workspace: Path, recipe: Recipe, overwrite: bool, origin: str, already: str) -> str:
+    """Start a tab's one-step recipe job, or attach to the same one already running (then say `already`);
+    returns the job's name, which the tab's `shown` state holds."""
+    from lep_core.recipes import job as recipe_job
+
+    _, attached = recipe_job.start(recipe, recipe.to_yaml(), workspace, overwrite, origin)
+    if attached:
+        gr.Info(already)
+    return recipe.name
+
+
+def wire_recipe_job(page_load: PageLoad, workspace: Path, origin: str, timer: gr.Timer, view: Callable,
+                    shown: gr.State, outputs: list, start: tuple[gr.Button, Callable, list], stop: gr.Button,
+                    what: str, stop_note: str) -> None:
+    """The live view of a tab's one-step recipe jobs: start (button, handler, inputs), stop, and on page load the
+    running job of this `origin` if any, else its newest, so a reload re-attaches and the last report stays."""
+    from lep_core.recipes import job as recipe_job
+    from lep_studio.recipe_view import latest_job, run_active, run_stamp
+
+    @guarded
+    def on_stop(job: str | None):
+        stop_recipe_job(workspace, job, what, stop_note)
+        return view(job)
+
+    def on_load():
+        job = latest_job(workspace, origin)
+        return (job, *view(job))
+
+    def stamp(job: str | None) -> tuple:
+        return run_stamp(workspace, job, recipe_job.read_status(workspace, job)) if job else ()
+
+    watch = live_poll(timer, view, [shown], outputs, stamp, lambda job: run_active(workspace, job))
+    button, handler, inputs = start
+    watch(button.click(handler, inputs, [shown, *outputs]))
+    watch(stop.click(on_stop, shown, outputs))
+    watch(page_load.add(on_load, None, [shown, *outputs]))

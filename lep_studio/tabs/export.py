@@ -22,8 +22,8 @@ from lep_core.workspace.jobs import ACTIVE
 from lep_core.workspace.store import inside
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
-from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
-from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
+from lep_studio.job_controls import poll_timer, start_recipe_job, wire_recipe_job
+from lep_studio.recipe_view import steps_html
 from lep_studio.widgets import guarded
 
 ORIGIN = "export"
@@ -118,25 +118,10 @@ def build(ctx: AppContext) -> None:
         if problems:
             raise LepInputError("; ".join(p.replace("--overwrite", "'Overwrite'") for p in problems))
         recipe = job_recipe(str(folder), out, type_v, ctx.workspace)
-        _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
-        if attached:
-            gr.Info(t("export.msg.is_already_being_written", name=out.name))
-        return (recipe.name, *view(recipe.name))
-
-    @guarded
-    def on_stop(job: str | None):
-        stop_recipe_job(ctx.workspace, job, "export", "the unfinished file is removed.")
-        return view(job)
-
-    def on_load():
-        job = latest_job(ctx.workspace, ORIGIN)
+        job = start_recipe_job(ctx.workspace, recipe, bool(overwrite_v), ORIGIN,
+                               t("export.msg.is_already_being_written", name=out.name))
         return (job, *view(job))
 
-    def stamp(job: str | None) -> tuple:
-        return run_stamp(ctx.workspace, job, status_of(job)) if job else ()
-
-    watch = live_poll(timer, view, [shown], outputs, stamp, lambda job: run_active(ctx.workspace, job))
-    watch(run.click(start, [model, kind, overwrite], [shown, *outputs]))
-    watch(stop.click(on_stop, shown, outputs))
-    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
+    wire_recipe_job(ctx.page_load, ctx.workspace, ORIGIN, timer, view, shown, outputs,
+                    (run, start, [model, kind, overwrite]), stop, "export", "the unfinished file is removed.")
     refresh.click(lambda: gr.Dropdown(choices=ctx.model_choices()), None, model)

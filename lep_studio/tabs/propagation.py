@@ -24,8 +24,8 @@ from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
-from lep_studio.job_controls import live_poll, poll_timer, stop_recipe_job
-from lep_studio.recipe_view import latest_job, run_active, run_stamp, steps_html
+from lep_studio.job_controls import poll_timer, start_recipe_job, wire_recipe_job
+from lep_studio.recipe_view import steps_html
 from lep_studio.widgets import corpus_choices, guarded, neutral, number, output_dir, text_files
 
 COLUMNS = {"target": "instruct", "mode": "mode", "side": "side", "fit_rows": "fit rows", "fit_residual": "fit residual",
@@ -201,26 +201,9 @@ def build(ctx: AppContext) -> None:
                                 overwrite=bool(overwrite_v))
         preflight(opts)  # a wrong pick is a message now, not a failed job
         recipe = job_recipe(opts, f"{out.parent.name}/{out.name}", ctx.workspace)
-        _, attached = recipe_job.start(recipe, recipe.to_yaml(), ctx.workspace, bool(overwrite_v), ORIGIN)
-        if attached:
-            gr.Info(t("propagation.msg.adapted_is_already_being", name=out.name))
-        return (recipe.name, *view(recipe.name))
-
-    @guarded
-    def on_stop(job: str | None):
-        stop_recipe_job(ctx.workspace, job, "propagation", "the unfinished output is removed, nothing else changes.")
-        return view(job)
-
-    def on_load():
-        """A fresh page: the running propagation if any, else the newest one (its report stays on screen)."""
-        job = latest_job(ctx.workspace, ORIGIN)
+        job = start_recipe_job(ctx.workspace, recipe, bool(overwrite_v), ORIGIN,
+                               t("propagation.msg.adapted_is_already_being", name=out.name))
         return (job, *view(job))
-
-    def stamp(job: str | None) -> tuple:
-        return run_stamp(ctx.workspace, job, status_of(job)) if job else ()
-
-    def running(job: str | None) -> bool:
-        return run_active(ctx.workspace, job)
 
     def lists():
         m = ctx.model_choices()
@@ -228,8 +211,7 @@ def build(ctx: AppContext) -> None:
 
     gr.on([adapted.input, instruct.input], suggest, [adapted, instruct], name, show_progress="hidden")
     mode.change(lambda m: Mode(m).help, mode, mode_help, show_progress="hidden")
-    watch = live_poll(timer, view, [shown], outputs, stamp, running)
-    watch(run.click(start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite], [shown, *outputs]))
-    watch(stop.click(on_stop, shown, outputs))
-    watch(ctx.page_load.add(on_load, None, [shown, *outputs]))
+    wire_recipe_job(ctx.page_load, ctx.workspace, ORIGIN, timer, view, shown, outputs,
+                    (run, start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite]), stop,
+                    "propagation", "the unfinished output is removed, nothing else changes.")
     refresh.click(lists, None, [base, instruct, adapted])
