@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from lep_core.corpus.reading import expand
-from lep_core.corpus.stream import corpus_bytes, stream_corpus
+from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
 from lep_core.workspace.store import file_hash, workspace_root
 
 READING_RULE = "plain-text lines v1"  # bump when the text -> ids rule changes: old entries are then not reused
@@ -96,7 +96,8 @@ def cache_key(tokenizer, paths: Iterable[str | os.PathLike]) -> str:
 
 
 def tokenize_to_file(tokenizer, paths: Iterable[str | os.PathLike], out: Path,
-                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                     progress: Callable[[int, int], None] | None = None,
+                     piece_bytes: int = PIECE_BYTES) -> dict[str, Any]:
     """Stream the corpus, encode it line by line (the rule above) and append the ids to `out`.
 
     Returns the facts for meta.json: dtype, tokens, chars, bytes, special-token strings read as text.
@@ -108,7 +109,7 @@ def tokenize_to_file(tokenizer, paths: Iterable[str | os.PathLike], out: Path,
     specials = special_strings(tokenizer)
     n_tokens = n_chars = n_specials = 0
     with open(out, "wb") as f:
-        for piece in stream_corpus(files, progress):
+        for piece in stream_corpus(files, progress, piece_bytes):
             lines = piece.splitlines(keepends=True)  # pieces end at line ends: the lines of the whole text
             for start in range(0, len(lines), ENCODE_BATCH):
                 encoded = encode_plain(tokenizer, lines[start:start + ENCODE_BATCH])

@@ -40,7 +40,7 @@ def test_txt_files_stream_as_read_whole(tmp_path, ru_corpus):
 def test_jsonl_streams_as_read_whole(tmp_path):
     path = tmp_path / "c.jsonl"
     records = [{"text": "запись один\nс переносом"}, {"text": ""}, {"text": "три\r\n"}, {"text": "четыре " * 30}]
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n\n", encoding="utf-8")
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records * 5) + "\n\n", encoding="utf-8")
     _same([path])
 
 
