@@ -80,20 +80,23 @@ def default_workers() -> int:
 def count_words(
     tokenizer,
     paths: Iterable[str | os.PathLike],
-    family: str,
+    family: str | None = None,
     alphabet: str = "cyrillic",
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
     piece_bytes: int = PIECE_BYTES,
 ) -> CorpusWords:
     """One streaming pass over the corpus: pre-token counts (the learner's input) plus the samples the
-    extension's checks and stats need. progress(bytes_read, bytes_total) follows the reading.
+    extension's checks and stats need. progress(bytes_read, bytes_total) follows the reading. `family` is the
+    tokenizer's (lep_core.tokenizer.vocab), read from it when not given.
 
     Memory: the Counter (distinct pre-tokens), the stats sample (at most about STATS_SAMPLE_BYTES) and a few
     pieces in flight (2 per worker). Raises LepInputError for unreadable or empty corpora (lep_core.corpus)."""
     from lep_core.tokenizer.plain_text import special_strings
+    from lep_core.tokenizer.vocab import TokenizerShape, tokenizer_state
 
     files = [Path(p) for p in expand(paths)]
+    family = family or TokenizerShape.of(tokenizer_state(tokenizer)).family
     total = corpus_bytes(files)
     workers = default_workers() if workers is None else max(1, workers)
     if total <= 2 * piece_bytes:
