@@ -106,14 +106,15 @@ class TokenRows:
 
 @dataclass
 class Blocks:
-    """Packed blocks split into train and validation, shape (n, seq_len) int32 each.
+    """Packed blocks split into train and validation, shape (n, seq_len) each: TokenRows views on the token
+    cache's memory map for text corpora, int32 arrays for chat data.
 
     Chat data adds target masks of the same shape (True where the token is scored: the answers);
     text blocks have none, and every next token is scored.
     """
 
-    train: np.ndarray
-    val: np.ndarray
+    train: "np.ndarray | TokenRows"
+    val: "np.ndarray | TokenRows"
     train_mask: np.ndarray | None = None
     val_mask: np.ndarray | None = None
 
