@@ -19,7 +19,7 @@ from lep_core.corpus.reading import expand
 from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
 from lep_core.tokenizer.learn import ALPHABET_RULES, split_words
 
-STATS_SAMPLE_BYTES = 32 * 2**20  # corpus stats (chars/token before and after) are measured on this much text
+STATS_SAMPLE_BYTES = 8 * 2**20  # corpus stats (chars/token before and after) are measured on this much text
 KEEP_LINES = 2000  # lines the alphabet promises to keep, checked on the extended tokenizer
 MAX_WORKERS = 8  # more processes rarely pay: the merge of their Counters runs in one process
 
