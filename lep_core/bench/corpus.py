@@ -93,7 +93,7 @@ def _measure(what: str, args: list[str]) -> dict[str, Any]:
 
         model, corpus, out = args
         result = extend_tokenizer(model, [corpus], ADD, out)
-        extra = {k: result[k] for k in ("added", "distinct_pretokens", "count_workers", "stats_chars", "corpus_bytes")}
+        extra = {k: result[k] for k in ("added", "distinct_learnable_pretokens", "count_workers", "stats_chars", "corpus_bytes")}
     elif what == "bpe":
         from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 

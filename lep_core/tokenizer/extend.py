@@ -244,7 +244,7 @@ def corpus_use(words: CorpusWords) -> dict[str, Any]:
     """How much of the corpus went where (the output and the manifest): all of it into the counts; the
     chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large)."""
     return {"corpus_bytes": words.corpus_bytes, "corpus_chars": words.corpus_chars,
-            "distinct_pretokens": len(words.counts), "count_workers": words.workers,
+            "distinct_learnable_pretokens": len(words.counts), "count_workers": words.workers,
             "stats_chars": words.sample_chars, "stats_sampled": words.sampled}
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -135,7 +136,7 @@ def _symbols(tokens: list, family: str) -> list[str]:
             except UnicodeDecodeError:
                 continue
         else:
-            out.append(tok.value)
+            out.append(sys.intern(tok.value))  # one string per distinct symbol, not one per occurrence
     return out
 
 

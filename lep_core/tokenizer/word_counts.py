@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from lep_core.corpus.reading import expand
 from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
-from lep_core.tokenizer.learn import ALPHABET_RULES, split_words
+from lep_core.tokenizer.learn import ALPHABET_RULES, _readable, split_words
 
 STATS_SAMPLE_BYTES = 8 * 2**20  # corpus stats (chars/token before and after) are measured on this much text
 KEEP_LINES = 2000  # lines the alphabet promises to keep, checked on the extended tokenizer
@@ -30,7 +30,8 @@ _WORKER: dict = {}
 class CorpusWords:
     """What one pass over a corpus yields for the extension: pre-token counts and small samples.
 
-    counts: pre-token -> occurrences, in order of first occurrence (as `split_words` on the whole text);
+    counts: pre-token -> occurrences, in order of first occurrence (as `split_words` on the whole text), only
+    for pre-tokens with a character the alphabet admits (the only ones the learner uses);
     sample: the text corpus stats are measured on (the whole corpus when it is at most STATS_SAMPLE_BYTES,
     else the first lines of every piece, spread evenly over the corpus); kept_lines: the first KEEP_LINES
     lines the alphabet promises to keep; special_strings: special-token strings found (read as text)."""
@@ -65,7 +66,10 @@ def _count(piece: str) -> tuple[Counter, list[str], int]:
             if len(kept) >= KEEP_LINES:
                 break
     specials = sum(piece.count(s) for s in _WORKER["specials"] if s in piece)
-    return split_words(_WORKER["backend"], piece, _WORKER["family"]), kept, specials
+    counts = split_words(_WORKER["backend"], piece, _WORKER["family"])
+    # only words with a character the alphabet admits can give a new token (learn_merges filters the same way)
+    learnable = Counter({w: c for w, c in counts.items() if not keeps(_readable(w, _WORKER["family"]))})
+    return learnable, kept, specials
 
 
 def default_workers() -> int:
