@@ -11,6 +11,23 @@ from tests import builders
 ASSETS = builders.ASSETS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory) -> Path:
+    """Training's token cache (lep_core.corpus.token_cache) goes to a temporary folder, never the workspace."""
+    import os
+
+    from lep_core.corpus.token_cache import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("token_cache")
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
+
+
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
     """The real demo model (SmolLM2-135M-Instruct) in ./workspace; `make test` prepares it first."""

@@ -1,6 +1,7 @@
-"""`lep bench [tokenizer|propagation|training|generation|adaptation]`: tables printed with machine info.
+"""`lep bench [tokenizer|propagation|training|generation|adaptation|corpus]`: tables printed with machine info.
 
-`adaptation` measures two given models (--original, --adapted), so it runs only when named."""
+`adaptation` measures two given models (--original, --adapted) and `corpus` generates a large corpus
+(--size-mb), so they run only when named."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from lep_core.cli.common import add_json, positive_int
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and memory (all benchmarks when none is named)")
-    p.add_argument("which", nargs="*", choices=(*BENCHES, "adaptation"),
-                   help="benchmarks to run (adaptation only when named, with --original and --adapted)")
+    p.add_argument("which", nargs="*", choices=(*BENCHES, "adaptation", "corpus"),
+                   help="benchmarks to run (adaptation only when named, with --original and --adapted; corpus only "
+                        "when named: it generates a large corpus)")
     p.add_argument("--original", help="adaptation: the original instruct model (folder, .gguf file or hub id)")
     p.add_argument("--adapted", help="adaptation: the adapted model")
     p.add_argument("--text", nargs="+", help="adaptation: held-out text files, each labelled ru/en by its script "
@@ -25,6 +27,9 @@ def register(sub) -> None:
                    help="adaptation: reply length limit, the same for both models (default 64)")
     p.add_argument("--save", action="store_true",
                    help="adaptation: write the figures to ADAPTED/adaptation.json and refresh its model card")
+    p.add_argument("--size-mb", type=positive_int, default=1024,
+                   help="corpus: size of the generated corpus in MB (default 1024; written to a temporary folder)")
+    p.add_argument("--tmp-dir", help="corpus: where the generated corpus goes (default: the system's temporary folder)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -65,7 +70,8 @@ def run(args) -> dict | None:
         if name == "adaptation":
             results[name] = _adaptation(args)
             continue
-        results[name] = importlib.import_module(f"lep_core.bench.{name}").run()
+        module = importlib.import_module(f"lep_core.bench.{name}")
+        results[name] = module.run(args.size_mb, folder=args.tmp_dir) if name == "corpus" else module.run()
         if not args.json:
             print(f"\n== {name} ==")
             for table, rows in results[name].items():

@@ -52,9 +52,10 @@ def stats(args) -> dict:
 def extend(args) -> dict:
     from lep_core.tokenizer.extend import extend_tokenizer
 
-    with bar(args.add, "learning tokens") as progress:
+    with bar(0, "reading corpus", unit="B") as read, bar(args.add, "learning tokens") as progress:
         return extend_tokenizer(
-            args.base, args.corpus, args.add, args.out, args.alphabet, args.min_frequency, args.overwrite, progress
+            args.base, args.corpus, args.add, args.out, args.alphabet, args.min_frequency, args.overwrite, progress,
+            read_progress=read,
         )
 
 

@@ -27,5 +27,5 @@ def run(args) -> dict | None:
     if int(os.environ.get("RANK", "0")) != 0:  # under `accelerate launch`, process 0 shows progress and the summary
         train(given, resume=args.resume, overwrite=args.overwrite)
         return None
-    with bar(given.get("steps", TrainOptions.steps), "train") as progress:
-        return train(given, resume=args.resume, overwrite=args.overwrite, progress=progress)
+    with bar(0, "reading corpus", unit="B") as read, bar(given.get("steps", TrainOptions.steps), "train") as progress:
+        return train(given, resume=args.resume, overwrite=args.overwrite, progress=progress, read_progress=read)

@@ -1,1 +1,1 @@
-"""Text corpora: finding and reading .txt, .md, .jsonl and .parquet files and folders (reading)."""
+"""Text corpora: finding and reading files and folders whole (reading), in pieces (stream), tokenized once into a memory-mapped cache (token_cache)."""

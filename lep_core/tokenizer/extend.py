@@ -15,17 +15,19 @@ import json
 import os
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lep_core.corpus.reading import read_corpus
+from lep_core.corpus.reading import expand
 from lep_core.errors import LepInputError
 from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
 from lep_core.tokenizer.learn import ALPHABET_RULES, ALPHABETS, MAX_WORD_SYMBOLS, LearnedMerges, learn_merges
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
+from lep_core.tokenizer.word_counts import CorpusWords, count_words
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 PRODUCIBLE_ROUNDS = 4  # dropping a token can change how a later one is reached: re-check until stable
@@ -79,13 +81,14 @@ def _known_strings(state: dict[str, Any]) -> set[str]:
 
 def learn_extension(
     tokenizer,
-    text: str,
+    text: str | Counter,
     add: int,
     alphabet: str = "cyrillic",
     min_frequency: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Extension:
-    """Learn up to `add` new tokens on `text` and drop those that could never be emitted (Extension.unproducible).
+    """Learn up to `add` new tokens on `text` (the corpus, or its pre-token counts from
+    lep_core.tokenizer.word_counts) and drop those that could never be emitted (Extension.unproducible).
 
     Raises LepInputError for bad arguments, a tokenizer that is not BPE or Unigram, or a corpus with fewer
     than `add` candidate tokens seen at least `min_frequency` times."""
@@ -196,9 +199,12 @@ def build_extended_tokenizer(base_tokenizer, extension: Extension, folder: Path 
         return AutoTokenizer.from_pretrained(tmp)
 
 
-def verify_extension(base, extended, extension: Extension, text: str, alphabet: str = "cyrillic") -> dict[str, Any]:
+def verify_extension(base, extended, extension: Extension, text: str | Sequence[str],
+                     alphabet: str = "cyrillic") -> dict[str, Any]:
     """The guarantees, checked on the real result: old ids keep their strings; text the alphabet promises to
-    keep (corpus lines and fixed samples) encodes exactly as before. A broken one is a LepInputError naming it."""
+    keep (corpus lines and fixed samples) encodes exactly as before. A broken one is a LepInputError naming it.
+
+    `text` is the corpus, or the corpus lines the alphabet keeps (CorpusWords.kept_lines of a streamed one)."""
     old_vocab = base.get_vocab()
     new_vocab = extended.get_vocab()
     changed = [tok for tok, idx in old_vocab.items() if new_vocab.get(tok) != idx]
@@ -209,7 +215,8 @@ def verify_extension(base, extended, extension: Extension, text: str, alphabet: 
         raise LepInputError("the extended tokenizer would lose or duplicate tokens (a new token equals an added "
                             "token of the base?), so nothing was written: remove such text from the corpus")
     rule = ALPHABET_RULES[alphabet]
-    plain = [line for line in text.split("\n") if line and rule.keeps(line)][:2000]
+    lines = text.split("\n") if isinstance(text, str) else text
+    plain = [line for line in lines if line and rule.keeps(line)][:2000]
     plain += [line for line in WIDE_SAMPLE if rule.keeps(line)]
     before, after = encode_lines(base, plain), encode_lines(extended, plain)
     moved = [line for line, a, b in zip(plain, before, after) if a != b]
@@ -220,16 +227,25 @@ def verify_extension(base, extended, extension: Extension, text: str, alphabet: 
     return {"checked_plain_lines": len(plain), "old_ids_kept": len(old_vocab)}
 
 
-def extension_notes(extension: Extension, tokenizer, text: str) -> dict[str, Any]:
+def extension_notes(extension: Extension, tokenizer, text: str | int) -> dict[str, Any]:
     """What the output and the manifest say besides the headline: tokens dropped as never emitted, long
-    pre-tokens learned from in chunks, special-token strings the corpus holds (read as text)."""
+    pre-tokens learned from in chunks, special-token strings the corpus holds (read as text; `text` is the
+    corpus or that count, taken while streaming)."""
     return {
         "unproducible_dropped": len(extension.unproducible),
         "unproducible_examples": extension.unproducible[:10],
         "long_words_chunked": extension.learned.chunked_words,
         "long_word_chunk_chars": MAX_WORD_SYMBOLS,
-        "special_strings_as_text": count_special_strings(tokenizer, text),
+        "special_strings_as_text": text if isinstance(text, int) else count_special_strings(tokenizer, text),
     }
+
+
+def corpus_use(words: CorpusWords) -> dict[str, Any]:
+    """How much of the corpus went where (the output and the manifest): all of it into the counts; the
+    chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large)."""
+    return {"corpus_bytes": words.corpus_bytes, "corpus_chars": words.corpus_chars,
+            "distinct_learnable_pretokens": len(words.counts), "count_workers": words.workers,
+            "stats_chars": words.sample_chars, "stats_sampled": words.sampled}
 
 
 def extend_tokenizer(
@@ -241,20 +257,28 @@ def extend_tokenizer(
     min_frequency: int = 2,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    read_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Learn, write atomically, verify, and record the manifest. Returns the headline numbers."""
+    """Learn, write atomically, verify, and record the manifest. Returns the headline numbers.
+
+    The corpus is streamed once (lep_core.tokenizer.word_counts): memory grows with its distinct pre-tokens,
+    not its size. Every word of it is learned from; the corpus stats before/after are measured on a sample
+    when it is larger than STATS_SAMPLE_BYTES, and the metrics say how much (`corpus_use`).
+    progress(tokens learned, add); read_progress(bytes read, bytes total)."""
     if add < 1:
         raise LepInputError(f"--add must be at least 1 (got {add})")
     check_output_free(out, overwrite)
-    text = read_corpus(corpus)
+    expand(corpus)  # a missing file fails before the tokenizer loads
     tokenizer = load_tokenizer(base)
     start = time.perf_counter()
-    extension = learn_extension(tokenizer, text, add, alphabet, min_frequency, progress)
+    family = TokenizerShape.of(tokenizer_state(tokenizer)).family
+    words = count_words(tokenizer, corpus, family, alphabet, read_progress)
+    extension = learn_extension(tokenizer, words.counts, add, alphabet, min_frequency, progress)
     with atomic_dir(out, overwrite) as tmp:
         extended = build_extended_tokenizer(tokenizer, extension, tmp)
-        checks = verify_extension(tokenizer, extended, extension, text, alphabet)
-        before = text_stats(tokenizer, text)
-        after = text_stats(extended, text)
+        checks = verify_extension(tokenizer, extended, extension, words.kept_lines, alphabet)
+        before = text_stats(tokenizer, words.sample)
+        after = text_stats(extended, words.sample)
         metrics = {
             "added": len(extension.new_tokens),
             "vocab_size_before": len(tokenizer),
@@ -264,7 +288,8 @@ def extend_tokenizer(
             "roundtrip_errors": after.roundtrip_errors,
             "seconds": round(time.perf_counter() - start, 3),
             **checks,
-            **extension_notes(extension, tokenizer, text),
+            **extension_notes(extension, tokenizer, words.special_strings),
+            **corpus_use(words),
         }
         (tmp / "new_tokens.json").write_text(json.dumps(extension.table(), ensure_ascii=False, indent=1), encoding="utf-8")
         write_manifest(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
@@ -135,13 +136,13 @@ def _symbols(tokens: list, family: str) -> list[str]:
             except UnicodeDecodeError:
                 continue
         else:
-            out.append(tok.value)
+            out.append(sys.intern(tok.value))  # one string per distinct symbol, not one per occurrence
     return out
 
 
 def learn_merges(
     tokenizer_backend,
-    text: str,
+    text: str | Counter,
     family: str,
     existing: set[str],
     add: int,
@@ -149,10 +150,13 @@ def learn_merges(
     min_frequency: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> LearnedMerges:
-    """Up to `add` new tokens whose text passes the alphabet filter, each seen at least min_frequency times."""
+    """Up to `add` new tokens whose text passes the alphabet filter, each seen at least min_frequency times.
+
+    `text` is the corpus, or its pre-token counts as `split_words` gives them (lep_core.tokenizer.word_counts
+    builds them while streaming a large corpus): memory then grows with the distinct words only."""
     text_of = token_filter(alphabet, family)
     rule = ALPHABET_RULES[alphabet]
-    word_counts = split_words(tokenizer_backend, text, family)
+    word_counts = text if isinstance(text, Counter) else split_words(tokenizer_backend, text, family)
     # only words with a character the alphabet admits can ever produce an allowed token
     word_counts = Counter({w: c for w, c in word_counts.items() if not rule.keeps(_readable(w, family))})
     word_counts, chunked = chunk_long_words(word_counts)

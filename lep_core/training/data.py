@@ -7,17 +7,19 @@ batches the uninterrupted run would have read.
 from __future__ import annotations
 
 import functools
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
-from lep_core.tokenizer.plain_text import count_special_strings, encode_plain, sequence_start_ids
+from lep_core.tokenizer.plain_text import encode_plain, sequence_start_ids
 
 _ENCODE_BATCH = 2048
 
@@ -25,7 +27,8 @@ _ENCODE_BATCH = 2048
 def tokenize_corpus(tokenizer, paths: Iterable[str | os.PathLike]) -> np.ndarray:
     """All corpus tokens in order, documents (lines) encoded in batches; eos between files' texts is not added.
 
-    Text is text (lep_core.tokenizer.plain_text): special-token strings in the corpus are encoded as characters."""
+    Text is text (lep_core.tokenizer.plain_text): special-token strings in the corpus are encoded as characters.
+    The whole-text reference of the rule that lep_core.corpus.token_cache applies while streaming."""
     return _tokens(tokenizer, read_corpus(paths))
 
 
@@ -39,26 +42,79 @@ def _tokens(tokenizer, text: str) -> np.ndarray:
 
 
 def text_blocks(tokenizer, paths: Iterable[str | os.PathLike], seq_len: int, val_fraction: float,
-                seed: int) -> tuple["Blocks", dict[str, Any]]:
+                seed: int, cache: str | os.PathLike | None = None,
+                progress: Callable[[int, int], None] | None = None) -> tuple["Blocks", dict[str, Any]]:
     """The run's blocks from a plain-text corpus, each starting with `sequence_start_ids` (the BOS of
-    LLaMA/Mistral-style tokenizers), and what the log reports: special-token strings read as text."""
-    text = read_corpus(paths)
+    LLaMA/Mistral-style tokenizers), and what the log reports: special-token strings read as text, the corpus
+    size, whether the token cache was reused.
+
+    The corpus is tokenized once into the token cache (lep_core.corpus.token_cache, under `cache` or its
+    default root) and memory-mapped: the blocks are views on the map, so memory does not grow with the
+    corpus, and a later run on the same corpus and tokenizer reads no text. progress(bytes read, bytes total)
+    follows the tokenizing."""
+    from lep_core.corpus.token_cache import cached_tokens
+
+    entry = cached_tokens(tokenizer, paths, cache, progress)
     start = sequence_start_ids(tokenizer)
-    blocks = pack(_tokens(tokenizer, text), seq_len, val_fraction, seed, start)
+    blocks = pack(entry.tokens, seq_len, val_fraction, seed, start)
     return blocks, {"blocks": len(blocks.train) + len(blocks.val), "sequence_start": start,
-                    "special_strings_as_text": count_special_strings(tokenizer, text)}
+                    "special_strings_as_text": entry.meta["special_strings_as_text"],
+                    "corpus_bytes": entry.meta["bytes"], "corpus_tokens": entry.meta["tokens"],
+                    "token_cache": {"key": entry.meta["key"], "reused": entry.reused, "path": str(entry.folder)}}
+
+
+class TokenRows:
+    """Packed blocks as a view on a 1-D token array (a memory map): row r of the view is
+    `start` + tokens[b * body:(b + 1) * body] with b = rows[r] and body = seq_len - len(start).
+
+    Indexing (an int array, a slice, an int) returns a numpy array of shape (k, seq_len) (or (seq_len,)), read
+    from the map on demand; len() is the number of rows. Behaves like the (n, seq_len) array pack() used to
+    build, without holding the corpus in memory."""
+
+    def __init__(self, tokens: np.ndarray, rows: np.ndarray, seq_len: int, start: Sequence[int] = ()):
+        self.tokens, self.rows, self.start = tokens, np.asarray(rows, dtype=np.int64), tuple(int(s) for s in start)
+        self.body = seq_len - len(self.start)
+        self.dtype = tokens.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), self.body + len(self.start))
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def __getitem__(self, idx) -> np.ndarray:
+        single = np.ndim(idx) == 0 and not isinstance(idx, slice)
+        blocks = np.atleast_1d(self.rows[idx])
+        offsets = blocks[:, None] * self.body + np.arange(self.body)[None, :]
+        out = np.asarray(self.tokens[offsets.ravel()]).reshape(len(blocks), self.body)
+        if self.start:
+            out = np.concatenate([np.tile(np.asarray(self.start, dtype=out.dtype), (len(blocks), 1)), out], axis=1)
+        return out[0] if single else out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list:
+        return self[:].tolist()
 
 
 @dataclass
 class Blocks:
-    """Packed blocks split into train and validation, shape (n, seq_len) int32 each.
+    """Packed blocks split into train and validation, shape (n, seq_len) each: TokenRows views on the token
+    cache's memory map for text corpora, int32 arrays for chat data.
 
     Chat data adds target masks of the same shape (True where the token is scored: the answers);
     text blocks have none, and every next token is scored.
     """
 
-    train: np.ndarray
-    val: np.ndarray
+    train: "np.ndarray | TokenRows"
+    val: "np.ndarray | TokenRows"
     train_mask: np.ndarray | None = None
     val_mask: np.ndarray | None = None
 
@@ -69,7 +125,8 @@ class Blocks:
 
 def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int, start: Sequence[int] = ()) -> Blocks:
     """Cut into blocks of seq_len, each `start` + the next seq_len - len(start) text tokens (the tail shorter
-    than a block is dropped); hold out a seeded share."""
+    than a block is dropped); hold out a seeded share. The blocks are TokenRows views on `tokens` (a memory
+    map stays on disk); block i of train is the same block, in the same order, as before the cache."""
     body = seq_len - len(start)
     n = len(tokens) // body if body > 0 else 0
     if n < 1:
@@ -77,21 +134,23 @@ def pack(tokens: np.ndarray, seq_len: int, val_fraction: float, seed: int, start
             f"the corpus has {len(tokens)} tokens, fewer than one block of --seq-len {seq_len}: "
             "add more text or lower --seq-len"
         )
-    rows = tokens[: n * body].reshape(n, body)
-    if start:
-        rows = np.concatenate([np.tile(np.asarray(start, dtype=rows.dtype), (n, 1)), rows], axis=1)
-    return split(rows, None, val_fraction, seed)
+    train, val = split_order(n, val_fraction, seed)
+    return Blocks(train=TokenRows(tokens, train, seq_len, start), val=TokenRows(tokens, val, seq_len, start))
 
 
-def split(rows: np.ndarray, mask: np.ndarray | None, val_fraction: float, seed: int) -> Blocks:
-    """Hold out a seeded share of the rows (at least one when asked and there are two or more)."""
-    n = len(rows)
+def split_order(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows in seeded order, held-out rows sorted): at least one held out when asked and n >= 2."""
     n_val = int(round(n * val_fraction)) if n >= 2 else 0
     n_val = min(n_val, n - 1)
     if val_fraction > 0 and n >= 2:
         n_val = max(n_val, 1)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
-    train, val = order[n_val:], np.sort(order[:n_val])
+    return order[n_val:], np.sort(order[:n_val])
+
+
+def split(rows: np.ndarray, mask: np.ndarray | None, val_fraction: float, seed: int) -> Blocks:
+    """Hold out a seeded share of the rows (at least one when asked and there are two or more)."""
+    train, val = split_order(len(rows), val_fraction, seed)
     if mask is None:
         return Blocks(train=rows[train], val=rows[val])
     return Blocks(train=rows[train], val=rows[val], train_mask=mask[train], val_mask=mask[val])
@@ -100,14 +159,42 @@ def split(rows: np.ndarray, mask: np.ndarray | None, val_fraction: float, seed: 
 _FILES = {"train": "train_blocks.npy", "val": "val_blocks.npy", "train_mask": "train_mask.npy", "val_mask": "val_mask.npy"}
 
 
+_VIEW, _VIEW_TOKENS = "token_rows.json", "tokens.bin"
+
+
 def save_blocks(blocks: Blocks, folder: Path) -> None:
-    """Cache the packed data in the run so --resume trains on exactly the same blocks."""
+    """Keep the packed data in the run so --resume trains on exactly the same blocks, reading no text.
+
+    Views on the token cache keep their row order (train_rows.npy, val_rows.npy) and the token file itself,
+    hard-linked into the run (no copy; the run survives a cleared cache), or copied where links fail."""
+    if isinstance(blocks.train, TokenRows):
+        view = blocks.train
+        source = Path(view.tokens.filename) if isinstance(view.tokens, np.memmap) else None
+        target = folder / _VIEW_TOKENS
+        target.unlink(missing_ok=True)
+        if source is not None:
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+        else:
+            np.asarray(view.tokens).tofile(target)
+        np.save(folder / "train_rows.npy", view.rows, allow_pickle=False)
+        np.save(folder / "val_rows.npy", blocks.val.rows, allow_pickle=False)
+        meta = {"dtype": view.dtype.name, "tokens": len(view.tokens), "seq_len": view.shape[1], "start": list(view.start)}
+        (folder / _VIEW).write_text(json.dumps(meta), encoding="utf-8")
+        return
     for name, file in _FILES.items():
         if getattr(blocks, name) is not None:
             np.save(folder / file, getattr(blocks, name), allow_pickle=False)
 
 
 def load_blocks(folder: Path) -> Blocks:
+    if (folder / _VIEW).is_file():
+        meta = json.loads((folder / _VIEW).read_text(encoding="utf-8"))
+        tokens = np.memmap(folder / _VIEW_TOKENS, dtype=meta["dtype"], mode="r", shape=(int(meta["tokens"]),))
+        rows = {name: np.load(folder / f"{name}_rows.npy", allow_pickle=False) for name in ("train", "val")}
+        return Blocks(**{name: TokenRows(tokens, r, meta["seq_len"], meta["start"]) for name, r in rows.items()})
     found = {name: np.load(folder / file, allow_pickle=False) for name, file in _FILES.items() if (folder / file).is_file()}
     return Blocks(**found)
 

@@ -58,8 +58,13 @@ class _NonFinite(Exception):
 # ---------------------------------------------------------------- the job
 
 def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None,
-          origin: dict[str, Any] | None = None) -> dict[str, Any]:
+          origin: dict[str, Any] | None = None, read_progress: Progress | None = None) -> dict[str, Any]:
     """Run (or resume) one training job; returns the summary printed by `lep train --json`.
+
+    A text corpus is tokenized once into the workspace's token cache and memory-mapped (data.text_blocks):
+    a later run on the same corpus and tokenizer, --resume and every data-parallel process read no text.
+    progress(step, steps) follows training; read_progress(bytes read, bytes total) the first tokenizing
+    (also written to status.json as "reading" when the run folder exists, for the app).
 
     origin ({"operation", "inputs", "params"}) lets a caller such as calibration say in the manifests what
     the run was for and what went into it beyond the model and the data files.
@@ -79,10 +84,13 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
     if resume:
         blocks = data.load_blocks(run_dir / DATA_DIR)
         chat_info = _read_json(run_dir / DATA_DIR / CHAT_INFO)
+        if chat_info and chat_info.get("token_cache"):  # the run's own copy of the token map: no text read
+            chat_info = {**chat_info, "token_cache": {**chat_info["token_cache"], "reused": True}}
     elif options.data == "chat":
         blocks, chat_info = chat_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
     else:
-        blocks, chat_info = data.text_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
+        blocks, chat_info = data.text_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed,
+                                             token_cache_root(run_dir), _reading(run_dir, read_progress))
     run_dir.mkdir(parents=True, exist_ok=True)
     if overwrite and not resume:
         clear_run(run_dir)
@@ -109,6 +117,34 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
             raise LepJobError(msg) from None
         session.fail(f"{type(exc).__name__}: {first_line(exc)}")
         raise
+
+
+def token_cache_root(run_dir: Path) -> Path:
+    """The token cache of the workspace that holds the run (<workspace>/runs/<name>), else of the current
+    workspace (lep_core.corpus.token_cache.cache_root: $LEP_TOKEN_CACHE wins)."""
+    from lep_core.corpus.token_cache import cache_root
+
+    return cache_root(run_dir.parent.parent if run_dir.parent.name == "runs" else None)
+
+
+def _reading(run_dir: Path, also: Progress | None) -> Progress:
+    """progress(bytes read, bytes total) of the first tokenizing: to `also`, and to status.json (at most once a
+    second, process 0 only) when the run folder exists, so the app shows it before the first step."""
+    last = [0.0]
+    write = run_dir.is_dir() and int(os.environ.get("RANK", "0")) == 0
+
+    def report(done: int, total: int) -> None:
+        if also is not None:
+            also(done, total)
+        now = time.monotonic()
+        if write and (now - last[0] >= 1.0 or done >= total):
+            last[0] = now
+            try:
+                job.write_status(run_dir, reading={"done": done, "total": total})
+            except OSError:
+                pass
+
+    return report
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -161,11 +197,16 @@ class _Session:
         fields = {} if self.resume else {"step": 0, "loss": None, "val_loss": None}
         if self.chat_info is not None:
             fields["data"] = self.chat_info  # chat: conversations kept and skipped; text: blocks, BOS, control strings
+            cache = self.chat_info.get("token_cache")
+            if cache:
+                self.log.info("corpus %.1f MB, %d tokens: %s", self.chat_info["corpus_bytes"] / 2**20,
+                              self.chat_info["corpus_tokens"], "token cache reused, no text read" if cache["reused"]
+                              else f"tokenized once into the token cache {cache['path']}")
             if self.chat_info.get("special_strings_as_text"):
                 self.log.info("the corpus holds %d special-token strings (e.g. <|im_end|>): read as plain text, "
                               "not as control tokens", self.chat_info["special_strings_as_text"])
         self.status(state="running", pid=os.getpid(), total=o.steps, error=None, device=self.device,
-                    precision=self.precision, started=job.now(), eta_s=None, **fields)
+                    precision=self.precision, started=job.now(), eta_s=None, reading=None, **fields)
 
     # -- setup
     def _setup_model(self) -> None:

@@ -109,10 +109,16 @@ def status_text(run: Path, status: dict | None) -> str:
         parts.append(f"loss {status['loss']:.4f}")
     if status.get("val_loss") is not None:
         parts.append(f"val {status['val_loss']:.4f}")
+    reading, data = status.get("reading"), status.get("data") or {}
+    if reading and reading.get("total"):
+        parts.append(f"reading corpus {reading['done'] / 2**20:,.0f} / {reading['total'] / 2**20:,.0f} MB")
     parts.append(f"elapsed {_clock(status.get('elapsed_s'))}")
     if state in job.ACTIVE:
         parts.append(f"ETA {_clock(status.get('eta_s'))}")
     text = " · ".join(parts)
+    if data.get("token_cache"):
+        text += (f"\n\nCorpus {data['corpus_bytes'] / 2**20:,.1f} MB, {data['corpus_tokens']:,} tokens: "
+                 + ("token cache reused, no text read." if data["token_cache"]["reused"] else "tokenized once into the token cache."))
     if state == "failed":
         text += f"\n\n⚠ {status.get('error') or 'failed'}" + (f" (exit code {status['exit_code']})" if status.get("exit_code") else "")
     if state == "stopped":

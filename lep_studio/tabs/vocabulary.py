@@ -8,13 +8,13 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
-from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.init import HeadMethod, InitMethod, init_model
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.analysis import compare
 from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
 from lep_core.tokenizer.learn import ALPHABETS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
+from lep_core.tokenizer.word_counts import count_words
 from lep_core.workspace.store import list_artifacts, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
@@ -78,8 +78,8 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     add, min_freq = extension_numbers(add, min_freq)
     progress(0, desc="reading corpus")
     tok = cached_tokenizer(base)
-    text = read_corpus(corpus)
-    ext = learn_extension(tok, text, add, alphabet, min_freq, _bar(progress, "learning merges"))
+    words = count_words(tok, corpus, None, alphabet, _bar(progress, "reading corpus"))
+    ext = learn_extension(tok, words.counts, add, alphabet, min_freq, _bar(progress, "learning merges"))
     progress(0.95, desc="building the extended tokenizer")
     new = build_extended_tokenizer(tok, ext)
     table = _heldout_rows({"before": tok, "after": new})
@@ -87,7 +87,8 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     samples = pd.DataFrame([(r["id"], _shown(r["text"]), r["count"]) for r in ext.table()[::step][:SAMPLE_ROWS]],
                            columns=SAMPLE_COLUMNS)
     before, after = table["chars/token"]
-    status = (f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
+    status = (f"Corpus {words.corpus_bytes / 2**20:,.1f} MB, {len(words.counts):,} distinct words. "
+              f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
               f"On held-out Russian text chars/token goes **{before:.2f} → {after:.2f}** (×{after / before:.2f}). "
               + (f"{len(ext.unproducible)} learned tokens were dropped: the tokenizer could never emit them. "
                  if ext.unproducible else "")
@@ -210,8 +211,9 @@ def build(ctx: AppContext) -> None:
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
         progress(0, desc="reading corpus")
         r = extend_tokenizer(base_v, paths, add_n, out, alphabet_v, min_n,
-                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"))
-        status = (f"Created **tokenizers/{out.name}**: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
+                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"),
+                             read_progress=_bar(progress, "reading corpus"))
+        status = (f"Created **tokenizers/{out.name}** from a {r['corpus_bytes'] / 2**20:,.1f} MB corpus: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
                   f"round-trip errors {r['roundtrip_errors']}"
                   + (f"; {r['unproducible_dropped']} tokens dropped (never emitted)" if r["unproducible_dropped"] else "")

@@ -1,0 +1,170 @@
+"""Read a corpus in pieces: the same text as `reading.read_corpus`, never held as one string.
+
+The pieces of a corpus, concatenated, are exactly `read_corpus(paths)`: files joined by a newline, .jsonl
+records and .parquet rows joined by a newline, .txt files as they are (a leading UTF-8 BOM dropped). Every
+piece but the last ends with a newline, so splitting each piece into lines (``str.splitlines`` or
+``split("\\n")``) gives the same lines as splitting the whole text: a line never straddles two pieces.
+
+Files are read a piece at a time: .txt in fixed-size binary reads cut after the last newline (a UTF-8
+character never spans a newline byte), .jsonl line by line, .parquet with pyarrow's ``iter_batches``.
+Memory is one piece (about PIECE_BYTES, or one line when a line is longer), whatever the corpus size.
+Progress is reported in bytes of the files read: ``progress(bytes_done, bytes_total)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from lep_core.corpus.reading import expand
+from lep_core.errors import LepInputError
+
+PIECE_BYTES = 8 * 2**20  # a piece of text is about this many bytes of file (more when one line is longer)
+_BOM = "\ufeff"
+ByteProgress = Callable[[int, int], None]  # (bytes read, bytes in all files)
+
+
+def corpus_bytes(files: Iterable[Path]) -> int:
+    """Total size in bytes of the (already expanded) corpus files: the denominator of read progress."""
+    return sum(Path(f).stat().st_size for f in files)
+
+
+class _Meter:
+    """Bytes read so far over all files, reported to an optional progress callback."""
+
+    def __init__(self, total: int, progress: ByteProgress | None):
+        self.done, self.total, self.progress = 0, total, progress
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+
+
+def _decode(path: Path, data: bytes, offset: int, first: bool) -> str:
+    if first and b"\x00" in data[:65536]:
+        raise LepInputError(f"{path} looks binary (contains NUL bytes): pass a UTF-8 text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LepInputError(
+            f"{path} is not UTF-8 (bad byte at offset {offset + exc.start}): re-save it as UTF-8"
+        ) from None
+    return text[1:] if first and text.startswith(_BOM) else text
+
+
+def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
+    """The file's text in pieces cut after a newline (the last piece may end anywhere)."""
+    offset, first, parts = 0, True, []
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(piece_bytes)
+            meter.add(len(block))
+            if not block:
+                data = b"".join(parts)
+                if data or first:
+                    yield _decode(path, data, offset, first)
+                return
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:  # no newline in this block: a line longer than a piece, keep reading
+                parts.append(block)
+                continue
+            data = b"".join(parts) + block[:cut]
+            yield _decode(path, data, offset, first)
+            offset += len(data)
+            first, parts = False, [block[cut:]]
+
+
+def _lines(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
+    """Lines of a text file as `str.splitlines` cuts them, read a piece at a time."""
+    for piece in _txt_pieces(path, meter, piece_bytes):
+        yield from piece.splitlines()
+
+
+def _joined(parts: Iterable[str], piece_chars: int) -> Iterator[str]:
+    """"\\n".join(parts) in pieces of about piece_chars characters, each piece but the last ending in "\\n"."""
+    batch: list[str] = []
+    size = 0
+    started = False
+    for part in parts:
+        if started:
+            batch.append("\n")
+            size += 1
+        started = True
+        if size >= piece_chars:
+            yield "".join(batch)
+            batch, size = [], 0
+        batch.append(part)
+        size += len(part)
+    if batch:
+        yield "".join(batch)
+
+
+def _jsonl_texts(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
+    for number, line in enumerate(_lines(path, meter, piece_bytes), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LepInputError(f"{path.name} line {number}: not valid JSON ({exc.msg}): fix or remove the line") from None
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise LepInputError(f"{path} line {number} has no string field \"text\"")
+        yield text
+
+
+def _parquet_texts(path: Path, meter: _Meter, rows: int = 4096) -> Iterator[str]:
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    names = file.schema_arrow.names
+    if "text" not in names:
+        raise LepInputError(f"{path} has no \"text\" column (columns: {', '.join(names)})")
+    size, total_rows = path.stat().st_size, max(1, file.metadata.num_rows)
+    for batch in file.iter_batches(batch_size=rows, columns=["text"]):
+        yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
+        meter.add(size * batch.num_rows // total_rows)  # bytes of file, pro rata by rows
+
+
+def _file_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
+    if path.suffix == ".jsonl":
+        return _joined(_jsonl_texts(path, meter, piece_bytes), piece_bytes // 2)
+    if path.suffix == ".parquet":
+        return _joined(_parquet_texts(path, meter), piece_bytes // 2)
+    return _txt_pieces(path, meter, piece_bytes)
+
+
+def stream_corpus(paths: Iterable[str | os.PathLike], progress: ByteProgress | None = None,
+                  piece_bytes: int = PIECE_BYTES) -> Iterator[str]:
+    """Pieces of the corpus text; concatenated they are exactly `read_corpus(paths)`.
+
+    Each piece but the last ends with "\\n" and holds about `piece_bytes` bytes of file (one whole line when a
+    line is longer). Raises LepInputError as `read_corpus` does (missing files, not UTF-8, bad JSON lines, no
+    text column), for a file when the reader reaches it, and at the end for a corpus with no text in it."""
+    files = expand(paths)
+    meter = _Meter(corpus_bytes(files), progress)
+    blank = True
+    for k, path in enumerate(files):
+        last = k == len(files) - 1
+        pending: str | None = None
+        for piece in _file_pieces(path, meter, piece_bytes):
+            if pending is not None:
+                yield pending
+            pending = piece
+            blank = blank and (not piece or piece.isspace())
+        tail = (pending or "") + ("" if last else "\n")  # read_corpus joins files with a newline
+        if tail:
+            yield tail
+    if blank:
+        raise LepInputError("the corpus is empty: pass files with text in them")
+
+
+def stream_lines(paths: Iterable[str | os.PathLike], progress: ByteProgress | None = None,
+                 piece_bytes: int = PIECE_BYTES) -> Iterator[list[str]]:
+    """The corpus as lists of lines (``str.splitlines(keepends=True)`` of each piece): together exactly the
+    lines of `read_corpus(paths).splitlines(keepends=True)`, one piece's worth at a time."""
+    for piece in stream_corpus(paths, progress, piece_bytes):
+        yield piece.splitlines(keepends=True)
