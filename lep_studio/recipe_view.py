@@ -112,22 +112,22 @@ def _html(text: Any) -> str:
 
 def status_line(name: str, status: dict[str, Any] | None) -> str:
     if not status:
-        return f"Recipe **{name}** has not run in this workspace yet: press **Run**."
+        return t("recipe.status.not_run", name=name)
     state, steps = status.get("state", "?"), status.get("steps") or []
     current = status.get("current")
-    parts = [f"Recipe **{name}** · **{state}**"]
+    parts = [t("recipe.status.head", name=name, state=state)]
     if state in ACTIVE and current is not None and current < len(steps):
-        parts.append(f"step {current + 1}/{len(steps)} ({steps[current]['kind']})")
+        parts.append(t("recipe.status.step", step=current + 1, total=len(steps), kind=steps[current]['kind']))
     total = sum(float(_elapsed(s) or 0) for s in steps)
-    parts.append(f"time {_clock(total)}")
+    parts.append(t("recipe.status.time", clock=_clock(total)))
     text = " · ".join(parts)
     if state == "failed":
-        code = f" (exit code {status['exit_code']})" if status.get("exit_code") else ""
-        text += f"\n\n⚠ {status.get('error') or 'the run failed'}{code}: see the log below."
+        code = t("status.exit_code", code=status["exit_code"]) if status.get("exit_code") else ""
+        text += "\n\n" + t("recipe.status.failed", error=status.get("error") or t("status.failed"), code=code)
     elif state == "stopped":
-        text += "\n\nStopped. **Resume** continues: finished steps are kept, training goes on from its checkpoint."
+        text += "\n\n" + t("recipe.status.stopped")
     elif state == "finished":
-        text += "\n\nDone: **Open Compare** to chat with the original and the adapted model side by side."
+        text += "\n\n" + t("recipe.status.finished")
     return text
 
 

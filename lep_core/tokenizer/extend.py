@@ -24,7 +24,13 @@ from lep_core.corpus.reading import expand
 from lep_core.errors import LepInputError
 from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import WIDE_SAMPLE, encode_in_context, encode_lines, text_stats
-from lep_core.tokenizer.learn import ALPHABET_RULES, ALPHABETS, MAX_WORD_SYMBOLS, LearnedMerges, learn_merges
+from lep_core.tokenizer.learn import (
+    ALPHABET_RULES,
+    MAX_WORD_SYMBOLS,
+    LearnedMerges,
+    check_alphabet,
+    learn_merges,
+)
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
 from lep_core.tokenizer.word_counts import CorpusWords, count_words
@@ -94,8 +100,7 @@ def learn_extension(
     than `add` candidate tokens seen at least `min_frequency` times."""
     if add < 1:
         raise LepInputError(f"--add must be at least 1 (got {add})")
-    if alphabet not in ALPHABETS:
-        raise LepInputError(f"unknown alphabet {alphabet!r}: choose one of {', '.join(ALPHABETS)}")
+    check_alphabet(alphabet)
     if min_frequency < 1:
         raise LepInputError(f"--min-frequency must be at least 1 (got {min_frequency})")
     state = tokenizer_state(tokenizer)

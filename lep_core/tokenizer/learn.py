@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lep_core.errors import LepInputError
 from lep_core.tokenizer.vocab import BYTE_LEVEL, SPACE_MARK, piece_bytes
 
 CYRILLIC_TOKEN = re.compile(r"^ ?[\u0400-\u04FF]+$")
@@ -48,6 +49,13 @@ ALPHABET_RULES = {
                     "new tokens of any script, each with a non-ASCII character; ASCII text (English, code) keeps its ids"),
 }
 ALPHABETS = tuple(ALPHABET_RULES)
+
+
+def check_alphabet(alphabet: str) -> Alphabet:
+    """The rule of a named alphabet; LepInputError naming the choices for an unknown one."""
+    if alphabet not in ALPHABET_RULES:
+        raise LepInputError(f"unknown alphabet {alphabet!r}: choose one of {', '.join(ALPHABETS)}")
+    return ALPHABET_RULES[alphabet]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 
 from lep_core.corpus.reading import expand
 from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
-from lep_core.tokenizer.learn import ALPHABET_RULES, _readable, split_words
+from lep_core.tokenizer.learn import ALPHABET_RULES, _readable, check_alphabet, split_words
 
 STATS_SAMPLE_BYTES = 8 * 2**20  # corpus stats (chars/token before and after) are measured on this much text
 KEEP_LINES = 2000  # lines the alphabet promises to keep, checked on the extended tokenizer
@@ -99,6 +99,7 @@ def count_words(
     from lep_core.tokenizer.plain_text import special_strings
     from lep_core.tokenizer.vocab import TokenizerShape, tokenizer_state
 
+    check_alphabet(alphabet)
     files = [Path(p) for p in expand(paths)]
     family = family or TokenizerShape.of(tokenizer_state(tokenizer)).family
     total = corpus_bytes(files)

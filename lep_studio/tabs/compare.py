@@ -57,7 +57,7 @@ def new_session(blind: bool) -> dict[str, Any]:
 
 def side_label(session: dict[str, Any], side: str, ctx: AppContext) -> str:
     if session["blind"] and not session["voted"]:
-        return f"Model {side}"
+        return t("compare.model_side", side=side)
     role = session["sides"][side]
     name = Path(session["models"].get(side, "")).name
     return f"{side} · {role}" + (f" · {name}" if name else "")
@@ -68,10 +68,10 @@ def stats_line(reply: dict[str, Any] | None) -> str:
         return ""
     if reply.get("error"):
         return f"⚠ {reply['error']}"
-    state = "done" if reply.get("done") else "writing…"
+    state = t("compare.stats.done") if reply.get("done") else t("compare.stats.writing")
     note = f" · _{'; '.join(reply['notes'])}_" if reply.get("notes") else ""
-    return (f"{reply['tokens']} tokens · {reply['seconds']:.2f} s · {reply['tokens_per_s']:.1f} tok/s · "
-            f"**{reply['chars_per_s']:.1f} chars/s** · {state}{note}")
+    return t("compare.stats.line", tokens=reply["tokens"], seconds=f"{reply['seconds']:.2f}",
+             tokens_per_s=f"{reply['tokens_per_s']:.1f}", chars_per_s=f"{reply['chars_per_s']:.1f}", state=state) + note
 
 
 def tally_rows(path: Path) -> list[list[Any]]:

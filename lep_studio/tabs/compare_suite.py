@@ -80,14 +80,14 @@ def status_text(folder: Path | None, status: dict[str, Any] | None) -> tuple[str
     bar = _bar({"state": "running" if state in ACTIVE else "done" if state == "finished" else state,
                 "progress": fraction})
     if state in ACTIVE:
-        where = f"{done}/{total} items · " if total else ""
-        return (f"**Evaluating** → evals/{out}: {where}{status.get('note') or 'starting'} · {_clock(elapsed)} "
-                "(you can leave this tab or reload: the job goes on)"), bar
+        where = t("compare_suite.status.items", done=done, total=total) if total else ""
+        return t("compare_suite.status.running", out=out, where=where, note=status.get("note") or t("status.starting"),
+                 clock=_clock(elapsed)), bar
     if state == "finished":
-        return f"Finished in {_clock(elapsed)}: results in `evals/{out}/results.json`.", bar
+        return t("compare_suite.status.finished", clock=_clock(elapsed), out=out), bar
     if state == "stopped":
-        return "Stopped: nothing was written. Press **Run the suite** to start again.", bar
-    return f"⚠ The evaluation failed: {status.get('error') or 'see the log'}. Nothing was written.", bar
+        return t("compare_suite.status.stopped"), bar
+    return t("compare_suite.status.failed", error=status.get("error") or t("status.see_the_log")), bar
 
 
 def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:

@@ -96,15 +96,15 @@ def build(ctx: AppContext) -> None:
             lines = ollama_lines(out, out.stem)
             return text, bar, download_links([out, modelfile_path(out)]), "\n".join(lines)
         if state == "finished":
-            return f"The export {out.name} is gone (deleted?): export again.", bar, "", ""
+            return t("export.status.gone", name=out.name), bar, "", ""
         if state == "failed":
-            return f"⚠ The export failed: {st.get('error') or 'see the log'}. Nothing was written.", bar, "", ""
+            return t("export.status.failed", error=st.get("error") or t("status.see_the_log")), bar, "", ""
         if state == "stopped":
-            return "Stopped: nothing was written. Press **Export GGUF** to start again.", bar, "", ""
+            return t("export.status.stopped"), bar, "", ""
         if state in ACTIVE:
-            return (f"**Exporting** → {EXPORTS}/{out.name}: {step.get('message') or 'starting'} (you can leave this "
-                    "tab or reload: the job goes on)", bar, "", "")
-        return f"Export job {job}: {state}", bar, "", ""
+            return (t("export.status.running", path=f"{EXPORTS}/{out.name}",
+                      message=step.get("message") or t("status.starting")), bar, "", "")
+        return t("export.status.other", job=job, state=state), bar, "", ""
 
     outputs = [status, steps, files, ollama]
 

@@ -171,17 +171,17 @@ def build(ctx: AppContext) -> None:
                 rows = report_rows(result)
                 paths = list((result.get("outputs") or {}).values()) or [result["out"]]
                 return result_message(result, step.get("seconds")), bar, "\n".join(paths), report_frame(rows), chart(rows)
-            return (f"The result adapted/{Path(out).name} is gone (deleted?): run the propagation again.", bar, "",
+            return (t("propagation.status.gone", name=Path(out).name), bar, "",
                     report_frame([]), None)
         if state == "failed":
-            text = f"⚠ The propagation failed: {st.get('error') or 'see the log'}. Nothing was written; fix it and press **Propagate** again."
+            text = t("propagation.status.failed", error=st.get("error") or t("status.see_the_log"))
         elif state == "stopped":
             text = "Stopped: nothing was written (an unfinished output is removed). Press **Propagate** to start again."
         elif state in ACTIVE:
-            text = (f"**Propagating** → adapted/{Path(out).name}: {step.get('message') or 'starting'} "
-                    "(you can leave this tab or reload: the job goes on)")
+            text = t("propagation.status.running", name=Path(out).name,
+                     message=step.get("message") or t("status.starting"))
         else:
-            text = f"Propagation job {job}: {state}"
+            text = t("propagation.status.other", job=job, state=state)
         return text, bar, "", report_frame([]), None
 
     outputs = [status, steps, result_path, table, plot]

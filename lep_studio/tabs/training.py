@@ -101,28 +101,31 @@ def _clock(seconds: float | None) -> str:
 
 def status_text(run: Path, status: dict | None) -> str:
     if not status:
-        return f"**{run.name}**: no status yet."
+        return t("training.status.no_status", name=run.name)
     state, step, total = status.get("state", "?"), status.get("step") or 0, status.get("total") or 0
     pct = min(99, int(100 * step / total)) if total and state != "finished" else 100 if state == "finished" else 0
-    parts = [f"**{run.name}** · **{state}** · step {step}/{total} ({pct} %)"]
+    parts = [t("training.status.head", name=run.name, state=state, step=step, total=total, pct=pct)]
     if status.get("loss") is not None:
-        parts.append(f"loss {status['loss']:.4f}")
+        parts.append(t("training.status.loss", value=f"{status['loss']:.4f}"))
     if status.get("val_loss") is not None:
-        parts.append(f"val {status['val_loss']:.4f}")
+        parts.append(t("training.status.val", value=f"{status['val_loss']:.4f}"))
     reading, data = status.get("reading"), status.get("data") or {}
     if reading and reading.get("total"):
-        parts.append(f"reading corpus {reading['done'] / 2**20:,.0f} / {reading['total'] / 2**20:,.0f} MB")
-    parts.append(f"elapsed {_clock(status.get('elapsed_s'))}")
+        parts.append(t("training.status.reading", done=f"{reading['done'] / 2**20:,.0f}",
+                       total=f"{reading['total'] / 2**20:,.0f}"))
+    parts.append(t("training.status.elapsed", clock=_clock(status.get('elapsed_s'))))
     if state in job.ACTIVE:
-        parts.append(f"ETA {_clock(status.get('eta_s'))}")
+        parts.append(t("training.status.eta", clock=_clock(status.get('eta_s'))))
     text = " · ".join(parts)
     if data.get("token_cache"):
-        text += (f"\n\nCorpus {data['corpus_bytes'] / 2**20:,.1f} MB, {data['corpus_tokens']:,} tokens: "
-                 + ("token cache reused, no text read." if data["token_cache"]["reused"] else "tokenized once into the token cache."))
+        size = {"mb": f"{data['corpus_bytes'] / 2**20:,.1f}", "tokens": f"{data['corpus_tokens']:,}"}
+        text += "\n\n" + (t("training.status.cache_reused", **size) if data["token_cache"]["reused"]
+                            else t("training.status.cache_built", **size))
     if state == "failed":
-        text += f"\n\n⚠ {status.get('error') or 'failed'}" + (f" (exit code {status['exit_code']})" if status.get("exit_code") else "")
+        code = t("status.exit_code", code=status["exit_code"]) if status.get("exit_code") else ""
+        text += f"\n\n⚠ {status.get('error') or t('status.failed')}{code}"
     if state == "stopped":
-        text += "\n\nStopped with a checkpoint: **Resume** continues where it left off."
+        text += "\n\n" + t("training.status.stopped")
     if state == "finished" and status.get("final"):
         text += f"\n\nFinal model: `{status['final']}` (use it as the adapted base in **4 · Propagation**)."
     return text

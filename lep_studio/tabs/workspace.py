@@ -226,7 +226,7 @@ def build(ctx: AppContext) -> None:
         item = _require(path)
         delete_artifact(item.path, ctx.workspace)
         fresh = inventory(ctx.workspace)
-        return (f"Deleted **{item.kind} · {item.name}**.", table(fresh, kind_v),
+        return (t("workspace.msg.deleted", kind=item.kind, name=item.name), table(fresh, kind_v),
                 gr.Dropdown(choices=picker_choices(fresh), value=None), details(None, ctx.workspace), None,
                 gr.Group(visible=False))
 
