@@ -12,6 +12,7 @@ from typing import Any
 from lep_core.errors import LepInputError
 from lep_core.training.options import TrainOptions
 from lep_core.training.plan import plan, summary_line
+from lep_studio.i18n import t
 
 ON_CPU = ("On a CPU the 4-bit body, the 8-bit optimizer and bf16 save memory, not time: use them to fit a bigger "
           "model, leave them off for speed.")
@@ -29,14 +30,14 @@ def memory_markdown(options: TrainOptions) -> str:
     try:
         result = memory_estimate(options)
     except LepInputError as exc:
-        return f"**Memory estimate:** unavailable ({exc})"
+        return t("memory.unavailable", error=exc)
     if result is None:
-        return "**Memory estimate:** pick a model folder to see how much memory the run needs."
+        return t("memory.pick_a_model")
     items = ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in result["items_gb"].items())
     mark = "" if result["fits"] else "⚠ "
     note = f"\n\n{ON_CPU}" if result["device"] == "cpu" and (
         options.load_in_4bit or options.optimizer == "adamw8bit" or options.precision == "bf16") else ""
-    return f"{mark}**Memory estimate:** {summary_line(result)}  \n<small>GB: {items}</small>{note}"
+    return mark + t("memory.estimate", summary=summary_line(result), items=items) + note
 
 
 def memory_warning(options: TrainOptions) -> str | None:

@@ -71,25 +71,26 @@ def _losses(status: dict) -> str:
     before, after = status.get("loss_before") or {}, status.get("loss_after") or {}
     if not before.get("train"):
         return ""
-    text = f"loss on the answers: before **{before['train']:.4f}**"
+    text = t("calibration.status.loss_before", value=f"{before['train']:.4f}")
     if after.get("train") is not None:
-        text += f" → after **{after['train']:.4f}**"
+        text += t("calibration.status.after", value=f"{after['train']:.4f}")
     if before.get("val") is not None:
-        text += f" (held out: {before['val']:.4f}" + (f" → {after['val']:.4f}" if after.get("val") is not None else "") + ")"
+        change = f"{before['val']:.4f}" + (f" → {after['val']:.4f}" if after.get("val") is not None else "")
+        text += t("calibration.status.held_out", change=change)
     return text
 
 
 def calibration_status(run: Path, status: dict | None) -> str:
     if status and status.get("phase") == "answers" and status.get("state") in job.ACTIVE:
-        return (f"**{run.name}** · **{status['state']}** · the original model answers prompt "
-                f"{status.get('answered', 0)}/{status.get('prompts', '?')}")
-    text = status_text(run, {**status, "final": None} if status else status)
-    if status and status.get("phase") == "answers" and status.get("state") == "stopped":
-        text = text.replace("Resume** continues where it left off", "Resume** answers the remaining prompts, then trains")
-    extra = [t for t in (_losses(status or {}), _skips(status or {})) if t]
+        return t("calibration.status.answering", name=run.name, state=status["state"],
+                 answered=status.get("answered", 0), prompts=status.get("prompts", "?"))
+    answering = bool(status and status.get("phase") == "answers")
+    text = status_text(run, {**status, "final": None} if status else status,
+                       t("calibration.status.stopped_answering") if answering else None)
+    extra = [line for line in (_losses(status or {}), _skips(status or {})) if line]
     if status and status.get("state") == "finished" and status.get("final"):
-        extra.append(bpc_text(run) or "Scoring bits-per-char of the answers before and after…")
-        extra.append(f"Calibrated model: `{status['final']}` — pick **run · {run.name}** in **5 · Compare**.")
+        extra.append(bpc_text(run) or t("calibration.status.scoring"))
+        extra.append(t("calibration.status.final", final=status["final"], name=run.name))
     return "\n\n".join([text, *extra])
 
 
@@ -98,13 +99,15 @@ def bpc_text(run: Path) -> str:
     run's manifest once the job has scored them."""
     metrics = (read_manifest(run) or {}).get("metrics") or {}
     lines = []
-    for key, what in (("answer_bpc", "the answers trained on"), ("answer_bpc_heldout", "held-out prompts' answers")):
+    for key, what in (("answer_bpc", t("calibration.status.trained_answers")),
+                      ("answer_bpc_heldout", t("calibration.status.heldout_answers"))):
         got = metrics.get(key) or {}
         if not got.get("before") or not got.get("after"):
             continue
-        text = f"bits per char of {what}: before **{got['before']['bits_per_char']:.3f}** → after **{got['after']['bits_per_char']:.3f}**"
+        text = t("calibration.status.bpc", what=what, before=f"{got['before']['bits_per_char']:.3f}",
+                 after=f"{got['after']['bits_per_char']:.3f}")
         if got.get("original"):
-            text += f" (the original model: {got['original']['bits_per_char']:.3f}; lower is better)"
+            text += t("calibration.status.bpc_original", value=f"{got['original']['bits_per_char']:.3f}")
         lines.append(text)
     return "\n\n".join(lines)
 
@@ -115,9 +118,10 @@ def _upload_path(upload: Any) -> str:
 
 def _skips(status: dict) -> str:
     data = status.get("data") or {}
-    parts = [f"{data[k]} {label}" for k, label in (("skipped_too_long", "longer than the sequence length"),
-                                                  ("skipped_no_answer", "without an answer")) if data.get(k)]
-    return f"conversations skipped: {', '.join(parts)}" if parts else ""
+    parts = [f"{data[k]} {label}" for k, label in (("skipped_too_long", t("calibration.status.too_long")),
+                                                  ("skipped_no_answer", t("calibration.status.no_answer")))
+             if data.get(k)]
+    return t("calibration.status.skipped", parts=", ".join(parts)) if parts else ""
 
 
 def build(ctx: AppContext) -> None:

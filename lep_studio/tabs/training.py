@@ -99,7 +99,8 @@ def _clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def status_text(run: Path, status: dict | None) -> str:
+def status_text(run: Path, status: dict | None, stopped: str | None = None) -> str:
+    """The run's status line; `stopped` replaces what a stopped run's Resume does (calibration's answers)."""
     if not status:
         return t("training.status.no_status", name=run.name)
     state, step, total = status.get("state", "?"), status.get("step") or 0, status.get("total") or 0
@@ -125,7 +126,7 @@ def status_text(run: Path, status: dict | None) -> str:
         code = t("status.exit_code", code=status["exit_code"]) if status.get("exit_code") else ""
         text += f"\n\n⚠ {status.get('error') or t('status.failed')}{code}"
     if state == "stopped":
-        text += "\n\n" + t("training.status.stopped")
+        text += "\n\n" + (stopped or t("training.status.stopped"))
     if state == "finished" and status.get("final"):
         text += f"\n\nFinal model: `{status['final']}` (use it as the adapted base in **4 · Propagation**)."
     return text

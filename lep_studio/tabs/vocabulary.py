@@ -87,12 +87,11 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     samples = pd.DataFrame([(r["id"], _shown(r["text"]), r["count"]) for r in ext.table()[::step][:SAMPLE_ROWS]],
                            columns=SAMPLE_COLUMNS)
     before, after = table["chars/token"]
-    status = (f"Corpus {words.corpus_bytes / 2**20:,.1f} MB, {len(words.counts):,} distinct words. "
-              f"**{len(ext.new_tokens):,} new tokens** would be added (vocabulary {len(tok):,} → {len(new):,}). "
-              f"On held-out Russian text chars/token goes **{before:.2f} → {after:.2f}** (×{after / before:.2f}). "
-              + (f"{len(ext.unproducible)} learned tokens were dropped: the tokenizer could never emit them. "
-                 if ext.unproducible else "")
-              + "Nothing is written yet: press **Create** to save it.")
+    status = (t("vocabulary.status.preview", mb=f"{words.corpus_bytes / 2**20:,.1f}", words=f"{len(words.counts):,}",
+                new=f"{len(ext.new_tokens):,}", before_vocab=f"{len(tok):,}", after_vocab=f"{len(new):,}",
+                before=f"{before:.2f}", after=f"{after:.2f}", gain=f"{after / before:.2f}")
+              + (t("vocabulary.status.dropped", n=len(ext.unproducible)) if ext.unproducible else "")
+              + t("vocabulary.status.nothing_written"))
     return status, table, samples
 
 
