@@ -35,8 +35,10 @@ def test_pieces_and_stats(app_server, page, workspace, screenshots):
     page.goto(app_server(workspace))
     page.get_by_role("tab", name="1 · Tokenizers").click()  # Start is the first tab
     box = page.locator("#tok-text textarea")
-    box.fill(RUSSIAN)
     pieces = page.locator("#tok-pieces-0")
+    # the page's first analysis (of the sample text) is in: on a busy machine it could land after the typed text's
+    expect(pieces).to_contain_text("pieces")
+    box.fill(RUSSIAN)
     # the pieces re-render for the new text, one coloured span per segment
     expect(pieces).to_contain_text(spaced("булок, да выпей чаю."), timeout=30_000)
     segments = pieces.locator(".token-container")
