@@ -65,7 +65,6 @@ def chart(rows: list[dict]) -> go.Figure:
     return neutral(fig)
 
 
-SUGGESTED = "-lep-"  # what a suggested output name has between the instruct and the adapted model
 ORIGIN = "propagation"  # recipe runs this tab starts (recipe_job.recipe_runs tells them from the Start tab's)
 
 
@@ -144,15 +143,17 @@ def build(ctx: AppContext) -> None:
     shown = gr.State(None)  # the propagation job this page shows (its recipe name)
     timer = poll_timer()
 
-    def suggest(adapted_v: str | None, instruct_v: list[str] | None, current: str | None = None) -> str:
-        """A name from the picks; a name the user typed (not an earlier suggestion) is kept: a pick's suggestion
-        that arrives late, on a busy machine, must not replace what was typed after the pick."""
-        if current and SUGGESTED not in current:
-            return current
+    def suggest(adapted_v: str | None, instruct_v: list[str] | None) -> str:
+        """The output name the picks suggest, used when the name box is left empty."""
         if not adapted_v:
             return ""
         first = Path(instruct_v[0]).name if instruct_v else "instruct"
-        return f"{first}{SUGGESTED}{Path(adapted_v).name}"
+        return f"{first}-lep-{Path(adapted_v).name}"
+
+    def show_suggestion(adapted_v: str | None, instruct_v: list[str] | None) -> gr.Textbox:
+        """The suggestion goes in the placeholder, never in the value: a pick's answer that arrives late (on a
+        busy machine) can then never replace a name the user typed meanwhile."""
+        return gr.Textbox(placeholder=suggest(adapted_v, instruct_v))
 
     def status_of(job: str | None) -> dict | None:
         return recipe_job.read_status(ctx.workspace, job) if job else None
@@ -214,7 +215,7 @@ def build(ctx: AppContext) -> None:
         m = ctx.model_choices()
         return gr.Dropdown(choices=m), gr.Dropdown(choices=m), gr.Dropdown(choices=m)
 
-    gr.on([adapted.input, instruct.input], suggest, [adapted, instruct, name], name, show_progress="hidden")
+    gr.on([adapted.input, instruct.input], show_suggestion, [adapted, instruct], name, show_progress="hidden")
     mode.change(lambda m: Mode(m).help, mode, mode_help, show_progress="hidden")
     wire_recipe_job(ctx.page_load, ctx.workspace, ORIGIN, timer, view, shown, outputs,
                     (run, start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite]), stop,

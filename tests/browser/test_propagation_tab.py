@@ -39,7 +39,8 @@ def test_compare_all_modes(app_server, page, workspace, screenshots):
     pick(page, "prop-adapted", "model · adapted")
     page.locator("#prop-compare input").check()
     name = page.locator("#prop-name input, #prop-name textarea").first
-    expect(name).to_have_value("instruct-lep-adapted")  # the suggestion lands first; typing after it wins
+    # the picks suggest a name as the placeholder (used when the box stays empty); what the user types wins
+    expect(name).to_have_attribute("placeholder", "instruct-lep-adapted")
     name.fill("tab-result")
     page.locator("#prop-run").click()
     status = page.locator("#prop-status")
