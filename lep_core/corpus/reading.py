@@ -34,37 +34,49 @@ def expand(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _read_txt(path: Path) -> str:
-    data = path.read_bytes()
-    if b"\x00" in data[:65536]:
+def decode_text(path: Path, data: bytes, offset: int = 0, first: bool = True) -> str:
+    """UTF-8 text of `data`, which starts `offset` bytes into `path` (the file's start when `first`: a NUL byte
+    there means binary, a BOM is dropped). One place for these errors, whole files and streamed pieces alike."""
+    if first and b"\x00" in data[:65536]:
         raise LepInputError(f"{path} looks binary (contains NUL bytes): pass a UTF-8 text file")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LepInputError(
-            f"{path} is not UTF-8 (bad byte at offset {exc.start}): re-save it as UTF-8"
+            f"{path} is not UTF-8 (bad byte at offset {offset + exc.start}): re-save it as UTF-8"
         ) from None
+    return text[1:] if first and text.startswith("\ufeff") else text
+
+
+def _read_txt(path: Path) -> str:
+    return decode_text(path, path.read_bytes())
+
+
+def json_record(path: Path, number: int, line: str) -> object:
+    """The record on line `number` of a .jsonl file; a line that is not JSON is an error naming it."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise LepInputError(f"{path.name} line {number}: not valid JSON ({exc.msg}): fix or remove the line") from None
+
+
+def record_text(path: Path, number: int, record: object) -> str:
+    """The "text" field of a corpus .jsonl record; an error naming the line when it has none."""
+    text = record.get("text") if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise LepInputError(f"{path} line {number} has no string field \"text\"")
+    return text
 
 
 def jsonl_records(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, parsed record) for each non-empty line; a line that is not JSON is an error naming it."""
     for number, line in enumerate(_read_txt(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LepInputError(f"{path.name} line {number}: not valid JSON ({exc.msg}): fix or remove the line") from None
+        if line.strip():
+            yield number, json_record(path, number, line)
 
 
 def _read_jsonl(path: Path) -> str:
-    texts = []
-    for number, record in jsonl_records(path):
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str):
-            raise LepInputError(f"{path} line {number} has no string field \"text\"")
-        texts.append(text)
-    return "\n".join(texts)
+    return "\n".join(record_text(path, number, record) for number, record in jsonl_records(path))
 
 
 def _read_parquet(path: Path) -> str:

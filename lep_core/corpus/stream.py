@@ -13,16 +13,14 @@ Progress is reported in bytes of the files read: ``progress(bytes_done, bytes_to
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from lep_core.corpus.reading import expand
+from lep_core.corpus.reading import decode_text, expand, json_record, record_text
 from lep_core.errors import LepInputError
 
 PIECE_BYTES = 8 * 2**20  # a piece of text is about this many bytes of file (more when one line is longer)
-_BOM = "\ufeff"
 ByteProgress = Callable[[int, int], None]  # (bytes read, bytes in all files)
 
 
@@ -43,18 +41,6 @@ class _Meter:
             self.progress(min(self.done, self.total), self.total)
 
 
-def _decode(path: Path, data: bytes, offset: int, first: bool) -> str:
-    if first and b"\x00" in data[:65536]:
-        raise LepInputError(f"{path} looks binary (contains NUL bytes): pass a UTF-8 text file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LepInputError(
-            f"{path} is not UTF-8 (bad byte at offset {offset + exc.start}): re-save it as UTF-8"
-        ) from None
-    return text[1:] if first and text.startswith(_BOM) else text
-
-
 def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
     """The file's text in pieces cut after a newline (the last piece may end anywhere)."""
     offset, first, parts = 0, True, []
@@ -65,14 +51,14 @@ def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
             if not block:
                 data = b"".join(parts)
                 if data or first:
-                    yield _decode(path, data, offset, first)
+                    yield decode_text(path, data, offset, first)
                 return
             cut = block.rfind(b"\n") + 1
             if cut == 0:  # no newline in this block: a line longer than a piece, keep reading
                 parts.append(block)
                 continue
             data = b"".join(parts) + block[:cut]
-            yield _decode(path, data, offset, first)
+            yield decode_text(path, data, offset, first)
             offset += len(data)
             first, parts = False, [block[cut:]]
 
@@ -104,16 +90,8 @@ def _joined(parts: Iterable[str], piece_chars: int) -> Iterator[str]:
 
 def _jsonl_texts(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
     for number, line in enumerate(_lines(path, meter, piece_bytes), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LepInputError(f"{path.name} line {number}: not valid JSON ({exc.msg}): fix or remove the line") from None
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str):
-            raise LepInputError(f"{path} line {number} has no string field \"text\"")
-        yield text
+        if line.strip():
+            yield record_text(path, number, json_record(path, number, line))
 
 
 def _parquet_texts(path: Path, meter: _Meter, rows: int = 4096) -> Iterator[str]:
