@@ -207,10 +207,12 @@ EN: dict[str, str] = {
     "vocabulary.russian_text_the_new": "Russian text the new tokens are learned from",
     "vocabulary.upload_corpus_files_copied": "⇪ Upload corpus files (copied into workspace/corpora)",
     "vocabulary.new_tokens": "New tokens",
-    "vocabulary.how_many_to_add": "how many to add (3,000 suits the demo corpus)",
+    "vocabulary.how_many_to_add": "how many to add (the demo corpus has 4,367 words seen twice; 3,000 suits subwords)",
     "vocabulary.min_count": "Min count",
     "vocabulary.a_new_token_must": "a new token must occur this often in the corpus",
     "vocabulary.alphabet": "Alphabet",
+    "vocabulary.tokens": "New tokens are",
+    "vocabulary.tokens_info": "words: whole frequent words of the corpus, which the model reads nearly as well as their old spelling (bits-per-char close to the original's, less compression); subwords: BPE word pieces, most compression, but the frozen model reads short pieces badly (about 20 % more bits-per-char on the demo)",
     "vocabulary.cyrillic_only_russian_letters": "cyrillic: only Russian letters, other text keeps its ids; any: every script, ASCII text keeps its ids",
     "vocabulary.output_name_workspace_tokenizers": "Output name (workspace/tokenizers/…)",
     "vocabulary.overwrite": "Overwrite",
@@ -319,7 +321,7 @@ EN: dict[str, str] = {
     # long texts: Markdown intros, the demo's steps
     'start.lep': "### What LEP does\n**Learned Embedding Propagation** adapts an instruct model to a new language without new instruction data. You give the *base* model a tokenizer that fits the language and train only the new embeddings on plain text; LEP then fits how the base model's embedding space maps onto the instruct model's and carries the trained embeddings over. The instruct model keeps its chat skills while reading and writing the language in far fewer tokens.",
     'start.same_model': '**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. `assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.',
-    'start.demo_time': "On a 2-core CPU the whole demo takes under 10 minutes (8 min 13 s measured with other work running on the machine), most of it fitting the head and training; each step's time shows on the right as it runs. You can close the browser: the run goes on, and a reload shows it again.",
+    'start.demo_time': "On a 2-core CPU the whole demo takes about 7 minutes (6 min 40 s measured with other work running on the machine), most of it fitting the head and training; each step's time shows on the right as it runs. You can close the browser: the run goes on, and a reload shows it again.",
     'start.demo_missing': 'The demo recipe is missing: see `assets/recipes/demo.yaml`.',
     'start.demo_heading': '### The demo, step by step',
     'start.demo_does': '**Run the demo recipe** does, on the embedded model SmolLM2-135M-Instruct and the Russian demo corpus (`assets/corpus`):',
@@ -660,10 +662,12 @@ RU: dict[str, str] = {
     "vocabulary.russian_text_the_new": "русский текст, на котором учатся новые токены",
     "vocabulary.upload_corpus_files_copied": "⇪ Загрузить файлы корпуса (копируются в workspace/corpora)",
     "vocabulary.new_tokens": "Новых токенов",
-    "vocabulary.how_many_to_add": "сколько добавить (для демо-корпуса подходит 3 000)",
+    "vocabulary.how_many_to_add": "сколько добавить (в демо-корпусе 4 367 слов, встреченных дважды; для subwords подходит 3 000)",
     "vocabulary.min_count": "Мин. частота",
     "vocabulary.a_new_token_must": "сколько раз новый токен должен встретиться в корпусе",
     "vocabulary.alphabet": "Алфавит",
+    "vocabulary.tokens": "Новые токены",
+    "vocabulary.tokens_info": "words: целые частые слова корпуса, модель читает их почти так же хорошо, как прежнее написание (биты на символ близки к исходным, сжатие меньше); subwords: части слов BPE, сжатие больше, но замороженная модель плохо читает короткие части (на демо примерно на 20 % больше бит на символ)",
     "vocabulary.cyrillic_only_russian_letters": (
         "cyrillic: только русские буквы, остальной текст сохраняет свои id; any: любая письменность, "
         "ASCII-текст сохраняет свои id"
@@ -788,7 +792,7 @@ RU: dict[str, str] = {
     # long texts: Markdown intros, the demo's steps
     'start.lep': '### Что делает LEP\n**Learned Embedding Propagation** адаптирует instruct-модель к новому языку без новых инструктивных данных. *Базовая* модель получает токенизатор, подходящий для языка, и обучаются только новые эмбеддинги на обычном тексте; затем LEP подгоняет отображение пространства эмбеддингов базовой модели в пространство instruct-модели и переносит обученные эмбеддинги. Instruct-модель сохраняет навыки диалога, а читает и пишет на языке гораздо меньшим числом токенов.',
     'start.same_model': '**В демо базовая и instruct-модель — одна и та же модель** (SmolLM2-135M-Instruct), так что перенос отображает её саму на себя; в реальной паре (базовая модель и дообученная из неё instruct-модель, например `assets/recipes/qwen2.5-7b.yaml`) обученные эмбеддинги переходят в instruct-модель.',
-    'start.demo_time': 'На 2-ядерном CPU всё демо занимает меньше 10 минут (измерено 8 мин 13 с, пока машина была занята другой работой), большая часть — подгонка выходного слоя и обучение; время каждого шага видно справа по ходу работы. Браузер можно закрыть: запуск продолжится, а после перезагрузки страницы снова будет виден.',
+    'start.demo_time': 'На 2-ядерном CPU всё демо занимает около 7 минут (измерено 6 мин 40 с, пока машина была занята другой работой), большая часть — подгонка выходного слоя и обучение; время каждого шага видно справа по ходу работы. Браузер можно закрыть: запуск продолжится, а после перезагрузки страницы снова будет виден.',
     'start.demo_missing': 'Демо-рецепт не найден: см. `assets/recipes/demo.yaml`.',
     'start.demo_heading': '### Демо по шагам',
     'start.demo_does': '**Запустить демо-рецепт** выполняет на встроенной модели SmolLM2-135M-Instruct и русском демо-корпусе (`assets/corpus`):',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lep_core.cli.common import add_json, add_overwrite, positive_int
 from lep_core.cli.progress import bar
-from lep_core.tokenizer.learn import ALPHABET_RULES
+from lep_core.tokenizer.learn import ALPHABET_RULES, UNITS
 
 
 def register(sub) -> None:
@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--alphabet", default="cyrillic", choices=tuple(ALPHABET_RULES),
                    help="; ".join(f"{name}: {rule.promise}" for name, rule in ALPHABET_RULES.items()))
     p.add_argument("--min-frequency", type=positive_int, default=2, help="a new token must occur this often")
+    p.add_argument("--tokens", default="subwords", choices=tuple(UNITS),
+                   help="; ".join(f"{name}: {what}" for name, what in UNITS.items()))
     add_overwrite(p)
     add_json(p)
     p.set_defaults(func=extend)
@@ -55,7 +57,7 @@ def extend(args) -> dict:
     with bar(0, "reading corpus", unit="B") as read, bar(args.add, "learning tokens") as progress:
         return extend_tokenizer(
             args.base, args.corpus, args.add, args.out, args.alphabet, args.min_frequency, args.overwrite, progress,
-            read_progress=read,
+            read_progress=read, unit=args.tokens,
         )
 
 

@@ -128,6 +128,7 @@ def card_text(folder: Path) -> str:
         lines += ["", "## GGUF exports (llama.cpp, Ollama)", "", "| file | type | bytes | pre-tokenizer |",
                   "|---|---|---|---|"]
         lines += [f"| {Path(e['out']).name} | {e['type']} | {e['bytes']} | {e.get('pre_tokenizer')} |" for e in exports]
+        lines += [f"\nNote: {note}." for note in dict.fromkeys(e["note"] for e in exports if e.get("note"))]
         lines += ["", "Run one in Ollama:", "", "```bash", *exports[-1]["ollama"], "```"]
     return "\n".join(lines) + "\n"
 
@@ -163,6 +164,6 @@ def record_export(folder: Path, result: dict[str, Any]) -> None:
     manifest = read_manifest(folder)
     if manifest is not None:
         kept = [e for e in manifest.get("exports", []) if e.get("out") != result["out"]]
-        manifest["exports"] = kept + [{k: result[k] for k in ("out", "type", "bytes", "pre_tokenizer", "ollama")}]
+        manifest["exports"] = kept + [{k: result[k] for k in ("out", "type", "bytes", "pre_tokenizer", "ollama", "note") if k in result}]
         write_json_atomic(Path(folder) / MANIFEST, manifest)
     write_card(Path(folder))

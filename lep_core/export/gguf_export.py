@@ -29,6 +29,17 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 _INPUT_KEYS = ("instruct", "base", "model", "adapted")  # manifest inputs that lead back to the original model
 
 
+# llama.cpp's pre-tokenizer types that look a whole pre-token up before merging (as tokenizers' BPE ignore_merges)
+WHOLE_WORD_PRE_TYPES = {"llama3", "llama-v3", "llama-bpe"}
+
+
+def _looks_words_up(folder: Path) -> bool:
+    """Does the model's tokenizer read a vocabulary word as one token before any merge (`lep tokenizer extend
+    --tokens words`)?"""
+    path = folder / "tokenizer.json"
+    return path.exists() and bool(json.loads(path.read_text(encoding="utf-8")).get("model", {}).get("ignore_merges"))
+
+
 def modelfile_path(out: Path) -> Path:
     return out.with_suffix(".Modelfile")
 
@@ -171,6 +182,10 @@ def export_gguf(opts: ExportOptions, progress: Progress | None = None) -> dict[s
               "seconds": round(time.perf_counter() - started, 2), "pre_tokenizer": facts.get("pre"),
               "tokens": facts["tokens"], "padded_rows_dropped": facts["rows"] - facts["tokens"],
               "modelfile": str(modelfile_path(out)), "ollama": ollama_lines(out, name)}
+    if _looks_words_up(folder) and facts.get("pre") not in WHOLE_WORD_PRE_TYPES:
+        result["note"] = (f"llama.cpp's {facts.get('pre')!r} pre-tokenizer does not look whole words up first, so it "
+                          "reads prompts with the old pieces (the model reads those as before); the whole-word tokens "
+                          "are still written in replies")
     record_export(folder, result)
     tick(1.0, "done")
     return result

@@ -1,6 +1,6 @@
 """The `export` recipe step: an adapted model -> a GGUF ready for Ollama, as the last step of a recipe.
 
-    - export: {model: adapted/demo-ru-3k, out: exports/demo-ru-3k-f16.gguf, type: f16}
+    - export: {model: adapted/demo-ru, out: exports/demo-ru-f16.gguf, type: f16}
 
 Checked up front with the other steps (type, llama.cpp's converter installed); skipped when the .gguf exists with
 the same type, which is read back from the file's own `general.file_type`.

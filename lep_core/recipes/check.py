@@ -44,10 +44,12 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
             problems.append(f"{key} must be a whole number{'' if key == 'seed' else ' of at least 1'} (got {value!r})")
     if step.kind == "extend":
-        from lep_core.tokenizer.learn import ALPHABETS
+        from lep_core.tokenizer.learn import ALPHABETS, UNITS
 
         if args["alphabet"] not in ALPHABETS:
             problems.append(f"alphabet must be one of {', '.join(ALPHABETS)} (got {args['alphabet']!r})")
+        if args["tokens"] not in UNITS:
+            problems.append(f"tokens must be one of {', '.join(UNITS)} (got {args['tokens']!r})")
     elif step.kind == "train_tokenizer" and args["algorithm"] not in ("bpe", "unigram"):
         problems.append(f"algorithm must be bpe or unigram (got {args['algorithm']!r})")
     elif step.kind == "init":

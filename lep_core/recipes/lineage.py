@@ -147,7 +147,8 @@ class _Walker:
         if kind == "tokenizer" and operation == "extend":
             return Step("extend", {"base": self.input(inputs["base"]), "corpus": self.inputs(inputs["corpus"]),
                                    "add": params["add"], "alphabet": params["alphabet"],
-                                   "min_frequency": params["min_frequency"], "out": out})
+                                   "min_frequency": params["min_frequency"],
+                                   "tokens": params.get("tokens", "subwords"), "out": out})
         if kind == "tokenizer" and operation == "train":
             like = self.input(inputs["like"]) if inputs.get("like") else None
             return Step("train_tokenizer", {"corpus": self.inputs(inputs["corpus"]), "vocab_size": params["vocab_size"],

@@ -2,7 +2,8 @@
 
     name: demo
     steps:
-      - extend:    {base: models/smollm2-135m-instruct, corpus: [assets/corpus], add: 3000, out: tokenizers/demo-ru}
+      - extend:    {base: models/smollm2-135m-instruct, corpus: [assets/corpus], tokens: words, add: 4000,
+                    out: tokenizers/demo-ru}
       - init:      {model: models/smollm2-135m-instruct, tokenizer: tokenizers/demo-ru, out: models/demo-ru}
       - train:     {model: models/demo-ru, corpus: [assets/corpus], out: runs/demo-ru, steps: 60}
       - propagate: {base: models/smollm2-135m-instruct, instruct: [models/smollm2-135m-instruct],
@@ -92,7 +93,8 @@ def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
 
         return extend_tokenizer(a["base"], _as_list(a["corpus"]), int(a["add"]), a["out"], a["alphabet"],
                                 int(a["min_frequency"]), overwrite,
-                                lambda done, total: progress(done / max(total, 1), f"{done}/{total} merges learned"))
+                                lambda done, total: progress(done / max(total, 1), f"{done}/{total} tokens learned"),
+                                unit=a["tokens"])
     if step.kind == "train_tokenizer":
         from lep_core.tokenizer.train import train_tokenizer
 

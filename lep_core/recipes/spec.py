@@ -17,7 +17,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds assets/ (the demo co
 
 # step kind -> (required keys, optional keys with their defaults, keys that name input sources)
 STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
-    "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2}, ("base", "corpus")),
+    "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2, "tokens": "subwords"}, ("base", "corpus")),
     "train_tokenizer": (("corpus", "vocab_size", "out"), {"algorithm": "bpe", "like": None}, ("corpus", "like")),
     "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0},
              ("model", "tokenizer", "corpus")),

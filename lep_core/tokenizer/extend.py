@@ -29,10 +29,12 @@ from lep_core.tokenizer.learn import (
     MAX_WORD_SYMBOLS,
     LearnedMerges,
     check_alphabet,
+    check_unit,
     learn_merges,
+    learn_words,
 )
 from lep_core.tokenizer.plain_text import count_special_strings
-from lep_core.tokenizer.vocab import UNIGRAM, TokenizerShape, tokenizer_state
+from lep_core.tokenizer.vocab import METASPACE_BPE, UNIGRAM, TokenizerShape, piece_bytes, tokenizer_state
 from lep_core.tokenizer.word_counts import CorpusWords, count_words
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
@@ -92,32 +94,41 @@ def learn_extension(
     alphabet: str = "cyrillic",
     min_frequency: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    unit: str = "subwords",
 ) -> Extension:
     """Learn up to `add` new tokens on `text` (the corpus, or its pre-token counts from
     lep_core.tokenizer.word_counts) and drop those that could never be emitted (Extension.unproducible).
+    `unit`: "subwords" (BPE merges / Unigram pieces, learn.learn_merges) or "words" (learn.learn_words).
 
-    Raises LepInputError for bad arguments, a tokenizer that is not BPE or Unigram, or a corpus with fewer
-    than `add` candidate tokens seen at least `min_frequency` times."""
+    Raises LepInputError for bad arguments, a tokenizer that is not BPE or Unigram, whole words asked of a
+    tokenizer that merges across spaces, or a corpus with fewer than `add` candidates seen `min_frequency` times."""
     if add < 1:
         raise LepInputError(f"--add must be at least 1 (got {add})")
     check_alphabet(alphabet)
+    check_unit(unit)
     if min_frequency < 1:
         raise LepInputError(f"--min-frequency must be at least 1 (got {min_frequency})")
     state = tokenizer_state(tokenizer)
     shape = TokenizerShape.of(state)
     if shape.model_type not in ("BPE", "Unigram"):
         raise LepInputError(f"cannot extend a {shape.model_type} tokenizer: only BPE and Unigram are supported")
-    learned = learn_merges(
+    if unit == "words" and shape.family == METASPACE_BPE and not _splits_words(state):
+        raise LepInputError("--tokens words needs a tokenizer that cuts text into words before BPE (byte-level BPE "
+                            "as in Qwen2, Llama 3, SmolLM2, or Unigram); this SentencePiece-style BPE (Llama 2, "
+                            "Mistral) merges across spaces: use --tokens subwords")
+    learn = learn_words if unit == "words" else learn_merges
+    learned = learn(
         tokenizer.backend_tokenizer, text, shape.family, _known_strings(state), add, alphabet, min_frequency, progress
     )
+    what = "whole words" if unit == "words" else "tokens"
     if not learned.tokens:
         raise LepInputError(
-            f"the corpus yields no new {alphabet} tokens seen at least {min_frequency} times: "
+            f"the corpus yields no new {alphabet} {what} seen at least {min_frequency} times: "
             "is it in the target language? add more text or lower --min-frequency"
         )
     if len(learned.tokens) < add:
         raise LepInputError(
-            f"the corpus yields only {len(learned.tokens)} new {alphabet} tokens seen at least {min_frequency} times "
+            f"the corpus yields only {len(learned.tokens)} new {alphabet} {what} seen at least {min_frequency} times "
             f"(asked for {add}): use --add {len(learned.tokens)}, lower --min-frequency, or add more text"
         )
     extension = Extension(state, shape, learned, _next_free_id(state))
@@ -128,6 +139,14 @@ def learn_extension(
         raise LepInputError(f"none of the {add} tokens learned from the corpus could ever be produced by the "
                             "tokenizer (older merges or pieces always win): try --alphabet cyrillic or another corpus")
     return extension
+
+
+def _splits_words(state: dict[str, Any]) -> bool:
+    """Does the pre-tokenizer hand BPE one word at a time? (A Metaspace with split=False hands it whole lines,
+    so a whole-word entry would never be looked up.)"""
+    pre = state.get("pre_tokenizer") or {}
+    parts = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    return any(p.get("type") in ("Metaspace", "WhitespaceSplit", "Whitespace") and p.get("split", True) for p in parts)
 
 
 def unproducible_positions(backend, extension: Extension) -> list[int]:
@@ -157,8 +176,14 @@ def _unigram_scores(extension: Extension) -> list[float]:
     scores = {piece: score for piece, score in extension.base_state["model"]["vocab"]}
     floor = min(scores.values()) if scores else -10.0
     out = []
+    # a whole word of n old pieces gets their sum + (n - 1): it beats its old segmentation, and any split of it
+    # into m >= 2 parts that are themselves new words (each scored the same way) by at least m - 1
+    pieces = extension.learned.pieces
     for token, merge in zip(extension.learned.tokens, extension.learned.merges):
-        score = floor - 1.0 if merge is None else scores[merge[0]] + scores[merge[1]] + 1.0
+        if token in pieces:
+            score = sum(scores.get(p, floor) for p in pieces[token]) + len(pieces[token]) - 1.0
+        else:
+            score = floor - 1.0 if merge is None else scores[merge[0]] + scores[merge[1]] + 1.0
         scores[token] = score
         out.append(score)
     return out
@@ -176,6 +201,8 @@ def extended_state(extension: Extension) -> dict[str, Any]:
         return state
     for offset, token in enumerate(tokens):
         model["vocab"][token] = extension.first_new_id + offset
+    if extension.learned.unit == "words":
+        model["ignore_merges"] = True  # a word in the vocabulary is one token before any merge is tried
     as_strings = bool(model["merges"]) and isinstance(model["merges"][0], str)
     for merge in extension.learned.merges:
         if merge is not None:
@@ -223,6 +250,10 @@ def verify_extension(base, extended, extension: Extension, text: str | Sequence[
     lines = text.split("\n") if isinstance(text, str) else text
     plain = [line for line in lines if line and rule.keeps(line)][:2000]
     plain += [line for line in WIDE_SAMPLE if rule.keeps(line)]
+    if extension.learned.unit == "words":
+        # a BPE that looks whole words up first changes an old word whose merges never reach its own entry:
+        # every old entry's text is checked (one batched call each way)
+        plain += _vocabulary_texts(base, extension.shape.family, rule.keeps)
     before, after = encode_lines(base, plain), encode_lines(extended, plain)
     moved = [line for line, a, b in zip(plain, before, after) if a != b]
     if moved:
@@ -230,6 +261,13 @@ def verify_extension(base, extended, extension: Extension, text: str | Sequence[
                             f"({rule.promise}), e.g. {moved[0][:60]!r}, so nothing was written: "
                             "use --alphabet cyrillic or remove such lines from the corpus")
     return {"checked_plain_lines": len(plain), "old_ids_kept": len(old_vocab)}
+
+
+def _vocabulary_texts(tokenizer, family: str, keeps: Callable[[str], bool]) -> list[str]:
+    """The readable text of every vocabulary entry that the alphabet keeps (special tokens left out)."""
+    specials = set(tokenizer.all_special_tokens) | {t.content for t in tokenizer.added_tokens_decoder.values()}
+    texts = (piece_bytes(p, family).decode("utf-8", errors="ignore") for p in tokenizer.get_vocab() if p not in specials)
+    return [t for t in texts if t.strip() and keeps(t)]
 
 
 def extension_notes(extension: Extension, tokenizer, text: str | int) -> dict[str, Any]:
@@ -263,6 +301,7 @@ def extend_tokenizer(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     read_progress: Callable[[int, int], None] | None = None,
+    unit: str = "subwords",
 ) -> dict[str, Any]:
     """Learn, write atomically, verify, and record the manifest. Returns the headline numbers.
 
@@ -272,13 +311,14 @@ def extend_tokenizer(
     progress(tokens learned, add); read_progress(bytes read, bytes total)."""
     if add < 1:
         raise LepInputError(f"--add must be at least 1 (got {add})")
+    check_unit(unit)
     check_output_free(out, overwrite)
     expand(corpus)  # a missing file fails before the tokenizer loads
     tokenizer = load_tokenizer(base)
     start = time.perf_counter()
     family = TokenizerShape.of(tokenizer_state(tokenizer)).family
     words = count_words(tokenizer, corpus, family, alphabet, read_progress)
-    extension = learn_extension(tokenizer, words.counts, add, alphabet, min_frequency, progress)
+    extension = learn_extension(tokenizer, words.counts, add, alphabet, min_frequency, progress, unit)
     with atomic_dir(out, overwrite) as tmp:
         extended = build_extended_tokenizer(tokenizer, extension, tmp)
         checks = verify_extension(tokenizer, extended, extension, words.kept_lines, alphabet)
@@ -302,7 +342,7 @@ def extend_tokenizer(
             kind="tokenizer",
             inputs={"base": describe_input(base), "corpus": [describe_input(c) for c in corpus]},
             params={"operation": "extend", "add": add, "alphabet": alphabet, "min_frequency": min_frequency,
-                    "family": extension.shape.family},
+                    "tokens": unit, "family": extension.shape.family},
             metrics=metrics,
         )
     return {"out": str(Path(out).resolve()), **metrics}

@@ -12,7 +12,7 @@ from lep_core.embeddings.init import HeadMethod, InitMethod, init_model
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.analysis import compare
 from lep_core.tokenizer.extend import build_extended_tokenizer, extend_tokenizer, learn_extension
-from lep_core.tokenizer.learn import ALPHABETS
+from lep_core.tokenizer.learn import ALPHABETS, UNITS
 from lep_core.tokenizer.train import ALGORITHMS, train_tokenizer
 from lep_core.tokenizer.word_counts import count_words
 from lep_core.workspace.store import list_artifacts, read_manifest
@@ -32,6 +32,8 @@ from lep_studio.widgets import (
 
 HELDOUT = ASSETS / "heldout_ru.txt"
 SAMPLE_ROWS = 40
+# whole words keep bits-per-char on the demo model; sub-word pieces cost 20 % more (issue 14, README)
+DEFAULT_UNIT, DEFAULT_ADD = "words", 4000
 COMPARE_COLUMNS = ["tokenizer", "vocab", "tokens", "chars/token", "× first", "round-trip errors"]
 SAMPLE_COLUMNS = ["id", "text", "count in corpus"]
 NO_LIKE = "(none: byte-level BPE with ChatML specials)"
@@ -71,7 +73,8 @@ def extension_numbers(add: object, min_freq: object) -> tuple[int, int]:
     return number(add, "new tokens", minimum=1), number(min_freq, "min count", minimum=1)
 
 
-def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, progress=gr.Progress()):
+def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int, unit: str = "words",
+            progress=gr.Progress()):
     """Learn the extension in memory and show what Create would write; nothing touches the disk."""
     if not base:
         raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
@@ -79,7 +82,7 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
     progress(0, desc="reading corpus")
     tok = cached_tokenizer(base)
     words = count_words(tok, corpus, None, alphabet, _bar(progress, "reading corpus"))
-    ext = learn_extension(tok, words.counts, add, alphabet, min_freq, _bar(progress, "learning merges"))
+    ext = learn_extension(tok, words.counts, add, alphabet, min_freq, _bar(progress, "learning tokens"), unit)
     progress(0.95, desc="building the extended tokenizer")
     new = build_extended_tokenizer(tok, ext)
     table = _heldout_rows({"before": tok, "after": new})
@@ -119,14 +122,16 @@ def build(ctx: AppContext) -> None:
                                              file_count="multiple", file_types=[".txt", ".jsonl", ".parquet"],
                                              elem_id="ext-upload")
                     with gr.Row():
-                        add = gr.Number(3000, precision=0, minimum=1, label=L("vocabulary.new_tokens"), elem_id="ext-add", min_width=110,
+                        add = gr.Number(DEFAULT_ADD, precision=0, minimum=1, label=L("vocabulary.new_tokens"), elem_id="ext-add", min_width=110,
                                         info=L("vocabulary.how_many_to_add"))
                         min_freq = gr.Number(2, precision=0, minimum=1, label=L("vocabulary.min_count"), min_width=100,
                                              info=L("vocabulary.a_new_token_must"))
                         alphabet = gr.Radio(list(ALPHABETS), value="cyrillic", label=L("vocabulary.alphabet"), min_width=170, scale=2,
                                             info=L("vocabulary.cyrillic_only_russian_letters"))
+                    unit = gr.Radio(list(UNITS), value=DEFAULT_UNIT, label=L("vocabulary.tokens"), elem_id="ext-unit",
+                                    info=L("vocabulary.tokens_info"))
                     with gr.Row():
-                        name = gr.Textbox(suggest(base0, 3000), label=L("vocabulary.output_name_workspace_tokenizers"),
+                        name = gr.Textbox(suggest(base0, DEFAULT_ADD), label=L("vocabulary.output_name_workspace_tokenizers"),
                                           elem_id="ext-name", scale=3)
                         overwrite = gr.Checkbox(label=L("vocabulary.overwrite"), value=False, scale=1, min_width=100,
                                                 info=L("vocabulary.replace_a_folder_of"))
@@ -202,7 +207,7 @@ def build(ctx: AppContext) -> None:
                 workspace_table(ctx, "tokenizer"), workspace_table(ctx, "model"))
 
     @guarded
-    def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, name_v, overwrite_v, progress=gr.Progress()):
+    def create(base_v, corpus_v, add_v, alphabet_v, min_freq_v, unit_v, name_v, overwrite_v, progress=gr.Progress()):
         if not base_v:
             raise LepInputError(t("vocabulary.msg.pick_a_base_tokenizer"))
         add_n, min_n = extension_numbers(add_v, min_freq_v)
@@ -210,8 +215,8 @@ def build(ctx: AppContext) -> None:
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
         progress(0, desc="reading corpus")
         r = extend_tokenizer(base_v, paths, add_n, out, alphabet_v, min_n,
-                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning merges"),
-                             read_progress=_bar(progress, "reading corpus"))
+                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning tokens"),
+                             read_progress=_bar(progress, "reading corpus"), unit=unit_v)
         status = (f"Created **tokenizers/{out.name}** from a {r['corpus_bytes'] / 2**20:,.1f} MB corpus: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
                   f"round-trip errors {r['roundtrip_errors']}"
@@ -264,12 +269,12 @@ def build(ctx: AppContext) -> None:
 
     upload.upload(uploaded, [upload, corpus, r_corpus], [corpus, r_corpus])
     @guarded
-    def preview_clicked(base_v, corpus_v, add_v, alphabet_v, min_freq_v, progress=gr.Progress()):
-        return preview(base_v, text_files(ctx, corpus_v), add_v, alphabet_v, min_freq_v, progress)
+    def preview_clicked(base_v, corpus_v, add_v, alphabet_v, min_freq_v, unit_v, progress=gr.Progress()):
+        return preview(base_v, text_files(ctx, corpus_v), add_v, alphabet_v, min_freq_v, unit_v, progress)
 
-    preview_btn.click(preview_clicked, [base, corpus, add, alphabet, min_freq], [ext_status, ext_compare, ext_samples],
+    preview_btn.click(preview_clicked, [base, corpus, add, alphabet, min_freq, unit], [ext_status, ext_compare, ext_samples],
                       show_progress_on=ext_status)
-    create_btn.click(create, [base, corpus, add, alphabet, min_freq, name, overwrite], [ext_status, *listed],
+    create_btn.click(create, [base, corpus, add, alphabet, min_freq, unit, name, overwrite], [ext_status, *listed],
                      show_progress_on=ext_status)
     r_btn.click(replace, [r_corpus, r_size, r_algo, r_like, r_name, r_overwrite], [r_status, r_compare, *listed],
                 show_progress_on=r_status)

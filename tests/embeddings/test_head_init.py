@@ -100,3 +100,18 @@ def test_unknown_head_method_is_named(extended, tiny_llama, tmp_path):
 def test_method_names_are_enums_for_cli_and_app():
     assert {m.value for m in InitMethod} >= {"mean", "norm_mean", "weighted_mean", "mean_resize", "random"}
     assert {m.value for m in HeadMethod} == {"same", "mean", "norm_mean", "first", "last", "fitted"}
+
+
+def test_the_head_is_fitted_on_text_from_the_whole_corpus_not_its_first_files(byte_bpe_tokenizer, ru_corpus):
+    """A corpus longer than the fit reads is read in slices spread over it: the last file's words are seen."""
+    from lep_core.corpus.reading import read_corpus
+    from lep_core.embeddings.head_fit import HeadFitOptions, corpus_blocks, spread_pieces
+
+    text = read_corpus(ru_corpus)
+    last = ru_corpus[-1].read_text(encoding="utf-8")
+    options = HeadFitOptions(max_tokens=4000, block=128)
+    pieces = spread_pieces(text, options.max_tokens * 8)
+    assert len(pieces) == 16 and all(p in text for p in pieces) and any(p[:200] in last for p in pieces)
+    blocks = corpus_blocks(load_tokenizer(byte_bpe_tokenizer), text, options)
+    assert blocks.shape[1] == 128 and blocks.shape[0] == 4000 // 128  # SmolLM2 starts a block with no BOS
+    assert spread_pieces("short text", 100) == ["short text"]

@@ -9,8 +9,9 @@ import pytest
 FAMILIES = ("tiny_llama", "tiny_mistral", "tiny_qwen2")  # byte-level BPE tied, Metaspace BPE untied, padded untied
 
 
-def adapt(ws: Path, model: Path, corpus: list[Path], add: int = 60) -> Path:
-    """A workspace with the model extended by `add` Russian tokens and propagated onto itself: adapted/<name>."""
+def adapt(ws: Path, model: Path, corpus: list[Path], add: int = 60, tokens: str = "subwords") -> Path:
+    """A workspace with the model extended by `add` Russian tokens (`tokens`: subwords or whole words) and
+    propagated onto itself: adapted/<name>, or adapted/<name>-words."""
     from lep_core.embeddings.init import init_model
     from lep_core.propagation.options import PropagateOptions
     from lep_core.propagation.propagate import propagate
@@ -22,11 +23,11 @@ def adapt(ws: Path, model: Path, corpus: list[Path], add: int = 60) -> Path:
         import shutil
 
         shutil.copytree(model, base)
-    extend_tokenizer(str(base), [str(c) for c in corpus], add, ws / "tokenizers" / f"{name}-ru", "cyrillic", 2)
-    init_model(str(base), str(ws / "tokenizers" / f"{name}-ru"), ws / "models" / f"{name}-ru")
-    out = ws / "adapted" / f"{name}-ru"
-    propagate(PropagateOptions(base=str(base), instruct=[str(base)], adapted=str(ws / "models" / f"{name}-ru"),
-                               out=str(out)))
+    new = f"{name}-ru" + ("-words" if tokens == "words" else "")
+    extend_tokenizer(str(base), [str(c) for c in corpus], add, ws / "tokenizers" / new, "cyrillic", 2, unit=tokens)
+    init_model(str(base), str(ws / "tokenizers" / new), ws / "models" / new)
+    out = ws / "adapted" / new
+    propagate(PropagateOptions(base=str(base), instruct=[str(base)], adapted=str(ws / "models" / new), out=str(out)))
     return out
 
 

@@ -96,3 +96,24 @@ def test_demo_adapted_model_runs_in_llama_cpp(demo_model, ru_corpus, heldout_ru,
     assert found["tokens"]["identical"] == found["tokens"]["lines"], found["tokens"]["first_mismatch"]
     assert found["greedy_equal"], (found["greedy_hf"], found["greedy_llama_cpp"])
     assert found["stepwise"]["same"] == 32, found["stepwise"]
+
+
+def test_whole_word_tokens_are_written_and_the_export_says_how_llama_cpp_reads_them(tiny_llama, export_ws, ru_corpus):
+    """`--tokens words` looks whole words up before merging (tokenizers' ignore_merges); llama.cpp does that only
+    for Llama 3's pre-tokenizer, so SmolLM2's reads prompts with the old pieces. The export says so, in its result
+    and the model card; decoding the whole-word ids gives the same text in llama.cpp as in transformers."""
+    from llama_cpp import Llama
+
+    from lep_core.export.gguf_export import export_gguf
+    from lep_core.export.options import ExportOptions
+    from lep_core.sources.loading import load_tokenizer
+
+    folder = adapt(export_ws, tiny_llama, ru_corpus, add=40, tokens="words")
+    out = export_ws / "exports" / f"{folder.name}-f16.gguf"
+    result = export_gguf(ExportOptions(model=str(folder), out=str(out), type="f16"))
+    assert result["pre_tokenizer"] == "smollm" and "reads prompts with the old pieces" in result["note"]
+    assert "reads prompts with the old pieces" in (folder / "README.md").read_text(encoding="utf-8")
+    tok = load_tokenizer(folder)
+    new_ids = list(range(49152, 49152 + 40))
+    llm = Llama(model_path=str(out), vocab_only=True, verbose=False)
+    assert llm.detokenize(new_ids).decode("utf-8") == tok.decode(new_ids)

@@ -136,7 +136,7 @@ def test_failed_step_is_recorded(tmp_path, tiny_llama, corpus):
 def test_check_reports_every_problem(tmp_path):
     bad = parse_recipe("""name: bad
 steps:
-  - extend: {base: models/nope, corpus: [nowhere.txt], add: -3, out: tokenizers/t, alphabett: x}
+  - extend: {base: models/nope, corpus: [nowhere.txt], add: -3, out: tokenizers/t, alphabett: x, tokens: letters}
   - init: {model: org/name, tokenizer: tokenizers/t, out: /etc/m, method: meen}
   - train: {model: models/m, corpus: [assets/corpus], out: runs/r, lr: fast}
   - propagate: {base: org/name, instruct: [org/name], adapted: runs/r/final, out: tokenizers/t, mode: nope}
@@ -144,6 +144,7 @@ steps:
     problems = check_recipe(bad, tmp_path)
     text = "\n".join(problems)
     for expected in ("step 1 (extend): unknown setting alphabett", "step 1 (extend): add must be a whole number",
+                     "step 1 (extend): tokens must be one of subwords, words (got 'letters')",
                      "step 1 (extend): base models/nope not found", "step 1 (extend): corpus nowhere.txt not found",
                      "step 2 (init): method must be one of", "step 2 (init): out /etc/m is outside the workspace",
                      "step 3 (train): lr must be a number", "step 3 (train): model models/m not found",

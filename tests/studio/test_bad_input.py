@@ -103,7 +103,7 @@ def test_tokenizers_analyse(app, monkeypatch, picked, text, expect):
 
 # ---- 2 · Vocabulary -------------------------------------------------------------------------------------------
 def extend_args(ctx, **change):
-    args = {"base": model(ctx), "corpus": corpus(ctx), "add": 20, "alphabet": "cyrillic", "min_freq": 2}
+    args = {"base": model(ctx), "corpus": corpus(ctx), "add": 20, "alphabet": "cyrillic", "min_freq": 2, "unit": "words"}
     return {**args, **change}
 
 
@@ -115,11 +115,12 @@ def extend_args(ctx, **change):
     ({"add": None}, "new tokens|add"), ({"add": 0}, "new tokens|add|at least"), ({"add": -5}, "new tokens|add|at least"),
     ({"add": "many"}, "new tokens|add|number"),
     ({"min_freq": -1}, "min|count|frequency"), ({"min_freq": None}, "min|count|frequency"),
-    ({"alphabet": "klingon"}, "alphabet"),
+    ({"alphabet": "klingon"}, "alphabet"), ({"unit": "letters"}, "token unit.*subwords, words"),
 ])
 def test_vocabulary_preview(app, monkeypatch, change, expect):
     a = extend_args(app[0], **change)
-    check(app, monkeypatch, "ext-preview", [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"]], expect)
+    check(app, monkeypatch, "ext-preview", [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"], a["unit"]],
+          expect)
 
 
 @pytest.mark.parametrize("change, expect", [
@@ -131,7 +132,7 @@ def test_vocabulary_create(app, monkeypatch, change, expect):
     (ctx.workspace / "tokenizers" / "taken").mkdir(exist_ok=True)
     a = {**extend_args(ctx), "name": "fresh", "overwrite": False, **change}
     check(app, monkeypatch, "ext-create",
-          [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"], a["name"], a["overwrite"]], expect)
+          [a["base"], a["corpus"], a["add"], a["alphabet"], a["min_freq"], a["unit"], a["name"], a["overwrite"]], expect)
 
 
 @pytest.mark.parametrize("change, expect", [
