@@ -29,7 +29,7 @@ def test_lineage_has_every_step_with_its_parameters(clicked):
     steps = {s.kind: s.args for s in found.recipe.steps}
     assert list(steps) == ["extend", "init", "train", "propagate"]
     assert steps["extend"] == {"base": "models/base", "corpus": ["corpora/ru.txt"], "add": 40, "alphabet": "cyrillic",
-                               "min_frequency": 3, "out": "tokenizers/tok-ru"}
+                               "min_frequency": 3, "tokens": "subwords", "out": "tokenizers/tok-ru"}
     assert steps["init"] == {"model": "models/base", "tokenizer": "tokenizers/tok-ru", "method": "weighted_mean", "seed": 3,
                              "out": "models/init-ru"}
     assert steps["train"]["model"] == "models/init-ru" and steps["train"]["out"] == "runs/run-ru"
