@@ -287,13 +287,12 @@ def learn_words(
     A listed word is read as one token before any merge (tokenizers' BPE `ignore_merges`; a Unigram piece
     scored above its old segmentation), so no sub-word pieces come with it; a word not listed keeps its old
     spelling. Words longer than MAX_WORD_SYMBOLS are left out (a line without spaces is no word)."""
-    text_of = token_filter(alphabet, family)
-    rule = ALPHABET_RULES[alphabet]
+    text_of = token_filter(alphabet, family)  # admits no word the alphabet promises to keep
     word_counts = text if isinstance(text, Counter) else split_words(tokenizer_backend, text, family)
     model = tokenizer_backend.model
     candidates = []
     for order, (word, count) in enumerate(word_counts.items()):
-        if count < min_frequency or word in existing or len(word) > MAX_WORD_SYMBOLS or rule.keeps(_readable(word, family)):
+        if count < min_frequency or word in existing or len(word) > MAX_WORD_SYMBOLS:
             continue
         readable = text_of(word)
         if readable is None:
