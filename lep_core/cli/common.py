@@ -56,3 +56,18 @@ def given_options(args: argparse.Namespace, options: type) -> dict[str, Any]:
     """The options the user actually passed (the rest keep the dataclass defaults)."""
     names = {f.name for f in dataclasses.fields(options)}
     return {k: v for k, v in vars(args).items() if k in names}
+
+
+def note_normalisation(changes) -> None:
+    """One note on stderr when reading rewrote text into the one form (lep_core.corpus.text.TextChanges):
+    stdout stays one JSON object with --json."""
+    import sys
+
+    if changes:
+        print(f"lep: note: {changes.line()}", file=sys.stderr)
+
+
+def with_normalisation(result: dict[str, Any], changes) -> dict[str, Any]:
+    """`result` plus what reading rewrote under "normalised" (its counts), with `note_normalisation`."""
+    note_normalisation(changes)
+    return {**result, "normalised": changes.as_dict()}

@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from lep_core.corpus.text import count_chars, normalize
 from lep_core.tokenizer.plain_text import encode_plain
 
 _WORD = re.compile(r"\w+")
@@ -70,14 +71,20 @@ def encode_in_context(tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 
 def text_stats(tokenizer, text: str) -> TokenizerStats:
-    """Stats of design §3; round trip is checked line by line (decode(encode(line)) == line)."""
+    """Stats of design §3 on `text` as the readers give it (lep_core.corpus.text: NFC, LF line ends).
+
+    chars: `count_chars` of the whole text, newlines included; tokens: the ids of the whole text, encoded as
+    `lep eval` encodes a held-out text (encode_plain: special-token strings as text, nothing added), so the two
+    commands give one chars/token for one file. Round trip is checked line by line (decode(encode(line)) ==
+    line, non-empty lines), so an error names a line. Text not yet in the one form is put in it first."""
+    text = normalize(text)
     lines = [line for line in text.split("\n") if line]
+    tokens = len(encode_plain(tokenizer, [text])[0]) if text else 0
     ids = encode_lines(tokenizer, lines)
     decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
-    tokens = sum(len(x) for x in ids)
     words = len(_WORD.findall(text))
     unk_id = getattr(tokenizer, "unk_token_id", None)
-    chars = sum(len(line) for line in lines)
+    chars = count_chars(text)
     return TokenizerStats(
         chars=chars,
         tokens=tokens,
