@@ -26,6 +26,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """A TCP port for `lep app --port`: 1 to 65535 (argparse turns the error into one line)."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
+    return value
+
+
 def add_option_flags(parser: argparse.ArgumentParser, options: type, *, lists: tuple[str, ...] = (),
                      skip: tuple[str, ...] = ()) -> None:
     """One flag per field of an options dataclass, help and choices taken from the field, so they live in one place.

@@ -116,6 +116,11 @@ def _read_jsonl(path: Path, changes: TextChanges | None = None) -> str:
     return "\n".join(record_text(path, number, record, changes) for number, record in jsonl_records(path, changes))
 
 
+def not_parquet(path: Path, exc: BaseException) -> str:
+    """The one line for a .parquet file pyarrow cannot open."""
+    return f"{path} is not a readable .parquet file ({type(exc).__name__}): pass a parquet file with a \"text\" column"
+
+
 def parquet_texts(rows: list, changes: TextChanges | None = None) -> Iterator[str]:
     """The string values of a .parquet "text" column, normalized (other values are skipped)."""
     return (normalize(t, changes) for t in rows if isinstance(t, str))
@@ -127,8 +132,7 @@ def _read_parquet(path: Path, changes: TextChanges | None = None) -> str:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for a file that is not parquet
-        raise LepInputError(f"{path} is not a readable .parquet file ({type(exc).__name__}): "
-                            "pass a parquet file with a \"text\" column") from None
+        raise LepInputError(not_parquet(path, exc)) from None
     if "text" not in table.column_names:
         raise LepInputError(f"{path} has no \"text\" column (columns: {', '.join(table.column_names)})")
     return "\n".join(parquet_texts(table.column("text").to_pylist(), changes))

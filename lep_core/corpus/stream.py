@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from lep_core.corpus.reading import decode_text, expand, json_record, parquet_texts, record_text
+from lep_core.corpus.reading import decode_text, expand, json_record, not_parquet, parquet_texts, record_text
 from lep_core.corpus.text import TextChanges, normalize
 from lep_core.errors import LepInputError
 
@@ -107,7 +107,10 @@ def _jsonl_texts(path: Path, meter: _Meter, piece_bytes: int, changes: TextChang
 def _parquet_texts(path: Path, meter: _Meter, changes: TextChanges | None, rows: int = 4096) -> Iterator[str]:
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path)
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for a file that is not parquet
+        raise LepInputError(not_parquet(path, exc)) from None
     names = file.schema_arrow.names
     if "text" not in names:
         raise LepInputError(f"{path} has no \"text\" column (columns: {', '.join(names)})")

@@ -252,8 +252,8 @@ def build(ctx: AppContext) -> None:
             text = read_corpus(text_files(ctx, text_path, "text"), changes=changes) if text_path else ""
             if not text:
                 raise LepInputError(t("compare.msg.no_text_chosen_pick"))
-        except LepInputError as exc:
-            gr.Warning(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one readable line, never a bare Gradio error
+            gr.Warning(message(exc))
             return gr.skip(), gr.skip()
         if changes:  # the figures are of the normalised text, as `lep eval` gives them: say what changed
             gr.Info(normalised_line(changes))

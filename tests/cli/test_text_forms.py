@@ -117,3 +117,22 @@ def test_the_tokenizers_tab_counts_one_text_alike(texts, tiny_llama, tmp_path):
             assert "normalised" not in status
         else:
             assert status.count("Text normalised:") == 1 and expected in status, status
+
+
+def test_suite_items_are_read_in_nfc_but_file_names_as_written(tmp_path):
+    """Every string of a suite item is composed (and counted); a bpc item's file name is not: on disk it may be
+    NFD (macOS), and composing it would name another file."""
+    from lep_core.evaluation.suite.items import read_task
+
+    nfd_name = unicodedata.normalize("NFD", "ёлка.txt")
+    (tmp_path / nfd_name).write_text(unicodedata.normalize("NFD", "Йод и ёж.\n"), encoding="utf-8")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"sentence_good": unicodedata.normalize("NFD", "Я пойду."),
+                                 "sentence_bad": unicodedata.normalize("NFD", "Я пойдёт.")}) + "\n", encoding="utf-8")
+    task = read_task(pairs, "")
+    assert task.items[0]["sentence_good"] == "Я пойду." and task.items[0]["sentence_bad"] == "Я пойдёт."
+    assert task.normalised.nfc == 3
+    bpc = tmp_path / "bpc.jsonl"
+    bpc.write_text(json.dumps({"kind": "bpc", "file": nfd_name}) + "\n", encoding="utf-8")
+    task = read_task(bpc, "")
+    assert task.items[0]["text"] == "Йод и ёж.\n" and task.normalised.nfc == 2

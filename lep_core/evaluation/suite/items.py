@@ -83,9 +83,10 @@ def check_item(item: Any, kind: Kind | None, where: str, folder: Path,
                changes: TextChanges | None = None) -> tuple[Kind, dict[str, Any]]:
     """The item's kind and its normalised fields (strings in NFC, counted in `changes`); raises LepInputError
     naming `where` (file:line)."""
-    item = normalize_json(item, changes)
     if not isinstance(item, dict):
         raise LepInputError(f"{where}: each line must be a JSON object")
+    # every string in NFC, but a file name as written: a name on disk may well be NFD (macOS)
+    item = {k: v if k == "file" else normalize_json(v, changes) for k, v in item.items()}
     found = _kind_of(item, where)
     if kind is not None and found != kind:
         raise LepInputError(f"{where}: a {found.value} item in a {kind.value} file: one kind per file")
