@@ -90,7 +90,7 @@ def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = Fa
     try:
         tok = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **source.kwargs())
     except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc)}: check or "
+        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc).rstrip('.')}: check or "
                             "re-download its tokenizer files") from exc
     except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
         if not source.gguf_file:
@@ -126,7 +126,7 @@ def load_model(
             **extra,
         )
     except (OSError, ValueError, SafetensorError) as exc:  # missing/garbled config.json or weights, unknown type
-        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc)}: check its config.json "
+        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc).rstrip('.')}: check its config.json "
                             "and weights (re-download or re-save the model)") from exc
     except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
         if not source.gguf_file:

@@ -75,24 +75,30 @@ def text_stats(tokenizer, text: str) -> TokenizerStats:
 
     chars: `count_chars` of the whole text, newlines included; tokens: the ids of the whole text, encoded as
     `lep eval` encodes a held-out text (encode_plain: special-token strings as text, nothing added), so the two
-    commands give one chars/token for one file. Round trip is checked line by line (decode(encode(line)) ==
-    line, non-empty lines), so an error names a line. Text not yet in the one form is put in it first."""
+    commands give one chars/token for one file. Round trip: when the whole text decodes back to itself there is
+    no error; otherwise each non-empty line is encoded and decoded on its own and the lines that do not come
+    back are counted (and their unknown tokens), so an error names a line. Text not yet in the one form is put
+    in it first."""
     text = normalize(text)
-    lines = [line for line in text.split("\n") if line]
-    tokens = len(encode_plain(tokenizer, [text])[0]) if text else 0
-    ids = encode_lines(tokenizer, lines)
-    decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
-    words = len(_WORD.findall(text))
+    whole = encode_plain(tokenizer, [text])[0] if text else []
     unk_id = getattr(tokenizer, "unk_token_id", None)
-    chars = count_chars(text)
+    if _backend(tokenizer).decode(whole, skip_special_tokens=False) == text:
+        errors, unknown = 0, whole.count(unk_id) if unk_id is not None else 0
+    else:
+        lines = [line for line in text.split("\n") if line]
+        ids = encode_lines(tokenizer, lines)
+        decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
+        errors = sum(1 for a, b in zip(lines, decoded) if a != b)
+        unknown = sum(x.count(unk_id) for x in ids) if unk_id is not None else 0
+    tokens, words, chars = len(whole), len(_WORD.findall(text)), count_chars(text)
     return TokenizerStats(
         chars=chars,
         tokens=tokens,
         words=words,
         chars_per_token=chars / tokens if tokens else 0.0,
         tokens_per_word=tokens / words if words else 0.0,
-        roundtrip_errors=sum(1 for a, b in zip(lines, decoded) if a != b),
-        unknown_tokens=sum(x.count(unk_id) for x in ids) if unk_id is not None else 0,
+        roundtrip_errors=errors,
+        unknown_tokens=unknown,
     )
 
 

@@ -90,3 +90,25 @@ def test_text_already_in_form_is_returned_unchanged(text):
     changes = TextChanges()
     assert normalize(text, changes) is text or normalize(text, changes) == text
     assert not changes
+
+
+def test_prompt_and_chat_files_are_read_in_the_one_form(tmp_path):
+    """Calibration prompts, the adaptation bench's prompts and chat data: BOM dropped, strings composed."""
+    from lep_core.calibration.prompts import load_prompts
+    from lep_core.evaluation.adaptation import read_prompts
+    from lep_core.training.chat import read_conversations
+
+    nfd = unicodedata.normalize("NFD", "Как пройти к ёлке?")
+    txt = tmp_path / "p.txt"
+    txt.write_bytes(b"\xef\xbb\xbf" + (nfd + "\r\n").encode())
+    assert load_prompts(txt) == [[{"role": "user", "content": "Как пройти к ёлке?"}]]
+    assert read_prompts(txt) == ["Как пройти к ёлке?"]
+    listed = tmp_path / "p.json"
+    listed.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"lang": "ru", "prompt": nfd}]).encode())
+    assert read_prompts(listed) == ["Как пройти к ёлке?"]
+    chat = tmp_path / "c.jsonl"
+    chat.write_text(json.dumps({"messages": [{"role": "user", "content": nfd},
+                                             {"role": "assistant", "content": unicodedata.normalize("NFD", "Йод")}]})
+                    + "\n", encoding="utf-8")
+    (conversation,) = read_conversations([chat])
+    assert [m["content"] for m in conversation["messages"]] == ["Как пройти к ёлке?", "Йод"]
