@@ -9,7 +9,7 @@ import importlib
 from pathlib import Path
 
 from lep_core.bench import BENCHES
-from lep_core.cli.common import add_json, positive_int
+from lep_core.cli.common import add_json, note_normalisation, positive_int
 
 
 def register(sub) -> None:
@@ -57,6 +57,12 @@ def _adaptation(args) -> dict:
     with bar(1000, "adaptation") as update:
         result = adaptation.run(args.original, args.adapted, args.text, args.prompts, args.max_new_tokens,
                                 lambda fraction, message: update(int(fraction * 1000), 1000))
+    from lep_core.corpus.text import TextChanges
+
+    changes = TextChanges()
+    for text in result["texts"]:
+        changes.add(TextChanges(**text["normalised"]))
+    note_normalisation(changes)
     if args.save:
         result["saved"] = str(adaptation.save_beside(args.adapted, result))
     return result if args.json else adaptation.tables(result)

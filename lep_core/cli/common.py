@@ -26,6 +26,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """A TCP port for `lep app --port`: 1 to 65535 (argparse turns the error into one line)."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
+    return value
+
+
 def add_option_flags(parser: argparse.ArgumentParser, options: type, *, lists: tuple[str, ...] = (),
                      skip: tuple[str, ...] = ()) -> None:
     """One flag per field of an options dataclass, help and choices taken from the field, so they live in one place.
@@ -56,3 +64,18 @@ def given_options(args: argparse.Namespace, options: type) -> dict[str, Any]:
     """The options the user actually passed (the rest keep the dataclass defaults)."""
     names = {f.name for f in dataclasses.fields(options)}
     return {k: v for k, v in vars(args).items() if k in names}
+
+
+def note_normalisation(changes) -> None:
+    """One note on stderr when reading rewrote text into the one form (lep_core.corpus.text.TextChanges):
+    stdout stays one JSON object with --json."""
+    import sys
+
+    if changes:
+        print(f"lep: note: {changes.line()}", file=sys.stderr)
+
+
+def with_normalisation(result: dict[str, Any], changes) -> dict[str, Any]:
+    """`result` plus what reading rewrote under "normalised" (its counts), with `note_normalisation`."""
+    note_normalisation(changes)
+    return {**result, "normalised": changes.as_dict()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from lep_core.cli.common import add_json, add_overwrite, add_workspace, positive_int
+from lep_core.cli.common import add_json, add_overwrite, add_workspace, note_normalisation, positive_int
 
 
 def register(eval_parser) -> None:
@@ -35,6 +35,7 @@ def run_suite_command(args) -> dict | None:
     job_dir = Path(args.job_dir) if args.job_dir else None
     try:
         tasks = load_suites(args.suite)
+        note_normalisation(suite_normalisation(tasks))
         check_models(args.model)
         out = Path(args.out) if args.out else workspace_root(args.workspace) / "evals" / default_name()
         check_output_free(out, args.overwrite)
@@ -71,6 +72,16 @@ def run_suite_command(args) -> dict | None:
 
     print(markdown(results) + f"\nresults: {out}/results.json")
     return None
+
+
+def suite_normalisation(tasks):
+    """What reading rewrote over all tasks (lep_core.corpus.text.TextChanges); results.json has it per task."""
+    from lep_core.corpus.text import TextChanges
+
+    changes = TextChanges()
+    for task in tasks:
+        changes.add(task.normalised)
+    return changes
 
 
 def _interrupt(signum, frame) -> None:

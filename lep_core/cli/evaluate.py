@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lep_core.cli import eval_suite
-from lep_core.cli.common import add_json, positive_int
+from lep_core.cli.common import add_json, positive_int, with_normalisation
 
 
 def register(sub) -> None:
@@ -32,15 +32,17 @@ def register(sub) -> None:
 
 def run_eval(args) -> dict:
     from lep_core.corpus.reading import read_corpus
+    from lep_core.corpus.text import TextChanges
     from lep_core.errors import LepInputError
     from lep_core.evaluation.bpc import score_text
     from lep_core.evaluation.models import ModelCache
 
     if not args.model or not args.text:
         raise LepInputError("lep eval needs --model and --text (or `lep eval suite --model ...`)")
-    text = read_corpus(args.text)
+    changes = TextChanges()
+    text = read_corpus(args.text, changes=changes)
     model, tokenizer = ModelCache(capacity=1).get(args.model)
-    return score_text(model, tokenizer, text, window=args.window).as_dict()
+    return with_normalisation(score_text(model, tokenizer, text, window=args.window).as_dict(), changes)
 
 
 def run_compare(args) -> dict:

@@ -6,7 +6,7 @@ hash of the corpus content (each file's hash, in reading order), the tokenizer (
 READING_RULE, the version of the text -> ids rule below; change any and it is a different entry.
 
 The rule is the one `lep train` always used (lep_core.tokenizer.plain_text): the corpus text as
-`read_corpus` gives it, cut into lines (``splitlines(keepends=True)``), each line encoded with
+`read_corpus` gives it (LF line ends, NFC: lep_core.corpus.text), cut into lines (``splitlines(keepends=True)``), each line encoded with
 `encode_plain`, the ids concatenated. The entry is written to a temporary folder and renamed into place,
 so it is whole or absent; a lock file makes concurrent processes (data parallel ranks, two runs) build it
 once and the others wait and reuse it. Reading is streamed (lep_core.corpus.stream): memory stays at one
@@ -32,7 +32,7 @@ from lep_core.corpus.reading import expand
 from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
 from lep_core.workspace.store import file_hash, workspace_root
 
-READING_RULE = "plain-text lines v1"  # bump when the text -> ids rule changes: old entries are then not reused
+READING_RULE = "plain-text lines v2 (LF, NFC)"  # bump when the text -> ids rule changes: old entries are not reused
 ENCODE_BATCH = 2048  # lines per encode_batch call (the tokenizers library runs a batch in parallel)
 TOKENS, META = "tokens.bin", "meta.json"
 CACHE_ENV = "LEP_TOKEN_CACHE"  # a folder for the cache instead of <workspace>/cache/tokens (e.g. a fast disk)
@@ -100,16 +100,19 @@ def tokenize_to_file(tokenizer, paths: Iterable[str | os.PathLike], out: Path,
                      piece_bytes: int = PIECE_BYTES) -> dict[str, Any]:
     """Stream the corpus, encode it line by line (the rule above) and append the ids to `out`.
 
-    Returns the facts for meta.json: dtype, tokens, chars, bytes, special-token strings read as text.
+    Returns the facts for meta.json: dtype, tokens, chars, bytes, special-token strings read as text, what
+    normalization rewrote (lep_core.corpus.text.TextChanges).
     Raises LepInputError for unreadable or empty corpora (lep_core.corpus.stream)."""
+    from lep_core.corpus.text import TextChanges
     from lep_core.tokenizer.plain_text import encode_plain, special_strings
 
     files = expand(paths)
     dtype = token_dtype(_vocab_size(tokenizer))
     specials = special_strings(tokenizer)
     n_tokens = n_chars = n_specials = 0
+    changes = TextChanges()
     with open(out, "wb") as f:
-        for piece in stream_corpus(files, progress, piece_bytes):
+        for piece in stream_corpus(files, progress, piece_bytes, changes):
             lines = piece.splitlines(keepends=True)  # pieces end at line ends: the lines of the whole text
             for start in range(0, len(lines), ENCODE_BATCH):
                 encoded = encode_plain(tokenizer, lines[start:start + ENCODE_BATCH])
@@ -120,7 +123,7 @@ def tokenize_to_file(tokenizer, paths: Iterable[str | os.PathLike], out: Path,
             n_chars += len(piece)
             n_specials += sum(piece.count(s) for s in specials if s in piece)
     return {"dtype": dtype.name, "tokens": n_tokens, "chars": n_chars, "bytes": corpus_bytes(files),
-            "special_strings_as_text": n_specials}
+            "special_strings_as_text": n_specials, "normalised": changes.as_dict()}
 
 
 def _open(folder: Path, reused: bool) -> CachedTokens:

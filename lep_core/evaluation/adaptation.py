@@ -51,7 +51,10 @@ def read_prompts(path: str | Path | None, lang: str = "ru") -> list[str]:
     path = Path(path) if path else DEFAULT_PROMPTS
     if not path.is_file():
         raise LepInputError(f"prompt file {path} does not exist: pass --prompts with a JSON list or a text file")
-    raw = path.read_text(encoding="utf-8")
+    from lep_core.corpus.reading import read_decoded
+    from lep_core.corpus.text import normalize_json
+
+    raw = read_decoded(path)  # BOM dropped; every prompt then in the one text form (lep_core.corpus.text)
     prompts: list[str] = []
     if path.suffix == ".json":
         try:
@@ -65,7 +68,7 @@ def read_prompts(path: str | Path | None, lang: str = "ru") -> list[str]:
                 prompts.append(str(item["prompt"]))
     else:
         prompts = [line.strip() for line in raw.splitlines() if line.strip()]
-    prompts = [p for p in prompts if p.strip()]
+    prompts = [normalize_json(p) for p in prompts if p.strip()]
     if not prompts:
         raise LepInputError(f"{path} holds no prompts{f' in {lang!r}' if path.suffix == '.json' else ''}: "
                             "add at least one prompt")
@@ -173,26 +176,29 @@ def bench_adaptation(original: tuple[Any, Any], adapted: tuple[Any, Any], texts:
     check_pair(orig_model, adapt_model)
     check_tokenizer_fits("original", orig_model, orig_tok)
     check_tokenizer_fits("adapted", adapt_model, adapt_tok)
+    from lep_core.corpus.reading import read_corpus
+    from lep_core.corpus.text import TextChanges, count_chars
+
     files = [Path(t) for t in (texts or DEFAULT_TEXTS)]
     contents = []
     for path in files:
         if not path.is_file():
             raise LepInputError(f"text file {path} does not exist: pass held-out text files with --text")
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            raise LepInputError(f"{path} is empty: pass a file with held-out text")
-        contents.append((path, language_of(text), text))
+        changes = TextChanges()  # read as every command reads text (lep_core.corpus.text): NFC, LF, no BOM
+        text = read_corpus([path], changes=changes)
+        contents.append((path, language_of(text), text, changes))
     prompts = prompts if prompts is not None else read_prompts(None)
     if not prompts:
         raise LepInputError("no prompts: pass --prompts with at least one prompt")
     new_ids = new_vocabulary(adapt_tok, orig_tok)
     result: dict[str, Any] = {"prompts": len(prompts), "max_new_tokens": max_new_tokens,
-                              "texts": [{"file": str(p), "lang": lang, "chars": len(t)} for p, lang, t in contents]}
+                              "texts": [{"file": str(p), "lang": lang, "chars": count_chars(t),
+                                         "normalised": c.as_dict()} for p, lang, t, c in contents]}
     steps = 2 * (len(contents) + 1)
     done = 0
     for role, (model, tok) in (("original", original), ("adapted", adapted)):
         per_file, sums = [], {}
-        for path, lang, text in contents:
+        for path, lang, text, _ in contents:
             tick(done / steps, f"{role}: bits-per-char on {path.name}")
             score = score_text(model, tok, text, measure_speed=False)
             per_file.append({"file": path.name, "lang": lang, "bits_per_char": score.bits_per_char,

@@ -77,10 +77,13 @@ def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
+    """The recipe in a YAML file; a missing, binary or non-UTF-8 file is one line (lep_core.corpus.reading)."""
+    from lep_core.corpus.reading import read_text_file
+
     file = Path(path)
     if not file.is_file():
         raise LepInputError(f"recipe not found: {file}")
-    return parse_recipe(file.read_text(encoding="utf-8"), str(file))
+    return parse_recipe(read_text_file(file, "recipe"), str(file))
 
 
 def _resolve_input(value: Any, workspace: Path) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -36,8 +37,9 @@ class Source:
 
 
 def resolve(src: str | os.PathLike, what: str = "model") -> Source:
-    """Turn a SRC string into a Source, or raise a clear error naming the problem."""
-    text = str(src).strip()
+    """Turn a SRC string into a Source, or raise a clear error naming the problem (a control character in it
+    included: lep_core.fields)."""
+    text = check_field(src, what)
     if not text:
         raise LepInputError(f"no {what} given: pass a folder, a .gguf file or a hub id (org/name)")
     path = Path(text).expanduser()
@@ -68,6 +70,11 @@ def _check_local_weights(source: Source, allow_pickle: bool) -> None:
     raise LepInputError(f"no model weights (*.safetensors) in {folder}: is this a model folder?")
 
 
+def _bad_gguf(source: Source, exc: BaseException) -> str:
+    return (f"cannot read {Path(source.location) / str(source.gguf_file)} as GGUF ({type(exc).__name__}: "
+            f"{first_line(exc)}): the file is damaged or not GGUF; re-download or re-convert it")
+
+
 def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = False):
     """A fast (tokenizers-backed) HF tokenizer for SRC."""
     from transformers import AutoTokenizer
@@ -83,7 +90,12 @@ def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = Fa
     try:
         tok = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **source.kwargs())
     except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc)}") from exc
+        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc).rstrip('.')}: check or "
+                            "re-download its tokenizer files") from exc
+    except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
+        if not source.gguf_file:
+            raise
+        raise LepInputError(_bad_gguf(source, exc)) from exc
     if getattr(tok, "backend_tokenizer", None) is None:
         raise LepInputError(f"{source.location} has only a slow tokenizer; LEP Studio needs a tokenizers-backed one")
     return tok
@@ -99,6 +111,7 @@ def load_model(
 ):
     """A causal LM for SRC; GGUF files are de-quantized and stripped of their quantizer on load."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     source = src if isinstance(src, Source) else resolve(src, "model")
@@ -112,8 +125,13 @@ def load_model(
             **source.kwargs(),
             **extra,
         )
-    except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc)}") from exc
+    except (OSError, ValueError, SafetensorError) as exc:  # missing/garbled config.json or weights, unknown type
+        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc).rstrip('.')}: check its config.json "
+                            "and weights (re-download or re-save the model)") from exc
+    except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
+        if not source.gguf_file:
+            raise
+        raise LepInputError(_bad_gguf(source, exc)) from exc
     if source.gguf_file:
         strip_quantizer(model)
     if device:

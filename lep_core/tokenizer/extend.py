@@ -285,10 +285,12 @@ def extension_notes(extension: Extension, tokenizer, text: str | int) -> dict[st
 
 def corpus_use(words: CorpusWords) -> dict[str, Any]:
     """How much of the corpus went where (the output and the manifest): all of it into the counts; the
-    chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large)."""
+    chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large);
+    what reading rewrote into the one text form (`normalised`, lep_core.corpus.text)."""
     return {"corpus_bytes": words.corpus_bytes, "corpus_chars": words.corpus_chars,
             "distinct_learnable_pretokens": len(words.counts), "count_workers": words.workers,
-            "stats_chars": words.sample_chars, "stats_sampled": words.sampled}
+            "stats_chars": words.sample_chars, "stats_sampled": words.sampled,
+            "normalised": words.normalised.as_dict()}
 
 
 def extend_tokenizer(

@@ -59,6 +59,7 @@ def text_blocks(tokenizer, paths: Iterable[str | os.PathLike], seq_len: int, val
     blocks = pack(entry.tokens, seq_len, val_fraction, seed, start)
     return blocks, {"blocks": len(blocks.train) + len(blocks.val), "sequence_start": start,
                     "special_strings_as_text": entry.meta["special_strings_as_text"],
+                    "normalised": entry.meta.get("normalised"),  # NFC / LF rewrites (lep_core.corpus.text)
                     "corpus_bytes": entry.meta["bytes"], "corpus_tokens": entry.meta["tokens"],
                     "token_cache": {"key": entry.meta["key"], "reused": entry.reused, "path": str(entry.folder)}}
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from lep_core import __version__
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
 
 KINDS = {  # kind -> sub-folder of the workspace
     "tokenizer": "tokenizers",
@@ -47,9 +48,9 @@ def list_artifacts(kind: str, root: str | os.PathLike | None = None) -> list[Pat
 
 
 def inside(path: str | os.PathLike, root: str | os.PathLike) -> Path:
-    """Resolve `path` and refuse it when it escapes `root` (.., symlinks)."""
+    """Resolve `path` and refuse it when it escapes `root` (.., symlinks) or holds a control character."""
     root_r = Path(root).resolve()
-    candidate = Path(path)
+    candidate = Path(check_field(path, "path"))
     if not candidate.is_absolute():
         candidate = root_r / candidate
     resolved = candidate.resolve()

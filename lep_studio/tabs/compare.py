@@ -24,7 +24,7 @@ from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, both, t
 from lep_studio.tabs import compare_adaptation, compare_suite
-from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
+from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, normalised_line, number, text_files
 
 ROLES = ("original", "adapted")
 VOTES = (("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both are bad", "both_bad"))
@@ -245,14 +245,18 @@ def build(ctx: AppContext) -> None:
         import plotly.graph_objects as go
 
         from lep_core.corpus.reading import read_corpus
+        from lep_core.corpus.text import TextChanges
 
+        changes = TextChanges()
         try:
-            text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""
+            text = read_corpus(text_files(ctx, text_path, "text"), changes=changes) if text_path else ""
             if not text:
                 raise LepInputError(t("compare.msg.no_text_chosen_pick"))
-        except LepInputError as exc:
-            gr.Warning(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one readable line, never a bare Gradio error
+            gr.Warning(message(exc))
             return gr.skip(), gr.skip()
+        if changes:  # the figures are of the normalised text, as `lep eval` gives them: say what changed
+            gr.Info(normalised_line(changes))
         rows = []
         for role, src in (("original", orig_src), ("adapted", adapted_src)):
             progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")

@@ -35,7 +35,7 @@ from lep_studio.recipe_view import (
     steps_html,
 )
 from lep_studio.tabs.training import charts
-from lep_studio.widgets import guarded, message
+from lep_studio.widgets import field, guarded, message
 
 
 def demo_intro(recipe: Recipe | None, lang: str = "en") -> str:
@@ -82,6 +82,7 @@ def problems_md(problems: list[str]) -> str:
 
 
 def _read_choice(path: str | None) -> tuple[Recipe, str]:
+    path = field(path, t("start.recipe_file"))
     if not path:
         raise LepInputError(t("start.msg.no_recipe_chosen_pick"))
     file = Path(path)

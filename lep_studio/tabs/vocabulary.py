@@ -23,6 +23,7 @@ from lep_studio.widgets import (
     cached_tokenizer,
     corpus_choices,
     guarded,
+    normalised_line,
     number,
     output_dir,
     save_uploads,
@@ -94,7 +95,8 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
                 new=f"{len(ext.new_tokens):,}", before_vocab=f"{len(tok):,}", after_vocab=f"{len(new):,}",
                 before=f"{before:.2f}", after=f"{after:.2f}", gain=f"{after / before:.2f}")
               + (t("vocabulary.status.dropped", n=len(ext.unproducible)) if ext.unproducible else "")
-              + t("vocabulary.status.nothing_written"))
+              + t("vocabulary.status.nothing_written")
+              + (f" {note}" if (note := normalised_line(words.normalised)) else ""))
     return status, table, samples
 
 
@@ -221,7 +223,7 @@ def build(ctx: AppContext) -> None:
                   f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
                   f"round-trip errors {r['roundtrip_errors']}"
                   + (f"; {r['unproducible_dropped']} tokens dropped (never emitted)" if r["unproducible_dropped"] else "")
-                  + ". Next: **Initialise a model** for it.")
+                  + ". Next: **Initialise a model** for it." + (f" {note}" if (note := normalised_line(r["normalised"])) else ""))
         return status, *lists(str(out))
 
     @guarded

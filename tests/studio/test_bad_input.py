@@ -307,3 +307,73 @@ def test_workspace_refuses_deleting_a_running_run(app, monkeypatch):
             check(app, monkeypatch, elem_id, args, "still running")
     finally:
         shutil.rmtree(run)
+
+
+# ---- Any tab · a NUL byte or a line break in a path or name field (issue 27) ------------------------------------
+# Before: "ValueError: embedded null byte" (the corpus, run, suite, export and workspace fields) or a message with
+# the NUL byte in it. Now: one line naming the field, with the value escaped, or (a field nobody reads as a path)
+# the generic line of `guarded`.
+NUL = "a\x00b"
+NAMED = r"holds a NUL byte at position 2: retype"
+ANY_FIELD = r"a field holds a NUL byte"
+
+
+def _nul_cases():
+    ext = ("base", "corpus", "add", "alphabet", "min_freq", "unit")
+    train = {"model": "M", "corpus": ["C"], "upload": None, "name": "fresh", "steps": 2, "batch": 1, "seq": 16,
+             "lr": 1e-3, "device": "cpu", "precision": "auto", "optimizer": "adamw", "rows": "all", "four_bit": False,
+             "ckpt": False, "warmup": 0, "accum": 1, "eval_every": 0, "save_every": 0, "seed": 0}
+    prop = {"base": "M", "instruct": ["M"], "adapted": "M", "mode": "conversion", "compare": False, "ridge": 0.0,
+            "corpus": None, "name": "fresh", "overwrite": False}
+    calib = {"mode": "self-calibration", "model": "M", "original": "M", "prompts": None, "chat": None, "upload": None,
+             "name": "calib-fresh", "steps": 3, "lr": 1e-3, "batch": 2, "seq": 256, "params": "embeddings", "rank": 8,
+             "max_new": 8, "device": "cpu", "heldout": None, "alpha": 16.0, "mlp": False}
+    extend = {"base": "M", "corpus": ["C"], "add": 20, "alphabet": "cyrillic", "min_freq": 2, "unit": "words"}
+    cases = [
+        ("tok-picked", [[NUL], "Привет", False, False], "tokenizer 'a\\\\x00b' " + NAMED, "change"),
+        ("ext-preview", [{**extend, "base": NUL}[k] for k in ext], "tokenizer .*" + NAMED, "click"),
+        ("ext-preview", [{**extend, "corpus": [NUL]}[k] for k in ext], "corpus .*" + NAMED, "click"),
+        ("ext-create", [*[extend[k] for k in ext], NUL, False], "output name .*" + NAMED, "click"),
+        ("ext-create", [*[extend[k] for k in ext], "bad\nname", False], "output name .*control character", "click"),
+        ("rep-train", [[NUL], 400, "bpe", None, "fresh", False], "corpus .*" + NAMED, "click"),
+        ("rep-train", [["C"], 400, "bpe", NUL, "fresh", False], "tokenizer .*" + NAMED, "click"),
+        ("init-run", ["M", NUL, "mean", "same", None, "fresh", False], "tokenizer .*" + NAMED, "click"),
+        ("init-run", ["M", "M", "mean", "fitted", [NUL], "fresh", False], "corpus .*" + NAMED, "click"),
+        *[("train-start", [{**train, k: v}[f] for f in TRAIN_FIELDS], what + ".*" + NAMED, "click")
+          for k, v, what in (("model", NUL, "model"), ("corpus", [NUL], "corpus"), ("name", NUL, "output name"))],
+        ("train-stop", [NUL], ANY_FIELD, "click"),
+        ("train-resume", [NUL], "path .*" + NAMED, "click"),
+        *[("prop-run", [{**prop, k: v}[f] for f in PROP_FIELDS], what + ".*" + NAMED, "click")
+          for k, v, what in (("base", NUL, "base model"), ("instruct", [NUL], "instruct model"),
+                             ("adapted", NUL, "adapted model"), ("name", NUL, "output name"))],
+        ("prop-run", [{**prop, "mode": "occ_conversion", "corpus": [NUL]}[f] for f in PROP_FIELDS], "corpus .*" + NAMED,
+         "click"),
+        *[("calib-start", [{**calib, k: v}[f] for f in CALIB_FIELDS], what + ".*" + NAMED, "click")
+          for k, v, what in (("model", NUL, "adapted model"), ("original", NUL, "original instruct model"),
+                             ("prompts", NUL, "prompt file"), ("name", NUL, "output name"))],
+        ("calib-start", [{**calib, "mode": "continued tuning", "chat": [NUL]}[f] for f in CALIB_FIELDS],
+         "chat data .*" + NAMED, "click"),
+        ("compare-eval-run", ["M", "M", NUL], "text .*" + NAMED, "click"),
+        ("compare-eval-run", [NUL, NUL, "C"], "original: model .*" + NAMED, "click"),
+        ("compare-suite-run", ["M", None, None, [NUL], None], "suite .*" + NAMED, "click"),
+        ("compare-suite-stop", [NUL, None], ANY_FIELD, "click"),
+        ("exp-run", [NUL, "f16", False], "path .*" + NAMED, "click"),
+        ("start-recipe-check", [NUL], "recipe file .*" + NAMED, "click"),
+        ("start-recipe-run", [NUL], "recipe file .*" + NAMED, "click"),
+        *[(e, [NUL], "path .*" + NAMED, "click") for e in ("ws-open", "ws-export", "ws-delete")],
+        ("ws-confirm-delete", ["all", NUL], "path .*" + NAMED, "click"),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize("elem_id, args, expect, event", _nul_cases(),
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(_nul_cases())])
+def test_nul_byte_in_a_field_is_one_named_line(app, monkeypatch, elem_id, args, expect, event):
+    ctx = app[0]
+
+    def real(value):  # "M" / "C" stand for the workspace's model and corpus file
+        if isinstance(value, list):
+            return [real(v) for v in value]
+        return {"M": model(ctx), "C": corpus(ctx)[0]}.get(value, value) if isinstance(value, str) else value
+
+    check(app, monkeypatch, elem_id, [real(a) for a in args], expect, event=event)
