@@ -1,6 +1,7 @@
 """Writing an artefact: into a temporary sibling, renamed into place only when whole; an old one kept until then.
 
-Every file or folder LEP Studio makes goes through here: `atomic_dir` (a model, a tokenizer, a run's final/, a
+Every artefact LEP Studio makes goes through here (append-only journals and logs aside: metrics.jsonl, votes,
+the answers' journal, job logs, whose readers skip a cut last line): `atomic_dir` (a model, a tokenizer, a run's final/, a
 checkpoint), `atomic_file` (a .gguf, a recipe, a card) and `write_text_atomic`/`write_json_atomic` (small state
 files such as status.json). A reader never sees half an artefact, and a kill at any moment leaves either the
 old artefact or the new one under the name, never a mix and never neither (see `replace_into_place`).
@@ -181,7 +182,8 @@ def replace_into_place(tmp: Path, out: Path) -> None:
             os.replace(old, out)  # the new one could not go in: the old one back under its name
             raise
         chaos("swapped")
-        remove(old)
+        with contextlib.suppress(OSError):  # the new one is in place; an old one that will not go is a leftover
+            remove(old)
     else:
         if tmp.is_dir() and (out.exists() or out.is_symlink()):
             out.unlink()  # a file where a folder goes: replaced only with overwrite (checked by the caller)

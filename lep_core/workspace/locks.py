@@ -110,11 +110,10 @@ def holders(path: str | os.PathLike) -> list[str]:
 
 
 def busy_message(path: str | os.PathLike, write: bool) -> str:
+    """One line: what is busy, the running job(s) holding it (PID and command), what to do."""
     who = holders(path)
     running = "; ".join(who) if who else "another job"
-    verb = "written" if write else "read"
-    return (f"{Path(path)} is in use by a running job ({running}): wait for it to finish or stop it "
-            f"before it is {verb} here")
+    return f"{Path(path)} is in use by a running job ({running}): wait for it to finish, or stop it first"
 
 
 def _acquire(path: Path, write: bool, wait: float, what: str | None) -> int:
