@@ -2,7 +2,7 @@
 
 The pipeline of the demo, on the tiny Mistral (a 600-token SentencePiece-style BPE: fast to load): tokenizer extend -> model init -> train -> propagate -> calibrate ->
 export gguf, in a workspace. Each command is attempted six times on the same output: five attempts die by SIGKILL
-(at a named point of the write path, or after a delay), each later attempt being a rerun without --overwrite (a
+at a named point of the write path (LEP_TEST_KILL_AT, honoured only when set), each later attempt being a rerun without --overwrite (a
 train or calibrate rerun continues with --resume once there is a checkpoint), and the sixth runs to the end.
 After every attempt: every input file is byte-identical, and the output is absent or complete and loadable
 (a run folder: every checkpoint and final/ load); after the last, no leftover of the killed writes remains.
@@ -29,12 +29,14 @@ def _plan(ws: Path, corpus: Path, prompts: Path) -> list[dict]:
     return [
         {"name": "tokenizer extend", "check": "tokenizer", "out": str(tok), "inputs": [str(base), str(corpus)],
          "argv": ["tokenizer", "extend", "--base", str(base), "--corpus", str(corpus), "--add", "40", "--out", str(tok)],
-         "attempts": [{"after_s": 0.4}, {"kill": "tmp-begun"}, {"kill": "text-written#1"}, {"kill": "tmp-written"},
-                      {"kill": "swapped"}, {}]},
+         # the folder made; the base's files in it (it would look like a tokenizer); its manifest; before and after
+         # the rename
+         "attempts": [{"kill": "tmp-begun"}, {"kill": "files-written"}, {"kill": "text-written#1"},
+                      {"kill": "tmp-written"}, {"kill": "swapped"}, {}]},
         {"name": "model init", "check": "model", "out": str(model), "inputs": [str(base), str(tok)],
          "argv": ["model", "init", "--model", str(base), "--tokenizer", str(tok), "--out", str(model)],
-         "attempts": [{"after_s": 0.3}, {"kill": "tmp-begun"}, {"kill": "text-written#1"}, {"kill": "tmp-written"},
-                      {"kill": "swapped"}, {}]},
+         "attempts": [{"kill": "tmp-begun"}, {"kill": "files-written"}, {"kill": "text-written#1"},
+                      {"kill": "tmp-written"}, {"kill": "swapped"}, {}]},  # files-written: weights, no tokenizer yet
         {"name": "train", "check": "run", "out": str(run), "inputs": [str(model), str(corpus)],
          "resume_if": "checkpoints/step-*/meta.json",
          "argv": ["train", "--model", str(model), "--corpus", str(corpus), "--out", str(run), "--steps", "3",
@@ -47,8 +49,8 @@ def _plan(ws: Path, corpus: Path, prompts: Path) -> list[dict]:
         {"name": "propagate", "check": "model", "out": str(adapted), "inputs": [str(base), str(run / "final")],
          "argv": ["propagate", "--base", str(base), "--instruct", str(base), "--adapted", str(run / "final"),
                   "--out", str(adapted), *cpu],
-         "attempts": [{"after_s": 0.3}, {"kill": "tmp-begun"}, {"kill": "text-written#1"}, {"kill": "tmp-written"},
-                      {"kill": "swapped"}, {}]},
+         "attempts": [{"kill": "tmp-begun"}, {"kill": "files-written"}, {"kill": "text-written#1"},
+                      {"kill": "tmp-written"}, {"kill": "swapped"}, {}]},  # files-written: shards, no config.json yet
         {"name": "calibrate", "check": "run", "out": str(calib), "inputs": [str(adapted), str(base), str(prompts)],
          "resume_if": "calibration.json", "also": [{"out": str(ws / "data/calib-answers"), "check": "answers"}],
          "argv": ["calibrate", "--model", str(adapted), "--original", str(base), "--prompts", str(prompts),
@@ -62,8 +64,8 @@ def _plan(ws: Path, corpus: Path, prompts: Path) -> list[dict]:
          "argv": ["export", "gguf", "--model", str(adapted), "--out", str(gguf), "--type", "f16"],
          # before the converter, while it writes (the converter dies with the export), before the renames, and
          # between the Modelfile's rename and the .gguf's
-         "attempts": [{"kill": "tmp-begun#2"}, {"after_s": 2.5}, {"kill": "tmp-written#1"}, {"kill": "swapped#1"},
-                      {"kill": "swapped#2"}, {}]},
+         "attempts": [{"kill": "tmp-begun#2"}, {"kill": "converter-writing"}, {"kill": "tmp-written#1"},
+                      {"kill": "swapped#1"}, {"kill": "swapped#2"}, {}]},
     ]
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from lep_core.errors import LepInputError, LepJobError
 from lep_core.export.converter import find_converter
 from lep_core.export.options import ExportOptions, GgufType
-from lep_core.workspace.atomic import atomic_file, recover
+from lep_core.workspace.atomic import atomic_file, chaos, recover
 from lep_core.workspace.locks import holding
 from lep_core.workspace.store import read_manifest
 
@@ -126,6 +126,7 @@ def _run_child(spec: dict[str, Any], workdir: Path, progress: Progress) -> dict[
             message = json.loads(line)
             if "total" in message:
                 progress(0.1 + 0.85 * message["done"] / max(message["total"], 1), "writing tensors")
+                chaos("converter-writing")  # the chaos test's kill point: the converter is writing the file
             else:
                 result.update(message)
         code = child.wait()

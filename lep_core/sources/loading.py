@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.errors import LepInputError
+from lep_core.workspace.atomic import chaos
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PICKLE_ENV = "LEP_ALLOW_PICKLE"  # set to 1 by the commands' --allow-pickle flag (lep_core.cli.common)
@@ -145,6 +146,7 @@ def strip_quantizer(model) -> None:
 def save_model(model, tokenizer, folder: Path) -> None:
     """Plain HF folder: safetensors weights, config, generation config, tokenizer and chat template."""
     model.save_pretrained(folder, safe_serialization=True)
+    chaos("files-written")  # the chaos test's kill point: weights written, tokenizer not yet
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
 

@@ -36,6 +36,7 @@ from lep_core.tokenizer.learn import (
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import METASPACE_BPE, UNIGRAM, TokenizerShape, piece_bytes, tokenizer_state
 from lep_core.tokenizer.word_counts import CorpusWords, count_words
+from lep_core.workspace.atomic import chaos
 from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
@@ -214,6 +215,7 @@ def extended_state(extension: Extension) -> dict[str, Any]:
 def write_tokenizer_folder(base_tokenizer, state: dict[str, Any], folder: Path) -> None:
     """The base's tokenizer files (config, special tokens, chat template) with a new tokenizer.json."""
     base_tokenizer.save_pretrained(folder)
+    chaos("files-written")  # the chaos test's kill point: the base's files written, not yet the new tokenizer.json
     for name in SLOW_TOKENIZER_FILES:  # a stale slow vocabulary would disagree with the new tokenizer.json
         (folder / name).unlink(missing_ok=True)
     (folder / "tokenizer.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")

@@ -14,7 +14,9 @@ Leftovers of dead writers are removed when the same artefact is written next (`r
 the Workspace tab (`leftovers`, `clean`), and never listed as artefacts (their names start with a dot).
 
 The test hook LEP_TEST_KILL_AT=POINT[#N] makes the process SIGKILL itself the N-th time it passes POINT (chaos
-tests only; nothing sets it otherwise): tmp-begun, tmp-written, old-aside, swapped, text-written.
+tests only; nothing sets it otherwise): tmp-begun, tmp-written, old-aside, swapped, text-written here, and
+files-written (part of an artefact's files written: sources/loading.save_model, tokenizer/extend,
+propagation/embeddings_io) and converter-writing (export/gguf_export) where those write.
 """
 
 from __future__ import annotations
