@@ -122,8 +122,10 @@ def _train_in(place: RunPlace, options: TrainOptions, resume: bool, progress: Pr
     except (OSError, SafetensorError) as exc:
         last = ckpt.checkpoints(work)
         msg = (f"could not write to {work}: {first_line(exc)}; "
-               + (f"checkpoint {last[-1].name} is kept" if last else "no checkpoint was written yet")
-               + ": free disk space or fix permissions, then run again with --resume")
+               + (f"the previous run in {place.out} is kept as it was: free disk space or fix permissions, then "
+                  "start over again" if place.staged else
+                  (f"checkpoint {last[-1].name} is kept" if last else "no checkpoint was written yet")
+                  + ": free disk space or fix permissions, then run again with --resume"))
         session.fail(msg)
         raise LepJobError(msg) from exc
     except BaseException as exc:

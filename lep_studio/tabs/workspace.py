@@ -51,6 +51,13 @@ def picker_choices(items: list[Artifact]) -> list[tuple[str, str]]:
     return [(f"{a.kind} · {a.name}", str(a.path)) for a in items]
 
 
+def _state_text(state: str) -> str:
+    """A leftover's state (lep_core.workspace.inventory.LeftoverRow.state) in the page's language."""
+    return {"writing": t("workspace.leftover.writing"), "writer gone": t("workspace.leftover.writer_gone"),
+            "unknown writer": t("workspace.leftover.unknown_writer"),
+            "failed delete": t("workspace.leftover.failed_delete")}[state]
+
+
 def leftovers_md(root: Path) -> str:
     """The leftovers of unfinished writes (lep_core.workspace.inventory.list_leftovers) as a short list."""
     rows = list_leftovers(root)
@@ -58,8 +65,7 @@ def leftovers_md(root: Path) -> str:
         return t("workspace.msg.no_leftovers")
     lines = [t("workspace.msg.leftovers_head", count=len(rows), size=human_size(sum(r.size_bytes for r in rows))), ""]
     for r in rows:
-        lines.append(f"- `{r.path.relative_to(root).as_posix()}` · {human_size(r.size_bytes)} · "
-                     f"{t('workspace.leftover.' + r.state)}")
+        lines.append(f"- `{r.path.relative_to(root).as_posix()}` · {human_size(r.size_bytes)} · {_state_text(r.state)}")
     return "\n".join(lines)
 
 
