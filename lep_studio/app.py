@@ -37,8 +37,10 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     return demo
 
 
-def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the app on host:port (no share link); only the workspace is exposed for file downloads."""
+def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 7860,
+           auth: list[tuple[str, str]] | None = None) -> None:
+    """Serve the app on host:port (no share link); only the workspace is exposed for file downloads.
+    auth: logins (user, password) for Gradio's login page (lep_studio/access.py), None for none."""
     ctx = AppContext.create(str(workspace) if workspace else None)
     demo = build_app(ctx)
     demo.queue(default_concurrency_limit=1)
@@ -47,6 +49,7 @@ def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", 
         server_name=host,
         server_port=port,
         share=False,
+        auth=auth or None,
         allowed_paths=[str(ctx.workspace)],
         theme=gr.themes.Soft(),
         css=css,

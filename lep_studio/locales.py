@@ -263,6 +263,8 @@ EN: dict[str, str] = {
     "workspace.cancel": "Cancel",
     "workspace.recipe_yaml_replay_with": "Recipe (YAML; replay with `lep run FILE`)",
     "workspace.manifest_as_json_lep": "Manifest as JSON (lep.json)",
+    "workspace.leftovers": "Leftovers of unfinished writes",
+    "workspace.clean_leftovers": "Clean leftovers",
     # messages (filled in on the server by t())
     'widgets.msg.is_empty_enter_a': '{label} is empty: enter a number',
     'widgets.msg.must_be_a_finite': '{label} must be a finite number (got {value!r})',
@@ -289,6 +291,7 @@ EN: dict[str, str] = {
     'job_controls.msg.no_running_job_in': "no running job in the run shown: pick a running one in 'run shown'",
     'calibration.msg.pick_a_stopped_calibration': "pick a stopped calibration in 'run shown' first",
     'calibration.msg.has_finished_to_train': '{name} has finished; to train longer start a new calibration from its final model',
+    'calibration.msg.is_not_a_calibration_run': '{run_path} is not a calibration run (no calibration.json): pick one from the list',
     'calibration.msg.no_chat_data_picked': 'no chat data picked: choose a dataset from the list or upload a .jsonl file',
     'compare.msg.the_prompt_is_empty': 'The prompt is empty: type a message to send.',
     'compare.msg.nothing_to_vote_on': 'Nothing to vote on: send a prompt in blind mode first.',
@@ -324,6 +327,18 @@ EN: dict[str, str] = {
     'workspace.msg.no_tab_opens_a': 'no tab opens a {kind}: its manifest is shown here',
     'workspace.msg.a_is_not_made': 'a {kind} is not made by a recipe step: export a tokenizer, model, run or adapted model',
     'workspace.msg.run_is_still_running': 'run {name} is still running: stop it in 3 · Training first',
+    'workspace.msg.in_use': '{name} is in use by a running job ({who}): wait for it or stop it first',
+    'workspace.msg.no_leftovers': 'No leftovers: every write finished or was cleaned up.',
+    'workspace.msg.leftovers_head': ('{count} leftover(s) of writes that did not finish, {size} in all. LEP Studio '
+                                     'removes a leftover whose writer is gone the next time it writes the same '
+                                     'artefact; **Clean leftovers** removes them now. None is ever listed as an '
+                                     'artefact.'),
+    'workspace.msg.cleaned': 'Cleaned {count} leftover(s).',
+    'workspace.msg.clean_problems': 'Could not clean: {problems}',
+    'workspace.leftover.writing': 'being written',
+    'workspace.leftover.writer_gone': 'writer gone',
+    'workspace.leftover.unknown_writer': 'writer unknown (older version)',
+    'workspace.leftover.failed_delete': 'failed delete',
     # long texts: Markdown intros, the demo's steps
     'start.lep': "### What LEP does\n**Learned Embedding Propagation** adapts an instruct model to a new language without new instruction data. You give the *base* model a tokenizer that fits the language and train only the new embeddings on plain text; LEP then fits how the base model's embedding space maps onto the instruct model's and carries the trained embeddings over. The instruct model keeps its chat skills while reading and writing the language in far fewer tokens.",
     'start.same_model': '**On the demo, base and instruct are the same model** (SmolLM2-135M-Instruct), so propagation maps it onto itself; with a real pair (a base model and the instruct model fine-tuned from it, e.g. `assets/recipes/qwen2.5-7b.yaml`) the learned embeddings move to the instruct model.',
@@ -745,6 +760,8 @@ RU: dict[str, str] = {
     "workspace.cancel": "Отмена",
     "workspace.recipe_yaml_replay_with": "Рецепт (YAML; повторить командой `lep run FILE`)",
     "workspace.manifest_as_json_lep": "Манифест в JSON (lep.json)",
+    "workspace.leftovers": "Остатки незавершённых записей",
+    "workspace.clean_leftovers": "Убрать остатки",
     # messages (filled in on the server by t())
     'widgets.msg.is_empty_enter_a': '{label}: поле пустое, введите число',
     'widgets.msg.must_be_a_finite': '{label}: нужно конечное число (получено {value!r})',
@@ -771,6 +788,7 @@ RU: dict[str, str] = {
     'job_controls.msg.no_running_job_in': 'в показанном запуске нет выполняющейся задачи: выберите выполняющуюся в поле «Показанный запуск»',
     'calibration.msg.pick_a_stopped_calibration': 'сначала выберите остановленную калибровку в поле «Показанный запуск»',
     'calibration.msg.has_finished_to_train': '{name} завершена; чтобы обучать дольше, начните новую калибровку с её итоговой модели',
+    'calibration.msg.is_not_a_calibration_run': '{run_path} — не запуск калибровки (нет calibration.json): выберите запуск из списка',
     'calibration.msg.no_chat_data_picked': 'диалоговые данные не выбраны: выберите набор из списка или загрузите файл .jsonl',
     'compare.msg.the_prompt_is_empty': 'Промпт пуст: введите сообщение.',
     'compare.msg.nothing_to_vote_on': 'Голосовать не за что: сначала отправьте промпт в слепом режиме.',
@@ -806,6 +824,17 @@ RU: dict[str, str] = {
     'workspace.msg.no_tab_opens_a': 'ни одна вкладка не открывает {kind}: его манифест показан здесь',
     'workspace.msg.a_is_not_made': '{kind} не создаётся шагом рецепта: экспортируйте токенизатор, модель, запуск или адаптированную модель',
     'workspace.msg.run_is_still_running': 'запуск {name} ещё выполняется: сначала остановите его на вкладке 3 · Обучение',
+    'workspace.msg.in_use': '{name} используется работающим заданием ({who}): дождитесь его или сначала остановите',
+    'workspace.msg.no_leftovers': 'Остатков нет: каждая запись завершена или убрана.',
+    'workspace.msg.leftovers_head': ('Остатков незавершённых записей: {count}, всего {size}. LEP Studio убирает остаток, '
+                                     'чей писатель уже завершился, при следующей записи того же артефакта; кнопка '
+                                     '**Убрать остатки** убирает их сейчас. Как артефакты они не показываются.'),
+    'workspace.msg.cleaned': 'Убрано остатков: {count}.',
+    'workspace.msg.clean_problems': 'Не удалось убрать: {problems}',
+    'workspace.leftover.writing': 'ещё пишется',
+    'workspace.leftover.writer_gone': 'писатель завершился',
+    'workspace.leftover.unknown_writer': 'писатель неизвестен (старая версия)',
+    'workspace.leftover.failed_delete': 'незавершённое удаление',
     # long texts: Markdown intros, the demo's steps
     'start.lep': '### Что делает LEP\n**Learned Embedding Propagation** адаптирует instruct-модель к новому языку без новых инструктивных данных. *Базовая* модель получает токенизатор, подходящий для языка, и обучаются только новые эмбеддинги на обычном тексте; затем LEP подгоняет отображение пространства эмбеддингов базовой модели в пространство instruct-модели и переносит обученные эмбеддинги. Instruct-модель сохраняет навыки диалога, а читает и пишет на языке гораздо меньшим числом токенов.',
     'start.same_model': '**В демо базовая и instruct-модель — одна и та же модель** (SmolLM2-135M-Instruct), так что перенос отображает её саму на себя; в реальной паре (базовая модель и дообученная из неё instruct-модель, например `assets/recipes/qwen2.5-7b.yaml`) обученные эмбеддинги переходят в instruct-модель.',

@@ -14,7 +14,7 @@ import gradio as gr
 from lep_core.errors import LepInputError
 from lep_core.fields import MAX_CHARS, NAME, control_at
 from lep_core.sources.loading import Source, first_line, load_tokenizer, resolve
-from lep_core.workspace.store import KINDS, inside
+from lep_core.workspace.store import KINDS, atomic_file, inside
 from lep_studio.context import AppContext
 from lep_studio.i18n import t
 
@@ -53,7 +53,8 @@ def save_uploads(ctx: AppContext, files: list[Any] | None) -> list[str]:
         dest, n = folder / name, 1
         while dest.exists():
             dest, n = folder / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
-        shutil.copyfile(src, dest)
+        with atomic_file(dest) as tmp:  # whole or absent; a file that appeared meanwhile is refused, not replaced
+            shutil.copyfile(src, tmp)
         saved.append(str(dest))
     return saved
 
@@ -109,10 +110,10 @@ def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "cor
         raise LepInputError(t("widgets.msg.no_picked_choose_demo", label=label))
     out = []
     for p in chosen:
-        path = Path(p).expanduser()
-        path = (path if path.is_absolute() else ctx.workspace / path).resolve()
-        if not any(path == root or root in path.parents for root in (ctx.workspace, ASSETS.resolve())):
-            raise LepInputError(t("widgets.msg.is_outside_the_workspace", label=label, p=p))
+        try:
+            path = inside(p, ctx.workspace, ASSETS)
+        except LepInputError:
+            raise LepInputError(t("widgets.msg.is_outside_the_workspace", label=label, p=p)) from None
         if not path.exists():
             raise LepInputError(t("widgets.msg.does_not_exist_pick", label=label, p=p))
         out.append(str(path))

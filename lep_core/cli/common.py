@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from typing import Any
 
 
@@ -17,6 +18,27 @@ def add_workspace(parser: argparse.ArgumentParser) -> None:
 
 def add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+class _AllowPickle(argparse.Action):
+    """--allow-pickle: sets LEP_ALLOW_PICKLE=1 for this process and the jobs it starts (lep_core.sources.loading
+    reads it wherever weights or a checkpoint are loaded), so the flag is one switch however deep the load is."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs.pop("nargs", None)
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from lep_core.sources.loading import PICKLE_ENV
+
+        os.environ[PICKLE_ENV] = "1"
+        setattr(namespace, self.dest, True)
+
+
+def add_allow_pickle(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-pickle", action=_AllowPickle, default=False,
+                        help="also load pickle weights (.bin/.pt) and checkpoints that need the full unpickler; "
+                             "pickle can run code: only for files you trust")
 
 
 def positive_int(text: str) -> int:

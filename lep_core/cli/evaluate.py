@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lep_core.cli import eval_suite
-from lep_core.cli.common import add_json, positive_int, with_normalisation
+from lep_core.cli.common import add_allow_pickle, add_json, positive_int, with_normalisation
 
 
 def register(sub) -> None:
@@ -11,6 +11,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="model: folder, .gguf file or hub id (required)")
     p.add_argument("--text", nargs="+", help="held-out text files (.txt/.jsonl/.parquet or folders) (required)")
     p.add_argument("--window", type=positive_int, default=1024, help="tokens per scoring window (capped by the context)")
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run_eval)
     eval_suite.register(p)  # `lep eval suite ...`
@@ -26,6 +27,7 @@ def register(sub) -> None:
     c.add_argument("--seed", type=int, default=0, help="seed, the same for both models")
     c.add_argument("--allow-plain", action="store_true",
                    help="let a model without a chat template continue the prompt as plain text")
+    add_allow_pickle(c)
     add_json(c)
     c.set_defaults(func=run_compare)
 

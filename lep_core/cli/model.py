@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lep_core.cli.common import add_json, add_overwrite
+from lep_core.cli.common import add_allow_pickle, add_json, add_overwrite
 from lep_core.embeddings.init import HeadMethod, InitMethod
 
 
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--corpus", nargs="+", help="target-language text for --head-method fitted (.txt/.jsonl/.parquet or folders)")
     p.add_argument("--seed", type=int, default=0, help="seed for the mean_resize and random methods")
     add_overwrite(p)
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run)
 

@@ -11,16 +11,21 @@ The rule is the one `lep train` always used (lep_core.tokenizer.plain_text): the
 so it is whole or absent; a lock file makes concurrent processes (data parallel ranks, two runs) build it
 once and the others wait and reuse it. Reading is streamed (lep_core.corpus.stream): memory stays at one
 piece of text whatever the corpus size.
+
+An entry is checked against its meta.json before every use: tokens.bin must hold exactly `tokens` ids of
+`dtype`, and its hash (lep_core.workspace.store.file_hash: sha256 up to 64 MiB, else size + head + tail) must be
+the one recorded when it was built. A damaged entry (a file truncated or edited by hand) is rebuilt, never read.
+Runs keep their own copy of the ids (lep_core.training.data.save_blocks), never a link to the entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -134,35 +139,72 @@ def _open(folder: Path, reused: bool) -> CachedTokens:
     return CachedTokens(tokens, folder, meta, reused)
 
 
+def entry_problem(folder: Path) -> str | None:
+    """What is wrong with a cache entry, checked against its meta.json (None: it is whole)."""
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        expected = int(meta["tokens"]) * np.dtype(meta["dtype"]).itemsize
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable {META} ({type(exc).__name__})"
+    try:
+        size = (folder / TOKENS).stat().st_size
+    except OSError:
+        return f"no {TOKENS}"
+    if size != expected:
+        return f"{TOKENS} has {size} bytes, {META} says {expected}"
+    if meta.get("tokens_hash") and file_hash(folder / TOKENS) != meta["tokens_hash"]:
+        return f"{TOKENS} was changed after it was built (hash differs)"
+    return None
+
+
+def _build(tokenizer, paths: list, root: Path, key: str, folder: Path,
+           progress: Callable[[int, int], None] | None) -> None:
+    """Tokenize into `.KEY.tmp-PID-...` and rename it to KEY (the caller holds KEY's lock)."""
+    from lep_core.workspace.atomic import clean, leftovers, temp_path
+
+    clean(leftovers(root, key))  # killed builds of this entry
+    tmp = temp_path(folder)
+    tmp.mkdir()
+    try:
+        started = time.perf_counter()
+        facts = tokenize_to_file(tokenizer, paths, tmp / TOKENS, progress)
+        meta = {"key": key, "rule": READING_RULE, **facts, "files": [str(Path(p)) for p in expand(paths)],
+                "tokens_hash": file_hash(tmp / TOKENS), "seconds": round(time.perf_counter() - started, 3)}
+        (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def cached_tokens(tokenizer, paths: Iterable[str | os.PathLike], root: str | os.PathLike | None = None,
                   progress: Callable[[int, int], None] | None = None) -> CachedTokens:
     """The corpus's ids from the cache under `root` (default `cache_root()`), tokenizing it first when no entry
-    has its key. progress(bytes read, bytes total) follows the tokenizing; a reused entry reads no text.
+    has its key or the entry fails its check (entry_problem). progress(bytes read, bytes total) follows the
+    tokenizing; a reused entry reads no text.
 
     Safe for concurrent callers: one builds under a lock file, the others wait for it and then reuse it."""
     import fcntl
+
+    from lep_core.workspace.atomic import remove, temp_path
 
     paths = list(paths)
     root = Path(root) if root is not None else cache_root()
     key = cache_key(tokenizer, paths)
     folder = root / key
-    if (folder / META).is_file():
+    if (folder / META).is_file() and entry_problem(folder) is None:
         return _open(folder, reused=True)
     root.mkdir(parents=True, exist_ok=True)
     with open(root / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when the process dies
-        if (folder / META).is_file():  # another process built it while this one waited
-            return _open(folder, reused=True)
-        tmp = root / f".{key}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            started = time.perf_counter()
-            facts = tokenize_to_file(tokenizer, paths, tmp / TOKENS, progress)
-            meta = {"key": key, "rule": READING_RULE, **facts, "files": [str(Path(p)) for p in expand(paths)],
-                    "seconds": round(time.perf_counter() - started, 3)}
-            (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if folder.exists():
+            problem = entry_problem(folder)
+            if problem is None:  # another process built it while this one waited
+                return _open(folder, reused=True)
+            logging.getLogger("lep.train").warning("token cache entry %s is damaged (%s): building it again",
+                                                   folder, problem)
+            gone = temp_path(folder, "deleting")
+            os.replace(folder, gone)  # a reader holding the old mapping keeps its own inode
+            remove(gone)
+        _build(tokenizer, paths, root, key, folder, progress)
     return _open(folder, reused=False)

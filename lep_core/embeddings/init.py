@@ -34,6 +34,7 @@ from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.errors import LepInputError
 from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 
@@ -253,36 +254,37 @@ def init_model(
         raise LepInputError("--head-method fitted fits the head rows on text: pass --corpus with target-language text")
     text = read_corpus(corpus) if head_method is HeadMethod.fitted else None
     check_output_free(out, overwrite)
-    tick(0.0, "loading the tokenizers")
-    new_tok = load_tokenizer(tokenizer_dir)
-    old_tok = load_tokenizer(model_src)
-    start = time.perf_counter()
-    tick(0.1, "loading the model")
-    source = resolve(model_src, "model")
-    # the stored dtype (bf16 for most 7-8B checkpoints: half the RAM and disk of float32); new rows are
-    # computed in float32 and cast to it. De-quantized GGUF weights stay float32.
-    model = load_model(source, dtype=None if source.gguf_file else "auto")
-    tick(0.4, f"initialising the new rows ({method.value})")
-    facts = resize_and_init(model, old_tok, new_tok, method, seed, head_method)
-    if head_method is HeadMethod.fitted:
-        from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
+    with holding([out], [model_src, tokenizer_dir, *(corpus or [])]):
+        tick(0.0, "loading the tokenizers")
+        new_tok = load_tokenizer(tokenizer_dir)
+        old_tok = load_tokenizer(model_src)
+        start = time.perf_counter()
+        tick(0.1, "loading the model")
+        source = resolve(model_src, "model")
+        # the stored dtype (bf16 for most 7-8B checkpoints: half the RAM and disk of float32); new rows are
+        # computed in float32 and cast to it. De-quantized GGUF weights stay float32.
+        model = load_model(source, dtype=None if source.gguf_file else "auto")
+        tick(0.4, f"initialising the new rows ({method.value})")
+        facts = resize_and_init(model, old_tok, new_tok, method, seed, head_method)
+        if head_method is HeadMethod.fitted:
+            from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
 
-        new_rows = torch.zeros(facts["new_rows"], dtype=torch.bool)
-        for begin, end in facts["new_row_ranges"]:
-            new_rows[begin:end] = True
-        facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, HeadFitOptions(seed=seed),
-                                              lambda f, m: tick(0.4 + 0.2 * f, m))
-    tick(0.6, "saving the model")
-    with atomic_dir(out, overwrite) as tmp:
-        save_model(model, new_tok, tmp)
-        facts["seconds"] = round(time.perf_counter() - start, 3)
-        write_manifest(
-            tmp,
-            kind="model",
-            inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir),
-                    **({"corpus": [describe_input(c) for c in corpus]} if text is not None else {})},
-            params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed},
-            metrics=facts,
-        )
-    tick(1.0, "done")
-    return {"out": str(Path(out).resolve()), **facts}
+            new_rows = torch.zeros(facts["new_rows"], dtype=torch.bool)
+            for begin, end in facts["new_row_ranges"]:
+                new_rows[begin:end] = True
+            facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, HeadFitOptions(seed=seed),
+                                                  lambda f, m: tick(0.4 + 0.2 * f, m))
+        tick(0.6, "saving the model")
+        with atomic_dir(out, overwrite) as tmp:
+            save_model(model, new_tok, tmp)
+            facts["seconds"] = round(time.perf_counter() - start, 3)
+            write_manifest(
+                tmp,
+                kind="model",
+                inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir),
+                        **({"corpus": [describe_input(c) for c in corpus]} if text is not None else {})},
+                params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed},
+                metrics=facts,
+            )
+        tick(1.0, "done")
+        return {"out": str(Path(out).resolve()), **facts}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,8 +157,22 @@ def convert(spec: dict[str, Any]) -> dict[str, Any]:
     return {"pre": chosen.get("pre"), "rows": rows, "tokens": tokens, "arch": arch}
 
 
+def _die_with_parent(parent: int | None) -> None:
+    """Linux: SIGKILL this converter when the export that started it dies, however it dies (prctl
+    PR_SET_PDEATHSIG), so a killed export leaves no converter writing behind it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+    except (OSError, AttributeError):
+        return
+    if parent and os.getppid() != parent:  # it died before the line above: nothing left to write for
+        os._exit(1)
+
+
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    _die_with_parent(spec.get("parent"))
     try:
         _emit(**convert(spec))
     except _UserError as exc:

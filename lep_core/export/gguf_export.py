@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +21,8 @@ from typing import Any, Callable
 from lep_core.errors import LepInputError, LepJobError
 from lep_core.export.converter import find_converter
 from lep_core.export.options import ExportOptions, GgufType
+from lep_core.workspace.atomic import atomic_file, chaos, recover
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import read_manifest
 
 Progress = Callable[[float, str], None]
@@ -44,6 +45,16 @@ def modelfile_path(out: Path) -> Path:
     return out.with_suffix(".Modelfile")
 
 
+def _orphan_modelfile(out: Path) -> bool:
+    """A Modelfile LEP Studio wrote for OUT while OUT is missing: an export killed between its two renames (the
+    Modelfile goes in first, the .gguf last)."""
+    path = modelfile_path(out)
+    if out.exists() or not path.is_file():
+        return False
+    head = path.read_text(encoding="utf-8", errors="replace")[:4096]
+    return head.startswith("# Ollama Modelfile written by LEP Studio") and f"FROM ./{out.name}\n" in head
+
+
 def check_export(opts: ExportOptions) -> list[str]:
     """Every problem with the options, found without loading anything."""
     problems = []
@@ -59,7 +70,7 @@ def check_export(opts: ExportOptions) -> list[str]:
     out = Path(opts.out).expanduser()
     if out.suffix == ".gguf" and not opts.overwrite:
         for path in (out, modelfile_path(out)):
-            if path.exists():
+            if path.exists() and not _orphan_modelfile(out):
                 problems.append(f"{path} already exists: choose another --out or pass --overwrite")
     return problems
 
@@ -98,7 +109,7 @@ def originals(folder: Path, base: str | None = None, depth: int = 5) -> list[str
 
 
 def _run_child(spec: dict[str, Any], workdir: Path, progress: Progress) -> dict[str, Any]:
-    spec_file = workdir / f".{uuid.uuid4().hex[:8]}.export.json"
+    spec_file = Path(f"{spec['out']}.export.json")  # named after the temporary .gguf: cleaned up with it
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
                                                                       os.environ.get("PYTHONPATH")]))}
@@ -115,6 +126,7 @@ def _run_child(spec: dict[str, Any], workdir: Path, progress: Progress) -> dict[
             message = json.loads(line)
             if "total" in message:
                 progress(0.1 + 0.85 * message["done"] / max(message["total"], 1), "writing tensors")
+                chaos("converter-writing")  # the chaos test's kill point: the converter is writing the file
             else:
                 result.update(message)
         code = child.wait()
@@ -160,24 +172,26 @@ def export_gguf(opts: ExportOptions, progress: Progress | None = None) -> dict[s
     started = time.perf_counter()
     folder = Path(opts.model).expanduser().resolve()
     out = Path(opts.out).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
     name = opts.name or folder.name
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp_modelfile = tmp.with_suffix(".Modelfile")
     tick(0.0, "reading the model")
-    try:
-        spec = {"converter": str(find_converter()), "model": str(folder), "out": str(tmp), "type": opts.type,
-                "name": name, "originals": originals(folder, opts.base)}
-        facts = _run_child(spec, out.parent, tick)
-        tick(0.96, "checking the file")
-        _check_written(tmp, facts["tokens"])
-        tmp_modelfile.write_text(modelfile_text(folder, out.name), encoding="utf-8")
-        os.replace(tmp, out)
-        os.replace(tmp_modelfile, modelfile_path(out))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        tmp_modelfile.unlink(missing_ok=True)
-        raise
+    with holding([out], [folder]):  # one export writes OUT; the model is not deleted or rewritten meanwhile
+        recover(out)  # killed exports: their temporary files, and a Modelfile whose .gguf never arrived
+        recover(modelfile_path(out))
+        if _orphan_modelfile(out):
+            modelfile_path(out).unlink()
+        problems = check_export(opts)  # again, under the lock
+        if problems:
+            raise LepInputError("; ".join(problems))
+        with atomic_file(out, opts.overwrite, lock=False) as tmp, \
+                atomic_file(modelfile_path(out), opts.overwrite, lock=False) as tmp_modelfile:
+            # the inner block ends first: the Modelfile is renamed into place, then the .gguf, so a .gguf never
+            # stands without its Modelfile
+            spec = {"converter": str(find_converter()), "model": str(folder), "out": str(tmp), "type": opts.type,
+                    "name": name, "originals": originals(folder, opts.base), "parent": os.getpid()}
+            facts = _run_child(spec, out.parent, tick)
+            tick(0.96, "checking the file")
+            _check_written(tmp, facts["tokens"])
+            tmp_modelfile.write_text(modelfile_text(folder, out.name), encoding="utf-8")
     result = {"out": str(out), "type": opts.type, "bytes": out.stat().st_size,
               "seconds": round(time.perf_counter() - started, 2), "pre_tokenizer": facts.get("pre"),
               "tokens": facts["tokens"], "padded_rows_dropped": facts["rows"] - facts["tokens"],

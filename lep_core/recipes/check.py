@@ -16,7 +16,7 @@ from typing import Any
 from lep_core.errors import LepInputError
 from lep_core.recipes.spec import RUN_KINDS, STEP_SPECS, Recipe, Step, resolved_args
 from lep_core.sources.demo import DEMO_MODEL_NAME
-from lep_core.workspace.store import KINDS, read_manifest, workspace_root
+from lep_core.workspace.store import KINDS, inside, read_manifest, workspace_root
 
 _WHOLE = {"extend": ("add", "min_frequency"), "train_tokenizer": ("vocab_size",), "init": ("seed",)}
 
@@ -156,8 +156,9 @@ def _recorded_settings(kind: str, out: Path) -> dict[str, Any] | None:
 
 
 def _output_problems(step: Step, args: dict[str, Any], root: Path, overwrite: bool) -> list[str]:
-    out = Path(args["out"]).resolve()
-    if out != root and root not in out.parents:
+    try:
+        out = inside(args["out"], root)
+    except LepInputError:
         return [(f"out {step.args['out']} is outside the workspace {root}: write it relative to the workspace, "
                 f"e.g. {KINDS['model']}/NAME")]
     if out == root or out.parent == root:

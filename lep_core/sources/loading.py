@@ -14,8 +14,15 @@ from typing import Any
 
 from lep_core.errors import LepInputError
 from lep_core.fields import check_field
+from lep_core.workspace.atomic import chaos
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_ENV = "LEP_ALLOW_PICKLE"  # set to 1 by the commands' --allow-pickle flag (lep_core.cli.common)
+
+
+def pickle_allowed() -> bool:
+    """Has the user opted in to pickle weights and checkpoints (`--allow-pickle`, or LEP_ALLOW_PICKLE=1)?"""
+    return os.environ.get(PICKLE_ENV, "") not in ("", "0")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ def resolve(src: str | os.PathLike, what: str = "model") -> Source:
 
 
 def _check_local_weights(source: Source, allow_pickle: bool) -> None:
+    allow_pickle = allow_pickle or pickle_allowed()
     if source.is_hub or source.gguf_file:
         return
     folder = Path(source.location)
@@ -116,6 +124,7 @@ def load_model(
 
     source = src if isinstance(src, Source) else resolve(src, "model")
     _check_local_weights(source, allow_pickle)
+    allow_pickle = allow_pickle or pickle_allowed()
     try:
         model = AutoModelForCausalLM.from_pretrained(
             source.location,
@@ -155,6 +164,7 @@ def strip_quantizer(model) -> None:
 def save_model(model, tokenizer, folder: Path) -> None:
     """Plain HF folder: safetensors weights, config, generation config, tokenizer and chat template."""
     model.save_pretrained(folder, safe_serialization=True)
+    chaos("files-written")  # the chaos test's kill point: weights written, tokenizer not yet
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -20,6 +19,7 @@ import torch
 from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.plain_text import encode_plain, sequence_start_ids
+from lep_core.workspace.atomic import clone_file
 
 _ENCODE_BATCH = 2048
 
@@ -166,24 +166,22 @@ _VIEW, _VIEW_TOKENS = "token_rows.json", "tokens.bin"
 def save_blocks(blocks: Blocks, folder: Path) -> None:
     """Keep the packed data in the run so --resume trains on exactly the same blocks, reading no text.
 
-    Views on the token cache keep their row order (train_rows.npy, val_rows.npy) and the token file itself,
-    hard-linked into the run (no copy; the run survives a cleared cache), or copied where links fail."""
+    Views on the token cache keep their row order (train_rows.npy, val_rows.npy) and a copy of the token file
+    (a reflink where the filesystem has them): never a hard link, so editing the run's copy cannot corrupt the
+    shared cache entry, and the run survives a cleared cache."""
     if isinstance(blocks.train, TokenRows):
         view = blocks.train
         source = Path(view.tokens.filename) if isinstance(view.tokens, np.memmap) else None
         target = folder / _VIEW_TOKENS
         target.unlink(missing_ok=True)
         if source is not None:
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
+            clone_file(source, target)
         else:
             np.asarray(view.tokens).tofile(target)
         np.save(folder / "train_rows.npy", view.rows, allow_pickle=False)
         np.save(folder / "val_rows.npy", blocks.val.rows, allow_pickle=False)
         meta = {"dtype": view.dtype.name, "tokens": len(view.tokens), "seq_len": view.shape[1], "start": list(view.start)}
-        (folder / _VIEW).write_text(json.dumps(meta), encoding="utf-8")
+        (folder / _VIEW).write_text(json.dumps(meta), encoding="utf-8")  # last: the view is complete once it exists
         return
     for name, file in _FILES.items():
         if getattr(blocks, name) is not None:
@@ -191,9 +189,16 @@ def save_blocks(blocks: Blocks, folder: Path) -> None:
 
 
 def load_blocks(folder: Path) -> Blocks:
+    """The run's packed data back (--resume). A token file whose size is not what token_rows.json says (cut short
+    or edited) is refused in one line, never memory-mapped."""
     if (folder / _VIEW).is_file():
         meta = json.loads((folder / _VIEW).read_text(encoding="utf-8"))
-        tokens = np.memmap(folder / _VIEW_TOKENS, dtype=meta["dtype"], mode="r", shape=(int(meta["tokens"]),))
+        n, dtype = int(meta["tokens"]), np.dtype(meta["dtype"])
+        size = (folder / _VIEW_TOKENS).stat().st_size if (folder / _VIEW_TOKENS).is_file() else 0
+        if size != n * dtype.itemsize:
+            raise LepInputError(f"{folder / _VIEW_TOKENS} has {size} bytes, the run recorded {n} tokens "
+                                f"({n * dtype.itemsize} bytes): the run's data was changed; start a new run")
+        tokens = np.memmap(folder / _VIEW_TOKENS, dtype=dtype, mode="r", shape=(n,))
         rows = {name: np.load(folder / f"{name}_rows.npy", allow_pickle=False) for name in ("train", "val")}
         return Blocks(**{name: TokenRows(tokens, r, meta["seq_len"], meta["start"]) for name, r in rows.items()})
     found = {name: np.load(folder / file, allow_pickle=False) for name, file in _FILES.items() if (folder / file).is_file()}

@@ -21,7 +21,7 @@ from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
-from lep_core.workspace.store import KINDS, read_manifest
+from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
@@ -238,7 +238,9 @@ def build(ctx: AppContext) -> None:
         if not run_path:
             raise LepInputError(t("calibration.msg.pick_a_stopped_calibration"))
         refuse_second(active_run(ctx))
-        run = Path(run_path)
+        run = inside(run_path, ctx.workspace / KINDS["run"])  # a typed path elsewhere is refused, as in Training
+        if not (run / SPEC).is_file():
+            raise LepInputError(t("calibration.msg.is_not_a_calibration_run", run_path=run_path))
         if (job.read_status(run) or {}).get("state") == "finished":
             raise LepInputError(t("calibration.msg.has_finished_to_train", name=run.name))
         spec = json.loads((run / SPEC).read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ from lep_core.recipes import job as recipe_job
 from lep_core.recipes.lineage import recipe_path
 from lep_core.recipes.spec import Recipe, Step, load_recipe
 from lep_core.workspace.jobs import ACTIVE
-from lep_core.workspace.store import inside
+from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
 from lep_studio.job_controls import poll_timer, start_recipe_job, wire_recipe_job
@@ -27,11 +27,34 @@ from lep_studio.recipe_view import steps_html
 from lep_studio.widgets import guarded
 
 ORIGIN = "export"
-EXPORTS = "exports"  # workspace/exports/<model>-<type>.gguf
+EXPORTS = "exports"  # workspace/exports/<the model's path in the workspace>-<type>.gguf
+
+
+def export_stem(ctx: AppContext, model: str) -> str:
+    """The model's path inside the workspace, its kind folder left out: runs/demo-ru/final -> demo-ru-final,
+    adapted/demo-ru -> demo-ru (a bare folder name would give every run's final/ the same file)."""
+    path = Path(model).resolve()
+    try:
+        parts = path.relative_to(ctx.workspace.resolve()).parts
+    except ValueError:
+        parts = (path.name,)
+    if len(parts) > 1 and parts[0] in (*KINDS.values(), EXPORTS):
+        parts = parts[1:]
+    return "-".join(parts) or "model"
 
 
 def gguf_path(ctx: AppContext, model: str, type_: str) -> Path:
-    return ctx.workspace / EXPORTS / f"{Path(model).name}-{type_}.gguf"
+    """exports/<stem>-<type>.gguf, or <stem>-2-<type>.gguf ... when that name holds another model's export (one its
+    lep.json does not list): a model's export only ever replaces that model's earlier export, and only with
+    Overwrite ticked."""
+    stem = export_stem(ctx, model)
+    mine = {str(Path(e.get("out", "")).resolve()) for e in (read_manifest(model) or {}).get("exports", [])}
+    n = 1
+    while True:
+        path = ctx.workspace / EXPORTS / (f"{stem}-{type_}.gguf" if n == 1 else f"{stem}-{n}-{type_}.gguf")
+        if (not path.exists() and not modelfile_path(path).exists()) or str(path.resolve()) in mine:
+            return path
+        n += 1
 
 
 def download_links(paths: list[Path]) -> str:

@@ -22,6 +22,7 @@ from lep_core.recipes.lineage import RECIPES_DIR
 from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
+from lep_core.workspace.store import atomic_file
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, both, t
 from lep_studio.job_controls import live_poll
@@ -208,7 +209,8 @@ def build(ctx: AppContext) -> None:
         dest, n = folder / f"{stem}.yaml", 1
         while dest.exists():
             dest, n = folder / f"{stem}-{n}.yaml", n + 1
-        shutil.copyfile(src, dest)
+        with atomic_file(dest) as tmp:  # whole or absent; never over a file that appeared meanwhile
+            shutil.copyfile(src, tmp)
         problems = check_recipe(recipe, ctx.workspace)
         verdict_text = problems_md(problems) if problems else f"✓ Recipe **{recipe.name}** saved as `{dest.name}`, ready to run."
         return gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace), value=str(dest)), verdict_text, text

@@ -17,7 +17,16 @@ from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.recipes.lineage import export_recipe, free_recipe_path
-from lep_core.workspace.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
+from lep_core.workspace.inventory import (
+    Artifact,
+    clean_leftovers,
+    delete_artifact,
+    find_artifact,
+    human_size,
+    inventory,
+    list_leftovers,
+)
+from lep_core.workspace.locks import holders, is_free
 from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
@@ -40,6 +49,24 @@ def table(items: list[Artifact], kind: str) -> pd.DataFrame:
 
 def picker_choices(items: list[Artifact]) -> list[tuple[str, str]]:
     return [(f"{a.kind} · {a.name}", str(a.path)) for a in items]
+
+
+def _state_text(state: str) -> str:
+    """A leftover's state (lep_core.workspace.inventory.LeftoverRow.state) in the page's language."""
+    return {"writing": t("workspace.leftover.writing"), "writer gone": t("workspace.leftover.writer_gone"),
+            "unknown writer": t("workspace.leftover.unknown_writer"),
+            "failed delete": t("workspace.leftover.failed_delete")}[state]
+
+
+def leftovers_md(root: Path) -> str:
+    """The leftovers of unfinished writes (lep_core.workspace.inventory.list_leftovers) as a short list."""
+    rows = list_leftovers(root)
+    if not rows:
+        return t("workspace.msg.no_leftovers")
+    lines = [t("workspace.msg.leftovers_head", count=len(rows), size=human_size(sum(r.size_bytes for r in rows))), ""]
+    for r in rows:
+        lines.append(f"- `{r.path.relative_to(root).as_posix()}` · {human_size(r.size_bytes)} · {_state_text(r.state)}")
+    return "\n".join(lines)
 
 
 def _value(value: Any, root: Path) -> str:
@@ -153,6 +180,9 @@ def build(ctx: AppContext) -> None:
             detail = gr.Markdown(details(None, ctx.workspace), elem_id="ws-detail")
             with gr.Accordion(L("workspace.manifest_as_json_lep"), open=False):
                 raw = gr.JSON(elem_id="ws-json")
+    with gr.Accordion(L("workspace.leftovers"), open=False, elem_id="ws-leftovers"):
+        leftover_list = gr.Markdown(elem_id="ws-leftover-list")
+        clean_btn = gr.Button(L("workspace.clean_leftovers"), size="sm", elem_id="ws-clean")
 
     targets = {k: ctx.ui[k] for k in ("tokenizers.picked", "vocabulary.tabs", "vocabulary.init_model", "training.model",
                                       "training.current", "training.corpus", "calibration.current", "compare.adapted")
@@ -217,6 +247,8 @@ def build(ctx: AppContext) -> None:
         item = _require(path)
         if item.state in ("queued", "running", "stopping"):
             raise LepInputError(t("workspace.msg.run_is_still_running", name=item.name))
+        if not is_free(item.path):  # a job reads or writes it (models, tokenizers, corpora, answers, runs)
+            raise LepInputError(t("workspace.msg.in_use", name=item.name, who="; ".join(holders(item.path)) or "?"))
         text = (f"Delete **{item.path.relative_to(ctx.workspace).as_posix()}** ({human_size(item.size_bytes)})? "
                 "This cannot be undone.")
         return gr.Group(visible=True), text
@@ -239,8 +271,18 @@ def build(ctx: AppContext) -> None:
                                 f"{path} is no longer in the workspace: press ↻ Refresh")
         return item
 
+    @guarded
+    def on_clean():
+        removed, problems = clean_leftovers(ctx.workspace)
+        note = t("workspace.msg.cleaned", count=len(removed))
+        if problems:
+            note += " " + t("workspace.msg.clean_problems", problems="; ".join(problems))
+        return note, leftovers_md(ctx.workspace)
+
     view = [listing, picked, detail, raw, confirm_box]
     refresh.click(relist, [kind, picked], view)
+    refresh.click(lambda: leftovers_md(ctx.workspace), None, leftover_list, show_progress="hidden")
+    clean_btn.click(on_clean, None, [status, leftover_list])
     kind.change(lambda k: table(inventory(ctx.workspace), k), kind, listing, show_progress="hidden")
     listing.select(on_row, None, picked, show_progress="hidden")
     picked.change(on_pick, picked, [detail, raw, confirm_box, recipe_file], show_progress="hidden")
@@ -250,3 +292,4 @@ def build(ctx: AppContext) -> None:
     cancel_btn.click(lambda: gr.Group(visible=False), None, confirm_box)
     confirm_btn.click(on_confirm, [kind, picked], [status, *view])
     Context.block.select(relist, [kind, picked], view, show_progress="hidden")  # the Workspace tab itself
+    Context.block.select(lambda: leftovers_md(ctx.workspace), None, leftover_list, show_progress="hidden")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -53,6 +54,10 @@ def test_an_existing_export_is_refused_before_any_job_starts(app_server, page, w
     page.get_by_role("tab", name="6 · Export").click()
     (workspace / "exports").mkdir(exist_ok=True)
     (workspace / "exports" / "tiny-ru-f16.gguf").write_bytes(b"mine")
+    manifest = workspace / "adapted" / "tiny-ru" / "lep.json"  # an earlier export of this model (issue 26: another
+    data = json.loads(manifest.read_text(encoding="utf-8"))  # model's file would get another name, never be refused)
+    data["exports"] = [*data.get("exports", []), {"out": str(workspace / "exports" / "tiny-ru-f16.gguf"), "type": "f16"}]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
     pick(page, "exp-model", "adapted · tiny-ru")
     page.locator("#exp-run").click()
     expect(page.get_by_text("tiny-ru-f16.gguf already exists").first).to_be_visible(timeout=30_000)

@@ -32,7 +32,8 @@ def texts(tmp_path_factory, heldout_ru) -> dict[str, object]:
         files[name] = folder / f"{name}.txt"
         files[name].write_bytes(raw)
         (folder / name).mkdir()
-        (folder / name / "bpc.jsonl").write_text(json.dumps({"kind": "bpc", "file": f"../{name}.txt"}) + "\n",
+        (folder / name / "text.txt").write_bytes(raw)  # a suite's bpc file lies in the suite's own folder
+        (folder / name / "bpc.jsonl").write_text(json.dumps({"kind": "bpc", "file": "text.txt"}) + "\n",
                                                  encoding="utf-8")
     prompts = folder / "prompts.txt"
     prompts.write_text("Привет!\n", encoding="utf-8")

@@ -255,6 +255,18 @@ def test_calibration_start(app, monkeypatch, calib_files, change, expect):
     check(app, monkeypatch, "calib-start", [a[k] for k in CALIB_FIELDS], expect)
 
 
+@pytest.mark.parametrize("value", ["../..", "/etc", "/tmp/../etc/passwd", "models/tiny"])
+def test_fault_8_calibration_resume_path_is_checked_like_trainings(app, monkeypatch, tmp_path, value):
+    """Issue 26: the resume path was used as given (the Training tab checks it with inside())."""
+    import json
+
+    outside = tmp_path / "elsewhere"  # a calibration run folder outside the workspace: refused too
+    outside.mkdir()
+    (outside / "calibration.json").write_text(json.dumps({"model": "x"}), encoding="utf-8")
+    for path in (value, str(outside)):
+        check(app, monkeypatch, "calib-resume", [path], "outside the workspace|not a calibration run")
+
+
 # ---- 5 · Compare ----------------------------------------------------------------------------------------------
 SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "blind", "session")
 

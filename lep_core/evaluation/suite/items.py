@@ -21,6 +21,7 @@ from typing import Any
 
 from lep_core.corpus.text import TextChanges, normalize_json
 from lep_core.errors import LepInputError
+from lep_core.workspace.store import inside, workspace_root
 
 BUILTIN = Path(__file__).resolve().parents[3] / "assets" / "eval"
 DEFAULT_SUITES = ("ru", "en")
@@ -116,7 +117,12 @@ def check_item(item: Any, kind: Kind | None, where: str, folder: Path,
     if "file" in item:  # bits-per-char on a text file beside the suite file
         from lep_core.corpus.reading import read_text_file
 
-        path = (folder / _text(item, "file", where)).resolve()
+        name = _text(item, "file", where)
+        try:  # the suite's own folder, the workspace or LEP's assets: a suite cannot make the app read /etc/passwd
+            path = inside(name, folder, workspace_root(), BUILTIN.parent)
+        except LepInputError:
+            raise LepInputError(f"{where}: \"file\" {name} is outside the suite's folder {folder}: put the text "
+                                "beside the suite file and name it relative to it") from None
         try:
             text = read_text_file(path, "text file", changes)
         except LepInputError as exc:
