@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# How long a test waits for a background job the app started (a training run, a propagation, an export): a bound
+# against a hang, never a speed check. Jobs run niced below the app (lep_core/workspace/jobs.py), so on a machine
+# loaded by other work a tiny model's step that takes seconds when quiet took minutes (issue 29).
+JOB_WAIT_MS = 600_000
+
 
 def fill(page, elem_id: str, value: str) -> None:
     """Type into a number or text box and leave it, so Gradio sees the change."""
