@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-# How long a test waits for a background job the app started (a training run, a propagation, an export): a bound
-# against a hang, never a speed check. Jobs run niced below the app (lep_core/workspace/jobs.py), so on a machine
-# loaded by other work a tiny model's step that takes seconds when quiet took minutes (issue 29).
+# How long a test waits for long work: a background job the app started (a training run, a propagation, an export)
+# or a long handler (the Vocabulary tab's head fit). A bound against a hang, never a speed check: on a machine
+# loaded by other work a tiny model's step took minutes (issue 29; jobs also run niced below the app).
 JOB_WAIT_MS = 600_000
 
 
