@@ -87,3 +87,14 @@ def test_the_queue_polls_slowly_when_idle_and_fast_after_an_event(built, monkeyp
     clock = iter([1e9])
     monkeypatch.setattr(app_module.time, "monotonic", lambda: next(clock))
     assert queue.sleep_when_free == app_module.IDLE_POLL_S  # long after: idle again
+
+
+def test_bench_reads_a_process_cpu_time_as_the_kernel_counts_it():
+    """`lep bench app` reads utime + stime of /proc/PID/stat: for this process, what os.times() says."""
+    from lep_core.bench.app import cpu_seconds
+
+    end = os.times().user + 0.3
+    while os.times().user < end:  # burn 0.3 s of CPU, so the figure is not just start-up
+        pass
+    mine, kernel = cpu_seconds(os.getpid()), os.times()
+    assert abs(mine - (kernel.user + kernel.system)) <= 0.03  # clock ticks of 10 ms, read a moment apart
