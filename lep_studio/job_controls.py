@@ -15,7 +15,7 @@ import gradio as gr
 from lep_core.errors import LepInputError
 from lep_core.recipes.spec import Recipe
 from lep_core.training import job
-from lep_core.workspace.jobs import files_stamp
+from lep_core.workspace.jobs import files_stamp, pid_alive
 from lep_studio.i18n import L, t
 from lep_studio.page_load import LiveView, PageLoad
 from lep_studio.widgets import guarded
@@ -42,7 +42,12 @@ def stop_recipe_job(workspace: Path, job: str | None, what: str, note: str) -> N
 
 
 def run_is_active(run_path: str | None) -> bool:
-    return bool(run_path) and job.is_active(Path(run_path))
+    """The run's job is running, or its process is still finishing after it recorded its final state (calibration
+    scores the answers after training has finished): its live view keeps following it until the process ends."""
+    if not run_path:
+        return False
+    status = job.read_status(Path(run_path)) or {}
+    return status.get("state") in job.ACTIVE or (status.get("state") == "finished" and pid_alive(status.get("pid")))
 
 
 LIVE_TICK_S = 2.0  # while a job runs: the chart follows it

@@ -98,3 +98,23 @@ def test_bench_reads_a_process_cpu_time_as_the_kernel_counts_it():
         pass
     mine, kernel = cpu_seconds(os.getpid()), os.times()
     assert abs(mine - (kernel.user + kernel.system)) <= 0.03  # clock ticks of 10 ms, read a moment apart
+
+
+def test_a_finished_run_whose_process_still_works_stays_live(tmp_path):
+    """Calibration scores its answers after training recorded "finished": the view follows it until the process
+    ends (it stopped following at "finished" once, and the scores never showed)."""
+    import subprocess
+    import sys
+
+    from lep_studio.job_controls import run_is_active
+
+    run = tmp_path / "run"
+    run.mkdir()
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    for pid, live in ((os.getpid(), True), (done.pid, False)):
+        (run / "status.json").write_text(json.dumps({"state": "finished", "pid": pid}), encoding="utf-8")
+        assert run_is_active(str(run)) is live
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "pid": os.getpid()}), encoding="utf-8")
+    assert run_is_active(str(run)) is False  # stopped: nothing more will come
+    assert run_is_active(None) is False
