@@ -59,11 +59,23 @@ def save_uploads(ctx: AppContext, files: list[Any] | None) -> list[str]:
     return saved
 
 
+NEUTRAL_AXIS = {"gridcolor": "rgba(128,128,128,0.25)", "zerolinecolor": "rgba(128,128,128,0.4)"}
+
+
+def neutral_layout(**layout: Any) -> dict[str, Any]:
+    """A plotly layout legible in the light and the dark theme (no white card, grey text and grid), as one dict:
+    plotly validates each update_layout call anew, and a figure built in one go costs 6 ms instead of 50."""
+    out = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font_color": "#8a8f98", **layout}
+    for axis in ("xaxis", "yaxis"):
+        out[axis] = {**NEUTRAL_AXIS, **out.get(axis, {})}
+    return out
+
+
 def neutral(fig: Any) -> Any:
-    """A plotly figure legible in the light and the dark theme: no white card, grey text and grid."""
+    """neutral_layout() applied to a figure already built (its axes all get the grey grid)."""
     fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font_color="#8a8f98")
-    fig.update_xaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
-    fig.update_yaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
+    fig.update_xaxes(**NEUTRAL_AXIS)
+    fig.update_yaxes(**NEUTRAL_AXIS)
     return fig
 
 
@@ -120,8 +132,10 @@ def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "cor
     return out
 
 
-def check_model(src: str | None, what: str = "model") -> str:
-    """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json."""
+def check_model(src: str | None, what: str | None = None) -> str:
+    """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json.
+    what: the field's name in the page's language (default: "model")."""
+    what = what or t("widgets.what.model")
     if not src or not str(src).strip():
         raise LepInputError(t("widgets.msg.pick_a_first", what=what))
     source = resolve(src, what)

@@ -33,7 +33,7 @@ import torch
 from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.errors import LepInputError
-from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model
+from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model, tokenizer_source
 from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
@@ -254,6 +254,7 @@ def init_model(
         raise LepInputError("--head-method fitted fits the head rows on text: pass --corpus with target-language text")
     text = read_corpus(corpus) if head_method is HeadMethod.fitted else None
     check_output_free(out, overwrite)
+    tokenizer_source(tokenizer_dir), tokenizer_source(model_src)  # a wrong input is named before any lock is taken
     with holding([out], [model_src, tokenizer_dir, *(corpus or [])]):
         tick(0.0, "loading the tokenizers")
         new_tok = load_tokenizer(tokenizer_dir)

@@ -62,8 +62,8 @@ def hf_greedy(folder: Path, prompt: list[int], n: int):
 
 def stepwise(gguf_path: Path, prompt: list[int], ids: list[int], logits, tie: float = 1e-3) -> dict[str, Any]:
     """llama.cpp's next token at each step of transformers' answer `ids` (teacher-forced): {"steps", "same",
-    "tied", "different"}; "tied" counts steps where llama.cpp's pick trails transformers' by less than `tie`
-    (absolute, in transformers' logits of that step)."""
+    "tied", "different", "first_tie"}; "tied" counts steps where llama.cpp's pick trails transformers' by less than
+    `tie` (absolute, in transformers' logits of that step), "first_tie" is the first such step (None: none)."""
     import numpy as np
 
     llm = _llama(gguf_path, logits_all=True)
@@ -71,12 +71,14 @@ def stepwise(gguf_path: Path, prompt: list[int], ids: list[int], logits, tie: fl
     scores = np.asarray(llm.scores[len(prompt) - 1: len(prompt) - 1 + len(ids), : logits.shape[1]])
     picks = scores.argmax(axis=1)
     same = tied = 0
+    first_tie = None
     for step, (want, got) in enumerate(zip(ids, picks.tolist())):
         if want == got:
             same += 1
         elif float(logits[step, want] - logits[step, got]) < tie:
             tied += 1
-    return {"steps": len(ids), "same": same, "tied": tied, "different": len(ids) - same - tied}
+            first_tie = step if first_tie is None else first_tie
+    return {"steps": len(ids), "same": same, "tied": tied, "different": len(ids) - same - tied, "first_tie": first_tie}
 
 
 def llama_greedy(llm, prompt: list[int], n: int) -> list[int]:

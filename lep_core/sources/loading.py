@@ -83,10 +83,9 @@ def _bad_gguf(source: Source, exc: BaseException) -> str:
             f"{first_line(exc)}): the file is damaged or not GGUF; re-download or re-convert it")
 
 
-def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = False):
-    """A fast (tokenizers-backed) HF tokenizer for SRC."""
-    from transformers import AutoTokenizer
-
+def tokenizer_source(src: str | os.PathLike | Source) -> Source:
+    """SRC resolved, with a local folder checked to hold a tokenizer (cheap: no file is read). Callers check their
+    inputs with it before taking locks, so a wrong path is named as what it is. Raises LepInputError."""
     source = src if isinstance(src, Source) else resolve(src, "tokenizer")
     if not source.is_hub and not source.gguf_file:
         folder = Path(source.location)
@@ -95,6 +94,14 @@ def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = Fa
                 f"no tokenizer.json in {folder}: point at a tokenizer or model folder "
                 "(or make one with `lep tokenizer extend` / `lep tokenizer train`)"
             )
+    return source
+
+
+def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = False):
+    """A fast (tokenizers-backed) HF tokenizer for SRC."""
+    from transformers import AutoTokenizer
+
+    source = tokenizer_source(src)
     try:
         tok = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **source.kwargs())
     except (OSError, ValueError) as exc:

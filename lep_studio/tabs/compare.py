@@ -224,9 +224,9 @@ def build(ctx: AppContext) -> None:
         append_vote(vote_file, vote)
         sess["voted"] = True
         last["vote"] = choice
-        reveal = ", ".join(f"{s} was the {sess['sides'][s]} model" for s in ("A", "B"))
-        return (*chats_of(sess), sess, f"Vote recorded: **{dict((k, l) for l, k in VOTES)[choice]}**. {reveal}. "
-                                 "The next prompt starts a new round.", *votes_enabled(False))
+        reveal = ", ".join(t("compare.vote.side_was", side=s, role=sess["sides"][s]) for s in ("A", "B"))
+        return (*chats_of(sess), sess, t("compare.vote.recorded", vote=t(f"compare.vote_{choice}"),
+                                         reveal=reveal), *votes_enabled(False))
 
     def on_clear(is_blind):
         sess = new_session(bool(is_blind))
@@ -259,7 +259,7 @@ def build(ctx: AppContext) -> None:
             gr.Info(normalised_line(changes))
         rows = []
         for role, src in (("original", orig_src), ("adapted", adapted_src)):
-            progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")
+            progress(0.5 if role == "adapted" else 0.0, desc=t("compare.msg.scoring_the_model", role=role))
             try:
                 if not src:
                     raise LepInputError(t("compare.msg.no_model_chosen_pick2", role=role))

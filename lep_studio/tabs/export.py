@@ -113,9 +113,8 @@ def build(ctx: AppContext) -> None:
         bar = steps_html(st, recipe, "exp")
         if state == "finished" and out.is_file():
             size = out.stat().st_size / 2**20
-            took = f" in {step['seconds']:.0f} s" if step.get("seconds") is not None else ""
-            text = (f"Wrote **{EXPORTS}/{out.name}** ({size:,.0f} MiB){took} and its Modelfile. Download both, "
-                    "put them in one folder and run the lines below.")
+            took = t("export.status.took", seconds=f"{step['seconds']:.0f}") if step.get("seconds") is not None else ""
+            text = t("export.status.wrote", path=f"{EXPORTS}/{out.name}", size=f"{size:,.0f}", took=took)
             lines = ollama_lines(out, out.stem)
             return text, bar, download_links([out, modelfile_path(out)]), "\n".join(lines)
         if state == "finished":
@@ -146,5 +145,6 @@ def build(ctx: AppContext) -> None:
         return (job, *view(job))
 
     wire_recipe_job(ctx.page_load, ctx.workspace, ORIGIN, timer, view, shown, outputs,
-                    (run, start, [model, kind, overwrite]), stop, "export", "the unfinished file is removed.")
+                    (run, start, [model, kind, overwrite]), stop, lambda: t("export.msg.what"),
+                    lambda: t("export.msg.stop_note"))
     refresh.click(lambda: gr.Dropdown(choices=ctx.model_choices()), None, model)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import pick, shoot
+from tests.browser.ui import JOB_WAIT_MS, pick, shoot
 from tests.export.conftest import adapted_family, export_ws  # noqa: F401 (fixtures shared with tests/export)
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,7 @@ def test_export_q8_0_and_download(app_server, page, workspace, screenshots):
     page.locator("#exp-run").click()
     status = page.locator("#exp-status")
     expect(page.locator("#exp-step-1")).to_be_visible(timeout=30_000)  # the job's row, with its progress bar
-    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=400_000)
+    expect(status).to_contain_text("Wrote exports/tiny-ru-q8_0.gguf", timeout=JOB_WAIT_MS)
     expect(page.locator("#exp-step-1")).to_have_attribute("data-state", "done")
     files = page.locator("#exp-files")
     expect(files).to_contain_text("tiny-ru-q8_0.gguf")
