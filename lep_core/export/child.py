@@ -31,14 +31,15 @@ def run_child(module: str, spec: dict[str, Any], workdir: Path, tick: Tick, what
     fails otherwise; on any exception here (KeyboardInterrupt from a stop included) the child is terminated and
     waited for before the exception goes on, so no stage outlives its export."""
     spec_file = workdir / f".{uuid.uuid4().hex[:8]}.{module.rsplit('.', 1)[-1]}.json"
-    spec_file.write_text(json.dumps(spec), encoding="utf-8")
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    child = subprocess.Popen([sys.executable, "-m", module, str(spec_file)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
     tail: deque[str] = deque(maxlen=20)
     result: dict[str, Any] = {}
-    try:
+    child = None
+    try:  # from the spec file on: a stop at any point removes it and ends the child
+        spec_file.write_text(json.dumps(spec), encoding="utf-8")
+        child = subprocess.Popen([sys.executable, "-m", module, str(spec_file)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
         drain = threading.Thread(target=lambda: tail.extend(child.stderr), daemon=True)  # stderr never stalls it
         drain.start()
         for line in child.stdout:
@@ -50,8 +51,9 @@ def run_child(module: str, spec: dict[str, Any], workdir: Path, tick: Tick, what
         code = child.wait()
         drain.join(timeout=5)
     except BaseException:
-        child.send_signal(signal.SIGTERM)
-        child.wait()
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            child.wait()
         raise
     finally:
         spec_file.unlink(missing_ok=True)

@@ -123,11 +123,9 @@ def originals(folder: Path, base: str | None = None, depth: int = 5) -> list[str
     return found
 
 
-def _check_written(path: Path, tokens: int) -> None:
-    """Read the file back: the vocabulary llama.cpp will load has every token of the tokenizer, no padding."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(path)
+def _check_written(reader, tokens: int) -> None:
+    """Read the file back (a GGUFReader): the vocabulary llama.cpp will load has every token of the tokenizer, no
+    padding."""
     field = reader.fields.get("tokenizer.ggml.tokens")
     count = len(field.data) if field is not None else 0
     if count != tokens:
@@ -207,28 +205,28 @@ def export_gguf(opts: ExportOptions, progress: Progress | None = None,
                           lambda done, total: convert_tick(done / max(total, 1), "writing tensors"),
                           "llama.cpp's converter")
         result["convert_seconds"] = round(time.perf_counter() - at, 2)
-        _check_written(converted, facts["tokens"])
         if type_.quantized:
             from lep_core.export.quantize import quantize_gguf
 
             result["f16_bytes"] = converted.stat().st_size
             quantized = quantize_gguf(converted, tmp, type_, stage("quantize"))
-            result.update(quantize_seconds=quantized["seconds"], tensor_types=quantized["tensor_types"],
-                          fallback_tensors=quantized["fallback_tensors"], tensors=quantized["tensors"])
-        else:
-            from lep_core.export.quantize import tensor_types
-
-            result["tensor_types"] = tensor_types(tmp)
-        tick(spans["convert"][1] if not type_.quantized else spans["quantize"][1], "writing the Modelfile")
+            result.update(quantize_seconds=quantized["seconds"], fallback_tensors=quantized["fallback_tensors"],
+                          tensors=quantized["tensors"])
+        tick(spans["convert"][1] if not type_.quantized else spans["quantize"][1], "checking the file")
+        from lep_core.export.quantize import reader, tensor_types
         from lep_core.sources.loading import load_tokenizer
 
+        written = reader(tmp)  # read once: the vocabulary, the tensors' types, the eos ids
+        _check_written(written, facts["tokens"])
+        result["tensor_types"] = tensor_types(written)
         tok = load_tokenizer(folder)
         has_template = bool(getattr(tok, "chat_template", None))
-        text = modelfile_text(folder, out.name, gguf=tmp)
+        text = modelfile_text(folder, out.name, gguf=written, tok=tok)
         problems = modelfile_problems(text)
         if problems:
             raise LepJobError(f"the Modelfile written is not one Ollama takes: {'; '.join(problems)}")
-        result["stops"] = stop_tokens(folder, tok, template_parts(tok) if has_template else None, tmp)
+        result["stops"] = stop_tokens(folder, tok, template_parts(tok) if has_template else None, written)
+        del written  # its memory map of the temporary file
         result["chat_template"] = has_template
         notes = [] if has_template else [BASE_NOTE]
         pre = facts.get("pre")

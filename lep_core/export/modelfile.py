@@ -105,22 +105,22 @@ END_TEXTS = ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftex
 RAW_TEMPLATE = "{{ .Prompt }}"
 
 
-def gguf_end_ids(gguf: Path) -> dict[str, tuple[int, str]]:
-    """{"eos"|"eot"|"eom": (id, token text)} as the GGUF file records them."""
-    from gguf import GGUFReader
+def gguf_end_ids(gguf) -> dict[str, tuple[int, str]]:
+    """{"eos"|"eot"|"eom": (id, token text)} as the GGUF file (a path or a GGUFReader) records them."""
+    from lep_core.export.quantize import reader
 
-    reader = GGUFReader(gguf)
-    tokens = reader.fields["tokenizer.ggml.tokens"]
+    fields = reader(gguf).fields
+    tokens = fields["tokenizer.ggml.tokens"]
     found = {}
     for key in ("eos", "eot", "eom"):
-        field = reader.fields.get(f"tokenizer.ggml.{key}_token_id")
+        field = fields.get(f"tokenizer.ggml.{key}_token_id")
         if field is not None:
             token_id = int(field.parts[field.data[0]][0])
             found[key] = (token_id, bytes(tokens.parts[tokens.data[token_id]]).decode("utf-8", "replace"))
     return found
 
 
-def stop_tokens(folder: Path, tok, parts: TemplateParts | None, gguf: Path | None = None) -> list[str]:
+def stop_tokens(folder: Path, tok, parts: TemplateParts | None, gguf=None) -> list[str]:
     """Every end-of-turn and end-of-sequence token text, in this order: the template's end of an assistant turn,
     the eos ids of generation_config.json / config.json, the tokenizer's eos, its special tokens in END_TEXTS,
     the GGUF's eos/eot/eom. The GGUF's ids must be the tokenizer's: LepInputError otherwise (a file that stops
@@ -159,13 +159,14 @@ def _stop_value(text: str) -> str:
     return f'"{text}"'
 
 
-def modelfile_text(folder: Path, gguf_name: str, gguf: Path | None = None) -> str:
+def modelfile_text(folder: Path, gguf_name: str, gguf=None, tok=None) -> str:
     """The Modelfile for folder's model exported as gguf_name (in the same folder as the Modelfile).
 
-    gguf: the written file, whose eos/eot ids become stops too (and are checked against the tokenizer's)."""
+    gguf: the written file (path or GGUFReader), whose eos/eot ids become stops too (and are checked against the
+    tokenizer's); tok: folder's tokenizer when already loaded."""
     from lep_core.sources.loading import load_tokenizer
 
-    tok = load_tokenizer(folder)
+    tok = tok or load_tokenizer(folder)
     parts = template_parts(tok) if getattr(tok, "chat_template", None) else None
     lines = [f"# Ollama Modelfile written by LEP Studio for {folder.name}.",
              f"# Create and run the model:  ollama create {_ollama_name(folder.name)} -f THIS_FILE"]

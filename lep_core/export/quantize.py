@@ -21,19 +21,22 @@ from lep_core.export.runtime import require_llama_cpp
 Progress = Callable[[float, str], None]
 
 
-def tensor_types(path: Path) -> dict[str, int]:
-    """How many tensors of each ggml type the GGUF holds, e.g. {"q4_k": 84, "q6_k": 14, "f32": 61}."""
+def reader(path_or_reader):
+    """A GGUFReader (one per file and export: reading a 50k-token vocabulary takes seconds)."""
     from gguf import GGUFReader
 
-    counts = Counter(t.tensor_type.name.lower() for t in GGUFReader(path).tensors)
+    return path_or_reader if isinstance(path_or_reader, GGUFReader) else GGUFReader(path_or_reader)
+
+
+def tensor_types(gguf) -> dict[str, int]:
+    """How many tensors of each ggml type the GGUF (a path or a GGUFReader) holds, e.g. {"q4_k": 84, "f32": 61}."""
+    counts = Counter(t.tensor_type.name.lower() for t in reader(gguf).tensors)
     return dict(counts.most_common())
 
 
-def file_type(path: Path) -> int | None:
+def file_type(gguf) -> int | None:
     """The GGUF's general.file_type (llama.cpp's `enum llama_ftype`), None when it has none."""
-    from gguf import GGUFReader
-
-    field = GGUFReader(path).fields.get("general.file_type")
+    field = reader(gguf).fields.get("general.file_type")
     return int(field.parts[field.data[0]][0]) if field is not None else None
 
 
@@ -45,7 +48,7 @@ def _threads() -> int:
 
 
 def quantize_gguf(source: Path, out: Path, type_: GgufType, progress: Progress | None = None) -> dict[str, Any]:
-    """Write `out` (type_) from the f16 GGUF `source`; {"seconds", "tensors", "fallback_tensors", "tensor_types"}.
+    """Write `out` (type_) from the f16 GGUF `source`; {"seconds", "tensors", "fallback_tensors"}.
 
     Raises LepInputError when llama-cpp-python is missing or llama.cpp refuses the input, LepJobError when the
     quantizer dies; a stop (KeyboardInterrupt) terminates it. The caller owns `out` (a temporary name) and
@@ -58,4 +61,4 @@ def quantize_gguf(source: Path, out: Path, type_: GgufType, progress: Progress |
                       out.parent, lambda done, total: tick(done / max(total, 1), f"quantizing tensor {done}/{total}"),
                       "llama.cpp's quantizer")
     return {"seconds": round(time.perf_counter() - started, 2), "tensors": facts.get("tensors"),
-            "fallback_tensors": facts.get("fallback", 0), "tensor_types": tensor_types(out)}
+            "fallback_tensors": facts.get("fallback", 0)}

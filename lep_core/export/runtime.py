@@ -32,7 +32,14 @@ def llama_cpp_module() -> ModuleType | None:
 
 
 def have_llama_cpp() -> bool:
-    return llama_cpp_module() is not None
+    """Is llama-cpp-python installed? Asked without importing it (the app asks at start-up; loading llama.cpp's
+    library is left to the export that needs it, where a broken install is refused by require_llama_cpp)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules["llama_cpp"] is None (import blocked)
+        return False
 
 
 def require_llama_cpp(what: str) -> ModuleType:

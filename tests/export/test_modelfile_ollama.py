@@ -34,7 +34,10 @@ def test_chat_model_stops_on_every_end_of_turn_token_llama_cpp_knows(exported_fa
     assert modelfile_problems(text) == []
     commands = parse_modelfile(text)
     stops = [value for name, value in commands if name == "stop"]
-    assert set(stops) == _end_of_generation_texts(gguf) == {"<|im_end|>", "<|endoftext|>"}
+    assert stops[0] == "<|im_end|>" and set(stops) == {"<|im_end|>", "<|endoftext|>"}  # ChatML's end of turn
+    # every stop is a token llama.cpp ends generation on; llama.cpp also ends on the fill-in-the-middle repo-name
+    # token of SmolLM2's vocabulary, which no chat turn writes
+    assert _end_of_generation_texts(gguf) - set(stops) == {"<reponame>"}
     assert len(stops) == len(set(stops))
     # what Ollama reads back as TEMPLATE is the Go template written, byte for byte (quoting survived)
     assert dict(commands)["template"] == go_template(template_parts(load_tokenizer(folder)))
@@ -64,7 +67,8 @@ def test_base_model_exports_with_a_raw_template_and_generates_in_llama_cpp(base_
     commands = parse_modelfile(text)
     assert dict(commands)["template"] == "{{ .Prompt }}"
     assert "system" not in dict(commands)
-    assert {value for name, value in commands if name == "stop"} == _end_of_generation_texts(out)
+    assert {value for name, value in commands if name == "stop"} == {"<|im_end|>", "<|endoftext|>"}  # the eos
+    assert _end_of_generation_texts(out) - {"<|im_end|>", "<|endoftext|>"} == {"<reponame>"}
     # it generates in llama.cpp: the plain-text prompt continued, the same greedy tokens as transformers
     ref = Reference.load(base_llama)
     prompt = prompt_ids(ref.tokenizer, "Жили-были дед да баба")

@@ -42,7 +42,6 @@ def test_each_type_is_written_by_llama_cpp_and_runs(type_, wide_f16, tmp_path):
     facts = quantize_gguf(wide_f16, out, GgufType(type_), lambda fraction, message: heard.append(fraction))
     assert file_type(out) == FTYPES[type_]
     types = tensor_types(out)
-    assert types == facts["tensor_types"]
     matrices = sum(n for name, n in types.items() if name != "f32")  # norms stay f32 in every type
     assert types.get(MAIN_BLOCK[type_], 0) >= matrices / 2, types
     assert facts["fallback_tensors"] == 0 and facts["tensors"] == sum(types.values())
