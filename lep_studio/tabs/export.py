@@ -79,8 +79,8 @@ def quality_markdown(report: dict[str, Any]) -> str:
                         f"×{f['ratio']:.4f} | {to_f16} |")
         greedy = check["greedy"]
         rows.append("")
-        rows.append(t("export.quality.greedy_same" if greedy["equal"] else "export.quality.greedy_differs",
-                      n=greedy["tokens"], at=greedy["first_difference"]))
+        rows.append(t("export.quality.greedy_same", n=greedy["tokens"]) if greedy["equal"] else
+                    t("export.quality.greedy_differs", n=greedy["tokens"], at=greedy["first_difference"]))
     else:
         rows.append(t("export.quality.not_checked"))
     decision = report.get("pre_tokenizer_decision") or {}
@@ -113,7 +113,7 @@ def build(ctx: AppContext) -> None:
             keep_f16 = gr.Checkbox(label=L("export.keep_f16"), value=False, info=L("export.keep_f16_info"),
                                    elem_id="exp-keep-f16", interactive=llama)
             check = gr.Checkbox(label=L("export.check"), value=llama, elem_id="exp-check", interactive=llama,
-                                info=L("export.check_info" if llama else "export.check_needs_llama"))
+                                info=L("export.check_info") if llama else L("export.check_needs_llama"))
             overwrite = gr.Checkbox(label=L("export.overwrite"), value=False, info=L("export.replace_an_earlier_export"))
             with gr.Row():
                 run = gr.Button(L("export.export_gguf"), variant="primary", elem_id="exp-run", scale=3)

@@ -80,3 +80,27 @@ def test_q4_k_m_export_keeps_or_drops_the_f16_and_reports_its_quality(wide_mistr
                                                                   "wide-q4_k_m.gguf"]
     assert dropped["f16"] is None and "check" not in dropped
     assert (tmp_path / "b" / "wide-q4_k_m.gguf").read_bytes() == (folder / "wide-q4_k_m.gguf").read_bytes()
+
+
+def test_a_stop_while_quantizing_leaves_nothing(wide_mistral, tmp_path):
+    """SIGTERM once llama.cpp's quantizer has its job (the f16 file is written): both children end, the f16 and
+    the half-quantized temporary files are removed, nothing appears."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "lep_core.cli.main", "export", "gguf", "--model", str(wide_mistral),
+                             "--out", str(out_dir / "m-q4_k_m.gguf"), "--type", "q4_k_m"], stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 300
+    while (not any(p.name.endswith(".quantize_child.json") for p in out_dir.iterdir())
+           and time.monotonic() < deadline and proc.poll() is None):
+        time.sleep(0.02)
+    assert any(".f16.tmp-" in p.name for p in out_dir.iterdir())  # the stop comes after the f16 stage
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert list(out_dir.iterdir()) == []
