@@ -131,12 +131,48 @@ def card_text(folder: Path) -> str:
                   f"{r['both_bad']} | {r['n']} |" for r in votes]
     exports = manifest.get("exports", [])
     if exports:
-        lines += ["", "## GGUF exports (llama.cpp, Ollama)", "", "| file | type | bytes | pre-tokenizer |",
-                  "|---|---|---|---|"]
-        lines += [f"| {Path(e['out']).name} | {e['type']} | {e['bytes']} | {e.get('pre_tokenizer')} |" for e in exports]
-        lines += [f"\nNote: {note}." for note in dict.fromkeys(e["note"] for e in exports if e.get("note"))]
+        lines += ["", "## GGUF exports (llama.cpp, Ollama)", ""] + export_lines(exports)
         lines += ["", "Run one in Ollama:", "", "```bash", *exports[-1]["ollama"], "```"]
     return "\n".join(lines) + "\n"
+
+
+def _bpc_cell(check: dict[str, Any] | None, label: str) -> str:
+    """"llama.cpp / transformers" bits-per-char of one held-out text, with the ratio to f16 of a quantized file."""
+    figures = ((check or {}).get("bits_per_char") or {}).get(label)
+    if not figures:
+        return "not measured"
+    cell = f"{figures['llama_cpp']:.4f} / {figures['transformers']:.4f}"
+    if "ratio_to_f16" in figures:
+        cell += f" (×{figures['ratio_to_f16']:.4f} of f16)"
+    if "llama_cpp_own_tokens" in figures:
+        cell += f"; {figures['llama_cpp_own_tokens']:.4f} as llama.cpp spells it"
+    return cell
+
+
+def export_lines(exports: list[dict[str, Any]]) -> list[str]:
+    """The card's table of GGUF exports: size, time, pre-tokenizer, bits-per-char measured in llama.cpp against
+    transformers (`lep export gguf --check`), greedy output; then the pre-tokenizer decisions and the notes."""
+    lines = ["| file | type | size | seconds | pre-tokenizer | bits/char ru: llama.cpp / transformers | "
+             "bits/char en | greedy = transformers |", "|---|---|---|---|---|---|---|---|"]
+    for e in exports:
+        check = e.get("check")
+        greedy = (check or {}).get("greedy")
+        same = "—" if not greedy else f"{'yes' if greedy['equal'] else 'no'} ({greedy['tokens']} tokens)"
+        size = f"{e['bytes'] / 2**20:,.1f} MiB" if e.get("bytes") else "?"
+        lines.append(f"| {Path(e['out']).name} | {e['type']} | {size} | {e.get('seconds', '?')} | "
+                     f"{e.get('pre_tokenizer') or 'SentencePiece (none)'} | {_bpc_cell(check, 'ru')} | "
+                     f"{_bpc_cell(check, 'en')} | {same} |")
+    if not any(e.get("check") for e in exports):
+        lines += ["", "Quality not measured: `lep export gguf --check` measures bits-per-char in llama.cpp."]
+    decisions = {e["pre_tokenizer_decision"]["why"]: e.get("pre_tokenizer")
+                 for e in exports if (e.get("pre_tokenizer_decision") or {}).get("why")}
+    lines += [f"\nPre-tokenizer {name or '(none)'}: {why}." for why, name in decisions.items()]
+    lines += [f"\nNote: {note}." for note in dict.fromkeys(n for e in exports for n in _notes(e))]
+    return lines
+
+
+def _notes(export: dict[str, Any]) -> list[str]:
+    return list(export.get("notes") or ([export["note"]] if export.get("note") else []))
 
 
 def written_by_lep(path: Path) -> bool:
@@ -200,6 +236,8 @@ def record_export(folder: Path, result: dict[str, Any]) -> None:
     with hold(folder, write=True, wait=30.0):
         manifest = read_manifest(folder) or {}
         kept = [e for e in manifest.get("exports", []) if e.get("out") != result["out"]]
-        manifest["exports"] = kept + [{k: result[k] for k in ("out", "type", "bytes", "pre_tokenizer", "ollama", "note") if k in result}]
+        keys = ("out", "type", "bytes", "seconds", "pre_tokenizer", "pre_tokenizer_decision", "ollama", "note", "notes",
+                "check", "stops", "f16", "tensor_types", "fallback_tensors")
+        manifest["exports"] = kept + [{k: result[k] for k in keys if k in result}]
         write_json_atomic(folder / MANIFEST, manifest)
         write_card(folder)

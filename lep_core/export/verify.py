@@ -13,15 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lep_core.errors import LepInputError
-
 
 def _llama(gguf_path: Path, n_ctx: int = 512, logits_all: bool = False):
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise LepInputError("checking a GGUF needs llama-cpp-python: `pip install llama-cpp-python` "
-                            "(it builds llama.cpp with cmake and a C++ compiler)") from None
+    from lep_core.export.runtime import require_llama_cpp
+
+    Llama = require_llama_cpp("checking a GGUF").Llama
     return Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=2, verbose=False, seed=0, logits_all=logits_all)
 
 
@@ -38,16 +34,18 @@ def token_check(llm, tok, lines: list[str]) -> dict[str, Any]:
     return {"lines": len(lines), "identical": identical, "first_mismatch": first}
 
 
-def hf_greedy(folder: Path, prompt: list[int], n: int):
-    """transformers' greedy continuation: (ids (n,), logits (n, tokens) float32), argmax over the tokenizer's ids."""
+def hf_greedy(folder: Path, prompt: list[int], n: int, model=None):
+    """transformers' greedy continuation: (ids (n,), logits (n, tokens) float32), argmax over the tokenizer's ids.
+    model: the folder's model already loaded in float32 (loaded here otherwise)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from lep_core.sources.loading import load_tokenizer
 
     limit = len(load_tokenizer(folder))
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    model.eval()
+    if model is None:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        model.eval()
     ids, past, out, rows = torch.tensor([prompt]), None, [], []
     with torch.inference_mode():
         for _ in range(n):

@@ -24,7 +24,8 @@ STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] =
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
     "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
-    "export": (("model", "out"), {"type": "f16", "base": None, "name": None}, ("model", "base")),  # a .gguf file
+    "export": (("model", "out"), {"type": "f16", "base": None, "name": None, "keep_f16": False, "check": False},
+               ("model", "base")),  # a .gguf file
 }
 RUN_KINDS = ("train", "calibrate")  # steps whose output is a training run (status.json, checkpoints, final/)
 

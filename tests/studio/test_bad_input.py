@@ -398,7 +398,7 @@ def _nul_cases():
         ("compare-eval-run", [NUL, NUL, "C"], "original: model " + NAMED, "click"),
         ("compare-suite-run", ["M", None, None, [NUL], None], "suite " + NAMED, "click"),
         ("compare-suite-stop", [NUL, None], ANY_FIELD, "click"),
-        ("exp-run", [NUL, "f16", False], "path " + NAMED, "click"),
+        ("exp-run", [NUL, "f16", False, False, False], "path " + NAMED, "click"),
         ("start-recipe-check", [NUL], "recipe file " + NAMED, "click"),
         ("start-recipe-run", [NUL], "recipe file " + NAMED, "click"),
         *[(e, [NUL], "path " + NAMED, "click") for e in ("ws-open", "ws-export", "ws-delete")],
