@@ -6,11 +6,12 @@ Weights load from safetensors; pickle checkpoints and remote code need explicit 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lep_core.errors import LepInputError
 from lep_core.fields import check_field
@@ -83,6 +84,20 @@ def _bad_gguf(source: Source, exc: BaseException) -> str:
             f"{first_line(exc)}): the file is damaged or not GGUF; re-download or re-convert it")
 
 
+@contextlib.contextmanager
+def _load_errors(source: Source, what: str, fix: str, *also: type[BaseException]) -> Iterator[None]:
+    """transformers' loading errors as one line: a missing or garbled file (OSError, ValueError, `also`) names the
+    folder and `fix`; a damaged GGUF file (the reader fails with struct or index errors) says so."""
+    try:
+        yield
+    except (OSError, ValueError, *also) as exc:
+        raise LepInputError(f"cannot load {what} from {source.location}: {first_line(exc).rstrip('.')}: {fix}") from exc
+    except Exception as exc:  # noqa: BLE001
+        if not source.gguf_file:
+            raise
+        raise LepInputError(_bad_gguf(source, exc)) from exc
+
+
 def tokenizer_source(src: str | os.PathLike | Source) -> Source:
     """SRC resolved, with a local folder checked to hold a tokenizer (cheap: no file is read). Callers check their
     inputs with it before taking locks, so a wrong path is named as what it is. Raises LepInputError."""
@@ -102,15 +117,8 @@ def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = Fa
     from transformers import AutoTokenizer
 
     source = tokenizer_source(src)
-    try:
+    with _load_errors(source, "a tokenizer", "check or re-download its tokenizer files"):
         tok = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **source.kwargs())
-    except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc).rstrip('.')}: check or "
-                            "re-download its tokenizer files") from exc
-    except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
-        if not source.gguf_file:
-            raise
-        raise LepInputError(_bad_gguf(source, exc)) from exc
     if getattr(tok, "backend_tokenizer", None) is None:
         raise LepInputError(f"{source.location} has only a slow tokenizer; LEP Studio needs a tokenizers-backed one")
     return tok
@@ -132,7 +140,8 @@ def load_model(
     source = src if isinstance(src, Source) else resolve(src, "model")
     _check_local_weights(source, allow_pickle)
     allow_pickle = allow_pickle or pickle_allowed()
-    try:
+    with _load_errors(source, "a model", "check its config.json and weights (re-download or re-save the model)",
+                      SafetensorError):
         model = AutoModelForCausalLM.from_pretrained(
             source.location,
             dtype=dtype if dtype is not None else torch.float32,
@@ -141,13 +150,6 @@ def load_model(
             **source.kwargs(),
             **extra,
         )
-    except (OSError, ValueError, SafetensorError) as exc:  # missing/garbled config.json or weights, unknown type
-        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc).rstrip('.')}: check its config.json "
-                            "and weights (re-download or re-save the model)") from exc
-    except Exception as exc:  # noqa: BLE001 - the GGUF reader fails on a damaged file with struct/index errors
-        if not source.gguf_file:
-            raise
-        raise LepInputError(_bad_gguf(source, exc)) from exc
     if source.gguf_file:
         strip_quantizer(model)
     if device:
