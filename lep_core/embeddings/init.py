@@ -232,10 +232,15 @@ def init_model(
     progress: Callable[[float, str], None] | None = None,
     head_method: str | HeadMethod = "same",
     corpus: list[str] | None = None,
+    head_repeat_share: float = 0.0,
+    head_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Load, resize, initialise, save atomically with the new tokenizer, write lep.json.
 
     progress(fraction, message) is called between the stages (loading and saving dominate the time).
+    head_repeat_share and head_tokens go to the fitted head (embeddings/head_fit.py HeadFitOptions: the share
+    of fitting blocks that repeat their first half, so the rows are also fitted where the body copies, and the
+    corpus tokens read).
     Raises LepInputError for an unknown method, an existing output (without overwrite) or a tokenizer that does
     not belong to the model.
     """
@@ -251,6 +256,10 @@ def init_model(
                             f"{', '.join(m.value for m in HeadMethod)}") from None
     if head_method is HeadMethod.fitted and not corpus:
         raise LepInputError("--head-method fitted fits the head rows on text: pass --corpus with target-language text")
+    if not 0 <= head_repeat_share <= 1:
+        raise LepInputError(f"--head-repeat-share must be in [0, 1] (got {head_repeat_share})")
+    if head_tokens is not None and head_tokens < 1024:
+        raise LepInputError(f"--head-tokens must be at least 1024 (got {head_tokens})")
     text = read_corpus(corpus) if head_method is HeadMethod.fitted else None
     check_output_free(out, overwrite)
     tick(0.0, "loading the tokenizers")
@@ -270,8 +279,9 @@ def init_model(
         new_rows = torch.zeros(facts["new_rows"], dtype=torch.bool)
         for begin, end in facts["new_row_ranges"]:
             new_rows[begin:end] = True
-        facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, HeadFitOptions(seed=seed),
-                                              lambda f, m: tick(0.4 + 0.2 * f, m))
+        fit = HeadFitOptions(seed=seed, repeat_share=head_repeat_share,
+                             **({"max_tokens": int(head_tokens)} if head_tokens else {}))
+        facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, fit, lambda f, m: tick(0.4 + 0.2 * f, m))
     tick(0.6, "saving the model")
     with atomic_dir(out, overwrite) as tmp:
         save_model(model, new_tok, tmp)
@@ -281,7 +291,9 @@ def init_model(
             kind="model",
             inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir),
                     **({"corpus": [describe_input(c) for c in corpus]} if text is not None else {})},
-            params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed},
+            params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed,
+                    **({"head_repeat_share": head_repeat_share, "head_tokens": head_tokens}
+                       if head_method is HeadMethod.fitted else {})},
             metrics=facts,
         )
     tick(1.0, "done")

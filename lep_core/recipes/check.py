@@ -60,6 +60,11 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} must be one of {', '.join(m.value for m in choices)} (got {args[key]!r})")
         if args["head_method"] == "fitted" and not args.get("corpus"):
             problems.append("head_method fitted needs a corpus (target-language text to fit the head rows on)")
+        share, tokens = args["head_repeat_share"], args["head_tokens"]
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            problems.append(f"head_repeat_share must be a number in [0, 1] (got {share!r})")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1024):
+            problems.append(f"head_tokens must be a whole number of at least 1024 (got {tokens!r})")
     elif step.kind in RUN_KINDS:
         problems += _run_problems(step.kind, args)
     elif step.kind == "propagate":

@@ -19,7 +19,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds assets/ (the demo co
 STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
     "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2, "tokens": "subwords"}, ("base", "corpus")),
     "train_tokenizer": (("corpus", "vocab_size", "out"), {"algorithm": "bpe", "like": None}, ("corpus", "like")),
-    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0},
+    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0,
+                                              "head_repeat_share": 0.0, "head_tokens": None},
              ("model", "tokenizer", "corpus")),
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),

@@ -226,11 +226,37 @@ def _rows(ids: np.ndarray, mask: np.ndarray | None, idx) -> Batch:
 
 
 def micro_rows(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,
-               rank: int = 0, world: int = 1) -> Batch:
-    """Ids (and target mask) of one micro-batch of one process at one optimizer step."""
+               rank: int = 0, world: int = 1, repeat_share: float = 0.0, skip: int = 0) -> Batch:
+    """Ids (and target mask) of one micro-batch of one process at one optimizer step; with repeat_share, that
+    share of text rows repeat their first half (`repeat_halves`; `skip` leading ids, the sequence start, stay)."""
     start = ((step * grad_accum + micro) * world + rank) * batch_size
     idx = sample_indices(len(blocks.train), seed, start, batch_size)
-    return _rows(blocks.train, blocks.train_mask, idx)
+    ids, mask = _rows(blocks.train, blocks.train_mask, idx)
+    if repeat_share > 0 and mask is None:
+        ids = repeat_halves(ids, repeats(seed, start, batch_size, repeat_share), skip)
+    return ids, mask
+
+
+def repeats(seed: int, start: int, count: int, share: float) -> np.ndarray:
+    """Which of global samples start..start+count-1 are repeat rows: a pure function of (seed, sample), so a
+    resumed run repeats the same rows. bool (count,)."""
+    return np.array([np.random.default_rng((seed, start + j, 25)).random() < share for j in range(count)])
+
+
+def repeat_halves(ids: torch.Tensor, which: np.ndarray, skip: int = 0) -> torch.Tensor:
+    """Rows `which` of ids (B, L) become skip ids + their first half + that half again (issue 25).
+
+    Why: a model adapted to a new vocabulary must also *copy* with its new tokens (repeat, quote, continue
+    what it was given); the second half is predictable only by copying, so its loss trains the new rows
+    through the body's copying path (induction heads), which plain text rarely exercises. The loss covers
+    the whole row: the first half is ordinary text."""
+    if not which.any():
+        return ids
+    half = (ids.shape[1] - skip) // 2
+    out = ids.clone()
+    rows = torch.from_numpy(np.flatnonzero(which))
+    out[rows, skip + half:skip + 2 * half] = ids[rows, skip:skip + half]
+    return out
 
 
 def micro_batch(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,

@@ -357,7 +357,8 @@ class _Session:
         o, acc = self.options, self.acc
         total = 0.0
         for micro in range(o.grad_accum):
-            ids, mask = data.micro_rows(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world)
+            ids, mask = data.micro_rows(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world,
+                                        o.repeat_share, len(getattr(self.blocks.train, "start", ())))
             ids, mask = ids.to(acc.device), None if mask is None else mask.to(acc.device)
             sync = micro == o.grad_accum - 1
             with acc.no_sync(self.wrapped) if not sync and world > 1 else nullcontext():
