@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -11,10 +13,51 @@ from starlette.middleware import Middleware
 
 from lep_studio.context import AppContext
 from lep_studio.i18n import CURRENT_JS, LANGS, SWITCH_JS, HeadFirst, L, both, t, translations
+from lep_studio.job_controls import watch_jobs
 from lep_studio.tabs import TABS
 
 CSS_PATH = Path(__file__).resolve().parent.parent / "assets" / "style.css"
+# Gradio's queue looks for a new event every 1 ms and for progress to send every 10 ms, each an asyncio wake-up:
+# 4.2 CPU-s a minute (7 % of a core, issue 29) with nobody using the app. QuietQueue looks every 5 ms while events
+# come and go (a click and its follow-ups: each hop waits at most that) and every 100 ms after half a second of
+# nothing; progress is sent 5 times a second.
+BUSY_POLL_S = 0.005
+IDLE_POLL_S = 0.1
+QUIET_AFTER_S = 0.5
+PROGRESS_POLL_S = 0.2
 
+
+@functools.cache
+def _quiet_class(base: type) -> type:
+    class QuietQueue(base):  # type: ignore[misc, valid-type]
+        """Gradio's queue with an idle poll rate (its loop reads sleep_when_free before each sleep)."""
+
+        _busy_until = 0.0
+
+        @property
+        def sleep_when_free(self) -> float:
+            now = time.monotonic()
+            if len(self) or any(job is not None for job in self.active_jobs):
+                self._busy_until = now + QUIET_AFTER_S
+            return BUSY_POLL_S if now < self._busy_until else IDLE_POLL_S
+
+        @sleep_when_free.setter
+        def sleep_when_free(self, _value: float) -> None:  # Gradio's constant gives way to the rule above
+            pass
+
+    return QuietQueue
+
+
+def quiet_queue(demo: gr.Blocks) -> bool:
+    """Slow the queue's polling while nothing happens (call after demo.queue()). Returns False, leaving the queue
+    as it is, on a Gradio whose queue lacks what this relies on (tests/studio/test_idle.py then fails)."""
+    queue = getattr(demo, "_queue", None)
+    needed = ("sleep_when_free", "progress_update_sleep_when_free", "active_jobs", "__len__")
+    if queue is None or not all(hasattr(queue, name) for name in needed):
+        return False
+    queue.__class__ = _quiet_class(type(queue))
+    queue.progress_update_sleep_when_free = PROGRESS_POLL_S
+    return True
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
@@ -34,19 +77,24 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 with gr.Tab(L(f"tab.{name}"), id=name):
                     importlib.import_module(f"lep_studio.tabs.{name}").build(ctx)
         ctx.page_load.wire(demo)
+        watch_jobs(ctx.page_load)
     return demo
 
 
-def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the app on host:port (no share link); only the workspace is exposed for file downloads."""
+def launch(workspace: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 7860,
+           auth: list[tuple[str, str]] | None = None) -> None:
+    """Serve the app on host:port (no share link); only the workspace is exposed for file downloads.
+    auth: logins (user, password) for Gradio's login page (lep_studio/access.py), None for none."""
     ctx = AppContext.create(str(workspace) if workspace else None)
     demo = build_app(ctx)
     demo.queue(default_concurrency_limit=1)
+    quiet_queue(demo)
     css = CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.is_file() else None
     demo.launch(
         server_name=host,
         server_port=port,
         share=False,
+        auth=auth or None,
         allowed_paths=[str(ctx.workspace)],
         theme=gr.themes.Soft(),
         css=css,

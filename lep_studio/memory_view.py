@@ -14,9 +14,6 @@ from lep_core.training.options import TrainOptions
 from lep_core.training.plan import plan, summary_line
 from lep_studio.i18n import t
 
-ON_CPU = ("On a CPU the 4-bit body, the 8-bit optimizer and bf16 save memory, not time: use them to fit a bigger "
-          "model, leave them off for speed.")
-
 
 def memory_estimate(options: TrainOptions) -> dict[str, Any] | None:
     """The plan for these options, or None when the model is not a local folder with a config.json."""
@@ -35,7 +32,7 @@ def memory_markdown(options: TrainOptions) -> str:
         return t("memory.pick_a_model")
     items = ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in result["items_gb"].items())
     mark = "" if result["fits"] else "⚠ "
-    note = f"\n\n{ON_CPU}" if result["device"] == "cpu" and (
+    note = "\n\n" + t("memory.on_cpu") if result["device"] == "cpu" and (
         options.load_in_4bit or options.optimizer == "adamw8bit" or options.precision == "bf16") else ""
     return mark + t("memory.estimate", summary=summary_line(result), items=items) + note
 
@@ -46,4 +43,4 @@ def memory_warning(options: TrainOptions) -> str | None:
         result = memory_estimate(options)
     except LepInputError:
         return None
-    return f"memory: {summary_line(result)}" if result and not result["fits"] else None
+    return t("memory.warning", summary=summary_line(result)) if result and not result["fits"] else None

@@ -37,10 +37,20 @@ class Deferred:
 
 
 @dataclass
+class LiveView:
+    """A tab's view of a running job: its timer (stopped while idle), what it reads, whether its job runs."""
+
+    timer: gr.Timer
+    inputs: list
+    live: Callable[..., bool]
+
+
+@dataclass
 class PageLoad:
     screen: list[_Step] = field(default_factory=list)  # what the first screen (the Start tab) shows
     first: list[_Step] = field(default_factory=list)  # the other tabs
     after: list[_Step] = field(default_factory=list)  # follow-ups (the live views' first poll)
+    live_views: list[LiveView] = field(default_factory=list)  # job_controls.watch_jobs wakes their timers
 
     def add(self, fn: Callable, inputs: Any = None, outputs: Any = None, *, screen: bool = False,
             **_ignored: Any) -> Deferred:

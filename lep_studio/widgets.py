@@ -12,13 +12,13 @@ from typing import Any, Callable
 import gradio as gr
 
 from lep_core.errors import LepInputError
+from lep_core.fields import MAX_CHARS, NAME, control_at
 from lep_core.sources.loading import Source, first_line, load_tokenizer, resolve
-from lep_core.workspace.store import KINDS, inside
+from lep_core.workspace.store import KINDS, atomic_file, inside
 from lep_studio.context import AppContext
 from lep_studio.i18n import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]{0,99}$")
 
 
 def tokenizer_choices(ctx: AppContext) -> list[tuple[str, str]]:
@@ -53,16 +53,29 @@ def save_uploads(ctx: AppContext, files: list[Any] | None) -> list[str]:
         dest, n = folder / name, 1
         while dest.exists():
             dest, n = folder / f"{Path(name).stem}-{n}{Path(name).suffix}", n + 1
-        shutil.copyfile(src, dest)
+        with atomic_file(dest) as tmp:  # whole or absent; a file that appeared meanwhile is refused, not replaced
+            shutil.copyfile(src, tmp)
         saved.append(str(dest))
     return saved
 
 
+NEUTRAL_AXIS = {"gridcolor": "rgba(128,128,128,0.25)", "zerolinecolor": "rgba(128,128,128,0.4)"}
+
+
+def neutral_layout(**layout: Any) -> dict[str, Any]:
+    """A plotly layout legible in the light and the dark theme (no white card, grey text and grid), as one dict:
+    plotly validates each update_layout call anew, and a figure built in one go costs 6 ms instead of 50."""
+    out = {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font_color": "#8a8f98", **layout}
+    for axis in ("xaxis", "yaxis"):
+        out[axis] = {**NEUTRAL_AXIS, **out.get(axis, {})}
+    return out
+
+
 def neutral(fig: Any) -> Any:
-    """A plotly figure legible in the light and the dark theme: no white card, grey text and grid."""
+    """neutral_layout() applied to a figure already built (its axes all get the grey grid)."""
     fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", font_color="#8a8f98")
-    fig.update_xaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
-    fig.update_yaxes(gridcolor="rgba(128,128,128,0.25)", zerolinecolor="rgba(128,128,128,0.4)")
+    fig.update_xaxes(**NEUTRAL_AXIS)
+    fig.update_yaxes(**NEUTRAL_AXIS)
     return fig
 
 
@@ -86,25 +99,43 @@ def number(value: Any, label: str, minimum: float | None = None, maximum: float 
     return int(parsed) if whole else parsed
 
 
+def field(value: Any, label: str) -> str:
+    """The value of a path or name field of any tab, stripped: the one check every tab's fields go through
+    (lep_core.fields, in the page's language). Raises LepInputError for a control character (a NUL byte, a
+    line break) or a value longer than any path; '' for an empty field (the caller says what to pick)."""
+    text = "" if value is None else str(value).strip()
+    found = control_at(text)
+    if found is not None:
+        pos, ch = found
+        what = t("widgets.msg.nul_byte") if ch == "\x00" else t("widgets.msg.control_char", ch=repr(ch))
+        raise LepInputError(t("widgets.msg.field_has_control", label=label, value=repr(text), what=what, pos=pos))
+    if len(text) > MAX_CHARS:
+        raise LepInputError(t("widgets.msg.field_too_long", label=label, n=len(text), most=MAX_CHARS))
+    return text
+
+
 def text_files(ctx: AppContext, paths: list[str] | str | None, label: str = "corpus") -> list[str]:
     """Text the app may read: files in the workspace or the bundled assets; anything else is refused."""
-    chosen = [p for p in ([paths] if isinstance(paths, str) else paths or []) if p and str(p).strip()]
+    given = [paths] if isinstance(paths, str) else paths or []
+    chosen = [p for p in (field(p, label) for p in given) if p]
     if not chosen:
         raise LepInputError(t("widgets.msg.no_picked_choose_demo", label=label))
     out = []
     for p in chosen:
-        path = Path(p).expanduser()
-        path = (path if path.is_absolute() else ctx.workspace / path).resolve()
-        if not any(path == root or root in path.parents for root in (ctx.workspace, ASSETS.resolve())):
-            raise LepInputError(t("widgets.msg.is_outside_the_workspace", label=label, p=p))
+        try:
+            path = inside(p, ctx.workspace, ASSETS)
+        except LepInputError:
+            raise LepInputError(t("widgets.msg.is_outside_the_workspace", label=label, p=p)) from None
         if not path.exists():
             raise LepInputError(t("widgets.msg.does_not_exist_pick", label=label, p=p))
         out.append(str(path))
     return out
 
 
-def check_model(src: str | None, what: str = "model") -> str:
-    """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json."""
+def check_model(src: str | None, what: str | None = None) -> str:
+    """A model source worth starting a job on: a hub id, a .gguf file, or a folder with config.json.
+    what: the field's name in the page's language (default: "model")."""
+    what = what or t("widgets.what.model")
     if not src or not str(src).strip():
         raise LepInputError(t("widgets.msg.pick_a_first", what=what))
     source = resolve(src, what)
@@ -115,8 +146,8 @@ def check_model(src: str | None, what: str = "model") -> str:
 
 def output_dir(ctx: AppContext, kind: str, name: str, overwrite: bool) -> Path:
     """workspace/<kind folder>/<name>, refusing bad names and (without `overwrite`) existing folders."""
-    name = (name or "").strip()
-    if not _NAME.match(name):
+    name = field(name, t("widgets.output_name"))
+    if not NAME.match(name):
         raise LepInputError(t("widgets.msg.output_name_is_not", name=name))
     out = inside(ctx.workspace / KINDS[kind] / name, ctx.workspace)
     if out.exists() and not overwrite:
@@ -139,6 +170,16 @@ def cached_tokenizer(src: str):
     return _cached(source.location, source.gguf_file, stamp)
 
 
+def normalised_line(changes: Any) -> str:
+    """One translated line saying what reading rewrote into the one text form (lep_core.corpus.text), from a
+    TextChanges or its as_dict(); '' when nothing was."""
+    counts = changes if isinstance(changes, dict) else changes.as_dict()
+    parts = ([t("text.nfc", n=counts["nfc"])] if counts.get("nfc") else []) + \
+        ([t("text.line_ends", n=counts["line_ends"])] if counts.get("line_ends") else []) + \
+        ([t("text.bom", n=counts["bom"])] if counts.get("bom") else [])
+    return t("text.normalised", parts="; ".join(parts)) if parts else ""
+
+
 def message(exc: BaseException) -> str:
     """One readable line for any error: ours verbatim, others with their type."""
     if isinstance(exc, LepInputError):
@@ -146,8 +187,17 @@ def message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 
+def _nul_anywhere(values: Any) -> bool:
+    """Does any string among the handler's arguments (or in a list of them) hold a NUL byte?"""
+    return any(isinstance(v, str) and "\x00" in v or isinstance(v, (list, tuple)) and _nul_anywhere(v) for v in values)
+
+
 def guarded(fn: Callable) -> Callable:
-    """Run an event handler; errors reach the user as a readable toast, never as a stack trace."""
+    """Run an event handler; errors reach the user as a readable toast, never as a stack trace.
+
+    Fields are checked one by one, with their labels, where they are read (`field`, lep_core.fields); a NUL
+    byte in a field that is not (the file system rejects one with "ValueError: embedded null byte") is still
+    one line: any other error of a handler given a NUL byte is reported as that."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -156,6 +206,8 @@ def guarded(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except Exception as exc:  # noqa: BLE001 - every error becomes one readable line
+            if not isinstance(exc, LepInputError) and (_nul_anywhere(args) or _nul_anywhere(kwargs.values())):
+                exc = LepInputError(t("widgets.msg.nul_in_a_field"))
             raise gr.Error(message(exc), print_exception=not isinstance(exc, LepInputError)) from exc
 
     return wrapper

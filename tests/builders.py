@@ -77,8 +77,10 @@ def unigram_tokenizer(folder: Path, vocab_size: int = 500) -> Path:
     return _save(tok, folder, {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"})
 
 
-def tiny_model(tokenizer_dir: Path, folder: Path, arch: str = "llama", tied: bool = True, pad_rows: int = 0) -> Path:
-    """A random 2-layer model of the given family, sized to the tokenizer (+ pad_rows spare rows, like Qwen)."""
+def tiny_model(tokenizer_dir: Path, folder: Path, arch: str = "llama", tied: bool = True, pad_rows: int = 0,
+               hidden: int = 64) -> Path:
+    """A random 2-layer model of the given family, sized to the tokenizer (+ pad_rows spare rows, like Qwen);
+    hidden: its width (256 lets llama.cpp's k-quants, which work on rows of 256, quantize every matrix)."""
     import torch
     from transformers import (
         AutoTokenizer,
@@ -95,7 +97,7 @@ def tiny_model(tokenizer_dir: Path, folder: Path, arch: str = "llama", tied: boo
                 "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
     config_cls, model_cls = families[arch]
     config = config_cls(
-        vocab_size=len(tok) + pad_rows, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        vocab_size=len(tok) + pad_rows, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=tied,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>") if "<|im_end|>" in tok.get_vocab() else tok.eos_token_id,
         pad_token_id=tok.pad_token_id,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lep_core.errors import LepInputError
-from lep_core.workspace.store import describe_input, read_manifest, write_manifest
+from lep_core.workspace.store import describe_input, read_manifest, write_manifest, write_text_atomic
 
 CONVERSATIONS, PARTIAL = "conversations.jsonl", "answers.partial.jsonl"
 Progress = Callable[[int, int], None]
@@ -109,10 +109,8 @@ def _finish(folder: Path, original: str, prompts: list, done: dict[str, dict], k
     if not kept:
         reasons = sorted({r.get("skipped", "empty answer") for r in rows})
         raise LepInputError(f"the original model answered none of the {len(prompts)} prompts: {'; '.join(reasons)}")
-    tmp = folder / f".{CONVERSATIONS}.tmp"
-    tmp.write_text("".join(json.dumps({"messages": r["messages"], "truncated": r["truncated"]}, ensure_ascii=False) + "\n"
-                           for r in kept), encoding="utf-8")
-    os.replace(tmp, folder / CONVERSATIONS)
+    write_text_atomic(folder / CONVERSATIONS, "".join(json.dumps({"messages": r["messages"], "truncated": r["truncated"]},
+                                                             ensure_ascii=False) + "\n" for r in kept))
     metrics = {"conversations": len(kept), "prompts": len(prompts), "skipped": len(rows) - len(kept),
                "truncated": sum(r["truncated"] for r in kept), "answer_tokens": sum(r["tokens"] for r in kept),
                "answer_chars": sum(len(r["messages"][-1]["content"]) for r in kept)}

@@ -3,7 +3,8 @@
 Accepted files: .json (a list of strings or of {"prompt": ...} objects, as assets/demo_prompts.json),
 .txt (one prompt per line) and .jsonl (one {"prompt": ...} or {"messages": [...]} per line; a
 `messages` list ends with the user's turn and may carry a system prompt or earlier turns).
-Blank prompts and repeats are dropped; a file with none left is an error.
+Blank prompts and repeats are dropped; a file with none left is an error. Prompts are put in the one text
+form of lep_core.corpus.text (NFC, LF line ends), as every text LEP Studio reads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lep_core.corpus.reading import read_decoded
+from lep_core.corpus.text import normalize_json
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
 
 DEMO_PROMPTS = Path(__file__).resolve().parents[2] / "assets" / "demo_prompts.json"
 Messages = list[dict[str, str]]
@@ -36,7 +40,7 @@ def _from_item(item, where: str) -> Messages | None:
 
 
 def _items(path: Path) -> list[tuple[object, str]]:
-    text = path.read_text(encoding="utf-8")
+    text = read_decoded(path)
     if path.suffix == ".txt":
         return [(line, f"{path.name} line {n}") for n, line in enumerate(text.splitlines(), 1)]
     if path.suffix == ".json":
@@ -62,12 +66,12 @@ def _items(path: Path) -> list[tuple[object, str]]:
 
 def load_prompts(path: str | Path | None = None) -> list[Messages]:
     """The prompts of a file (the demo prompts when None), as chat messages, without blanks or repeats."""
-    path = Path(path) if path else DEMO_PROMPTS
+    path = Path(check_field(path, "prompt file")) if path else DEMO_PROMPTS
     if not path.is_file():
         raise LepInputError(f"prompt file not found: {path}")
     prompts, seen = [], set()
     for item, where in _items(path):
-        messages = _from_item(item, where)
+        messages = _from_item(normalize_json(item), where)
         key = json.dumps(messages, ensure_ascii=False) if messages else None
         if messages and key not in seen:
             seen.add(key)

@@ -22,7 +22,8 @@ from lep_core.calibration.score import answer_bpc
 from lep_core.errors import LepInputError
 from lep_core.training import checkpoint as ckpt
 from lep_core.training import job
-from lep_core.training.rundir import fresh_ok, own_run
+from lep_core.training.rundir import RunPlace, check_fresh, check_run_folder, open_run
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import KINDS, describe_input, workspace_root, write_json_atomic
 
 Progress = Callable[[int, int], None]
@@ -43,9 +44,8 @@ def _resolve(given: dict[str, Any], resume: bool, overwrite: bool, workspace: st
         options = CalibrateOptions.from_dict({**stored, **{k: v for k, v in given.items() if v is not None and k not in OWN}})
     else:
         options = CalibrateOptions.from_dict({k: v for k, v in given.items() if v is not None})
-        if run_dir.is_dir() and not fresh_ok(run_dir) and not overwrite:
-            raise LepInputError(f"run folder {run_dir} already holds a run: pass --resume to continue it, "
-                                "--overwrite to start over, or choose another --out")
+        check_run_folder(run_dir, options.model)
+        check_fresh(run_dir, overwrite)
     options.out = str(run_dir)
     options.validate()
     if options.original and not options.answers:
@@ -116,38 +116,46 @@ def _answers(options: CalibrateOptions, run_dir: Path, log: Callable[[str], None
 
 def calibrate(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None,
               workspace: str | None = None, score: bool = True) -> dict[str, Any]:
-    """Run (or resume) a calibration; returns the trainer's summary plus the answers and bits-per-char before/after."""
-    from lep_core.training.trainer import train
+    """Run (or resume) a calibration; returns the trainer's summary plus the answers and bits-per-char before/after.
 
+    The run folder and the answers folders are locked for the whole run (lep_core.training.rundir.open_run);
+    --overwrite keeps the previous run until this one has finished, as `lep train --overwrite` does."""
     options, run_dir = _resolve(given, resume, overwrite, workspace)
-    if run_dir.exists():
-        own_run(run_dir)
     if (run_dir / "final").is_dir() and resume and (job.read_status(run_dir) or {}).get("state") == "finished":
         raise LepInputError(f"{run_dir.name} has finished; to train longer start a new run from its final model")
-    if overwrite and not resume:
-        from lep_core.training.rundir import clear_run
+    answers_dirs = [options.answers, str(heldout_dir(options)) if options.heldout_prompts else None] \
+        if options.original else []
+    reads = [options.original, options.prompts, options.heldout_prompts, *options.chat]
+    with open_run(run_dir, resume, overwrite, options.model, reads) as place, holding(answers_dirs):
+        return _calibrate_in(place, options, resume, progress, score)
 
-        clear_run(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / SPEC, options.to_dict())
-    log = _logger(run_dir)
+
+def _calibrate_in(place: RunPlace, options: CalibrateOptions, resume: bool, progress: Progress | None,
+                  score: bool) -> dict[str, Any]:
+    from lep_core.training.trainer import train
+
+    work = place.work
+    work.mkdir(parents=True, exist_ok=True)
+    job.write_status(work, state="running", pid=os.getpid(), error=None)  # first: what marks a run folder LEP made
+    write_json_atomic(work / SPEC, options.to_dict())
+    log = _logger(work)
     answers = None
     if options.original:
         try:
-            answers = _answers(options, run_dir, log, progress)
+            answers = _answers(options, work, log, progress)
             if answers["state"] != "stopped" and options.heldout_prompts:
-                heldout = _answers(options, run_dir, log, progress, heldout=True)
+                heldout = _answers(options, work, log, progress, heldout=True)
                 answers = heldout if heldout["state"] == "stopped" else answers
         except Exception as exc:  # recorded for the app, then reported as usual
-            job.write_status(run_dir, state="failed", error=str(exc) if isinstance(exc, LepInputError)
+            job.write_status(work, state="failed", error=str(exc) if isinstance(exc, LepInputError)
                              else f"{type(exc).__name__}: {exc}")
             raise
         if answers["state"] == "stopped":
-            return {"state": "stopped", "out": str(run_dir), "phase": "answers", **answers}
+            return {"state": "stopped", "out": str(place.out), "phase": "answers", **answers}
         corpus = [str(Path(options.answers) / CONVERSATIONS)]
     else:
         corpus = options.chat
-    job.write_status(run_dir, phase="train")
+    job.write_status(work, phase="train")
     origin = {"operation": "calibrate",
               "inputs": {"original": describe_input(options.original)} if options.original else {},
               "params": {"mode": "self" if options.original else "chat", "max_new_tokens": options.max_new_tokens,
@@ -155,22 +163,23 @@ def calibrate(given: dict[str, Any], resume: bool = False, overwrite: bool = Fal
                          "answers": options.answers or None, "heldout_prompts": options.heldout_prompts or None}}
     if options.original:
         origin["inputs"]["answers"] = describe_input(corpus[0])
-    result = train(options.train_dict(corpus), resume=resume and bool(ckpt.checkpoints(run_dir)),
-                   overwrite=False, progress=progress, origin=origin)
+    result = train(options.train_dict(corpus), resume=resume and bool(ckpt.checkpoints(work)),
+                   overwrite=False, progress=progress, origin=origin, place=place)
     if answers:
         result["answers"] = {k: v for k, v in answers.items() if k != "state"}
+    final = work / "final"  # where it is until a staged run lands in place.out
     if result.get("state") == "finished" and score:
         log("scoring bits-per-char of the answers before and after")
         result["answer_bpc"] = {"before": answer_bpc(options.model, corpus),
-                                "after": answer_bpc(result["final"], corpus)}
+                                "after": answer_bpc(str(final), corpus)}
         if options.original:  # the reference: the model that wrote the answers, reading them
             result["answer_bpc"]["original"] = answer_bpc(options.original, corpus)
         if options.heldout_prompts:  # answers of prompts never trained on
             held = [str(heldout_dir(options) / CONVERSATIONS)]
             result["answer_bpc_heldout"] = {"before": answer_bpc(options.model, held),
-                                            "after": answer_bpc(result["final"], held),
+                                            "after": answer_bpc(str(final), held),
                                             "original": answer_bpc(options.original, held)}
-        _add_to_manifests(run_dir, {k: result[k] for k in ("answer_bpc", "answer_bpc_heldout") if k in result})
+        _add_to_manifests(work, {k: result[k] for k in ("answer_bpc", "answer_bpc_heldout") if k in result})
         log(f"answer bits-per-char: before {result['answer_bpc']['before']['bits_per_char']:.4f}, "
             f"after {result['answer_bpc']['after']['bits_per_char']:.4f}")
     return result

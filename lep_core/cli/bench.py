@@ -1,7 +1,7 @@
-"""`lep bench [tokenizer|propagation|training|generation|adaptation|corpus]`: tables printed with machine info.
+"""`lep bench [tokenizer|propagation|training|generation|adaptation|corpus|app]`: tables printed with machine info.
 
-`adaptation` measures two given models (--original, --adapted) and `corpus` generates a large corpus
-(--size-mb), so they run only when named."""
+`adaptation` measures two given models (--original, --adapted), `corpus` generates a large corpus
+(--size-mb) and `app` starts the app, a browser and a training job, so they run only when named."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ import importlib
 from pathlib import Path
 
 from lep_core.bench import BENCHES
-from lep_core.cli.common import add_json, positive_int
+from lep_core.cli.common import add_json, note_normalisation, positive_int
 from lep_core.evaluation.copy_task import TASKS
+
+NAMED_ONLY = ("adaptation", "corpus", "app")
 
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed and memory (all benchmarks when none is named)")
-    p.add_argument("which", nargs="*", choices=(*BENCHES, "adaptation", "corpus"),
+    p.add_argument("which", nargs="*", choices=(*BENCHES, *NAMED_ONLY),
                    help="benchmarks to run (adaptation only when named, with --original and --adapted; corpus only "
-                        "when named: it generates a large corpus)")
+                        "when named: it generates a large corpus; app only when named: it starts the app, chromium "
+                        "and a training job of the demo model)")
     p.add_argument("--original", help="adaptation: the original instruct model (folder, .gguf file or hub id)")
     p.add_argument("--adapted", help="adaptation: the adapted model")
     p.add_argument("--text", nargs="+", help="adaptation: held-out text files, each labelled ru/en by its script "
@@ -41,6 +44,12 @@ def register(sub) -> None:
     p.add_argument("--size-mb", type=positive_int, default=1024,
                    help="corpus: size of the generated corpus in MB (default 1024; written to a temporary folder)")
     p.add_argument("--tmp-dir", help="corpus: where the generated corpus goes (default: the system's temporary folder)")
+    p.add_argument("--seconds", type=positive_int, default=60,
+                   help="app: length of each idle CPU window in seconds (default 60)")
+    p.add_argument("--tries", type=positive_int, default=5,
+                   help="app: second tabs opened while the training job runs (default 5)")
+    p.add_argument("--only", choices=("idle", "second_tab"),
+                   help="app: run one of its two measurements (default both)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -70,6 +79,12 @@ def _adaptation(args) -> dict:
                                 lambda fraction, message: update(int(fraction * 1000), 1000),
                                 tasks=tuple(args.tasks), lines=args.lines, batch_size=args.batch_size,
                                 canonical=args.canonical)
+    from lep_core.corpus.text import TextChanges
+
+    changes = TextChanges()
+    for text in result["texts"]:
+        changes.add(TextChanges(**text["normalised"]))
+    note_normalisation(changes)
     if args.save:
         result["saved"] = str(adaptation.save_beside(args.adapted, result))
     return result if args.json else adaptation.tables(result)
@@ -84,7 +99,12 @@ def run(args) -> dict | None:
             results[name] = _adaptation(args)
             continue
         module = importlib.import_module(f"lep_core.bench.{name}")
-        results[name] = module.run(args.size_mb, folder=args.tmp_dir) if name == "corpus" else module.run()
+        if name == "corpus":
+            results[name] = module.run(args.size_mb, folder=args.tmp_dir)
+        elif name == "app":
+            results[name] = module.run(args.seconds, args.tries, (args.only,) if args.only else ("idle", "second_tab"))
+        else:
+            results[name] = module.run()
         if not args.json:
             print(f"\n== {name} ==")
             for table, rows in results[name].items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from lep_core.calibration.options import CalibrateOptions
-from lep_core.cli.common import add_json, add_option_flags, add_workspace, given_options
+from lep_core.cli.common import add_allow_pickle, add_json, add_option_flags, add_workspace, given_options
 
 HIDDEN = {"corpus", "data"}  # filled in by calibration itself
 
@@ -23,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--no-score", action="store_true", default=False,
                    help="skip scoring bits-per-char of the answers before and after")
     add_workspace(p)
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run, json=False)
 

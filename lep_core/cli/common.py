@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from typing import Any
 
 
@@ -19,10 +20,39 @@ def add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
+class _AllowPickle(argparse.Action):
+    """--allow-pickle: sets LEP_ALLOW_PICKLE=1 for this process and the jobs it starts (lep_core.sources.loading
+    reads it wherever weights or a checkpoint are loaded), so the flag is one switch however deep the load is."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs.pop("nargs", None)
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from lep_core.sources.loading import PICKLE_ENV
+
+        os.environ[PICKLE_ENV] = "1"
+        setattr(namespace, self.dest, True)
+
+
+def add_allow_pickle(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-pickle", action=_AllowPickle, default=False,
+                        help="also load pickle weights (.bin/.pt) and checkpoints that need the full unpickler; "
+                             "pickle can run code: only for files you trust")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port for `lep app --port`: 1 to 65535 (argparse turns the error into one line)."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value}")
     return value
 
 
@@ -56,3 +86,18 @@ def given_options(args: argparse.Namespace, options: type) -> dict[str, Any]:
     """The options the user actually passed (the rest keep the dataclass defaults)."""
     names = {f.name for f in dataclasses.fields(options)}
     return {k: v for k, v in vars(args).items() if k in names}
+
+
+def note_normalisation(changes) -> None:
+    """One note on stderr when reading rewrote text into the one form (lep_core.corpus.text.TextChanges):
+    stdout stays one JSON object with --json."""
+    import sys
+
+    if changes:
+        print(f"lep: note: {changes.line()}", file=sys.stderr)
+
+
+def with_normalisation(result: dict[str, Any], changes) -> dict[str, Any]:
+    """`result` plus what reading rewrote under "normalised" (its counts), with `note_normalisation`."""
+    note_normalisation(changes)
+    return {**result, "normalised": changes.as_dict()}

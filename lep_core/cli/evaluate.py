@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lep_core.cli import eval_suite
-from lep_core.cli.common import add_json, positive_int
+from lep_core.cli.common import add_allow_pickle, add_json, positive_int, with_normalisation
 
 
 def register(sub) -> None:
@@ -11,6 +11,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="model: folder, .gguf file or hub id (required)")
     p.add_argument("--text", nargs="+", help="held-out text files (.txt/.jsonl/.parquet or folders) (required)")
     p.add_argument("--window", type=positive_int, default=1024, help="tokens per scoring window (capped by the context)")
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run_eval)
     eval_suite.register(p)  # `lep eval suite ...`
@@ -28,21 +29,24 @@ def register(sub) -> None:
                    help="canonical decoding: never emit a spelling the model's own tokenizer would not write")
     c.add_argument("--allow-plain", action="store_true",
                    help="let a model without a chat template continue the prompt as plain text")
+    add_allow_pickle(c)
     add_json(c)
     c.set_defaults(func=run_compare)
 
 
 def run_eval(args) -> dict:
     from lep_core.corpus.reading import read_corpus
+    from lep_core.corpus.text import TextChanges
     from lep_core.errors import LepInputError
     from lep_core.evaluation.bpc import score_text
     from lep_core.evaluation.models import ModelCache
 
     if not args.model or not args.text:
         raise LepInputError("lep eval needs --model and --text (or `lep eval suite --model ...`)")
-    text = read_corpus(args.text)
+    changes = TextChanges()
+    text = read_corpus(args.text, changes=changes)
     model, tokenizer = ModelCache(capacity=1).get(args.model)
-    return score_text(model, tokenizer, text, window=args.window).as_dict()
+    return with_normalisation(score_text(model, tokenizer, text, window=args.window).as_dict(), changes)
 
 
 def run_compare(args) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lep_core.cli.common import add_json, add_overwrite
+from lep_core.cli.common import add_allow_pickle, add_json, add_overwrite
 from lep_core.embeddings.init import HeadMethod, InitMethod
 
 
@@ -24,13 +24,9 @@ def register(sub) -> None:
                    "on --corpus to the frozen body's hidden states, so new tokens are chosen before any training); "
                    "all but same untie a tied model")
     p.add_argument("--corpus", nargs="+", help="target-language text for --head-method fitted (.txt/.jsonl/.parquet or folders)")
-    p.add_argument("--head-repeat-share", type=float, default=0.0,
-                   help="--head-method fitted: share of the fitting blocks whose second half repeats the first, so the "
-                   "head rows are also fitted where the model copies given text (default 0; the demo recipe's 1.0)")
-    p.add_argument("--head-tokens", type=int,
-                   help="--head-method fitted: corpus tokens the fit reads, spread over the corpus (default 40000)")
     p.add_argument("--seed", type=int, default=0, help="seed for the mean_resize and random methods")
     add_overwrite(p)
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run)
 
@@ -39,5 +35,4 @@ def run(args) -> dict:
     from lep_core.embeddings.init import init_model
 
     return init_model(args.model, args.tokenizer, args.out, args.method, args.overwrite, args.seed,
-                      head_method=args.head_method, corpus=args.corpus, head_repeat_share=args.head_repeat_share,
-                      head_tokens=args.head_tokens)
+                      head_method=args.head_method, corpus=args.corpus)

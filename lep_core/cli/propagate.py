@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lep_core.cli.common import add_json, add_overwrite
+from lep_core.cli.common import add_allow_pickle, add_json, add_overwrite
 from lep_core.propagation.modes import DEFAULT_MODE, Mode
 from lep_core.propagation.solve import Solver
 
@@ -35,6 +35,7 @@ def register(sub) -> None:
     p.add_argument("--corpus", nargs="+", default=[], metavar="FILE", help="text for occ_conversion's weights")
     p.add_argument("--compare-modes", action="store_true", help="also fit every other mode and report them")
     add_overwrite(p)
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from lep_core.cli.common import add_json, add_overwrite, add_workspace
+from lep_core.cli.common import add_allow_pickle, add_json, add_overwrite, add_workspace
 
 
 def register(sub) -> None:
@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("--check", action="store_true", help="only check the recipe (every problem at once) and print its steps")
     add_workspace(p)
     add_overwrite(p)
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lep_core.cli.common import add_json, add_overwrite, positive_int
+from lep_core.cli.common import add_json, add_overwrite, note_normalisation, positive_int, with_normalisation
 from lep_core.cli.progress import bar
 from lep_core.tokenizer.learn import ALPHABET_RULES, UNITS
 
@@ -44,21 +44,26 @@ def register(sub) -> None:
 
 def stats(args) -> dict:
     from lep_core.corpus.reading import read_corpus
+    from lep_core.corpus.text import TextChanges
     from lep_core.sources.loading import load_tokenizer
     from lep_core.tokenizer.analysis import text_stats
 
-    text = read_corpus(args.text)
-    return text_stats(load_tokenizer(args.tokenizer), text).as_dict()
+    changes = TextChanges()
+    text = read_corpus(args.text, changes=changes)
+    return with_normalisation(text_stats(load_tokenizer(args.tokenizer), text).as_dict(), changes)
 
 
 def extend(args) -> dict:
+    from lep_core.corpus.text import TextChanges
     from lep_core.tokenizer.extend import extend_tokenizer
 
     with bar(0, "reading corpus", unit="B") as read, bar(args.add, "learning tokens") as progress:
-        return extend_tokenizer(
+        result = extend_tokenizer(
             args.base, args.corpus, args.add, args.out, args.alphabet, args.min_frequency, args.overwrite, progress,
             read_progress=read, unit=args.tokens,
         )
+    note_normalisation(TextChanges(**result["normalised"]))
+    return result
 
 
 def train(args) -> dict:

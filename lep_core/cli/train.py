@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from lep_core.cli.common import add_json, add_option_flags, given_options
+from lep_core.cli.common import add_allow_pickle, add_json, add_option_flags, given_options
 from lep_core.training.options import TrainOptions
 
 
@@ -15,6 +15,7 @@ def register(sub) -> None:
     add_option_flags(p, TrainOptions, lists=("corpus",))
     p.add_argument("--resume", action="store_true", default=False, help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", default=False, help="start over in a run folder that holds a run")
+    add_allow_pickle(p)
     add_json(p)
     p.set_defaults(func=run, json=False)
 

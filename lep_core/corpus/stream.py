@@ -4,6 +4,8 @@ The pieces of a corpus, concatenated, are exactly `read_corpus(paths)`: files jo
 records and .parquet rows joined by a newline, .txt files as they are (a leading UTF-8 BOM dropped). Every
 piece but the last ends with a newline, so splitting each piece into lines (``str.splitlines`` or
 ``split("\\n")``) gives the same lines as splitting the whole text: a line never straddles two pieces.
+Each piece is in the form of lep_core.corpus.text (LF line ends, NFC), normalized as `read_corpus` does: a
+.txt piece whole (pieces end at a newline, across which NFC never composes), .jsonl and .parquet texts each.
 
 Files are read a piece at a time: .txt in fixed-size binary reads cut after the last newline (a UTF-8
 character never spans a newline byte), .jsonl line by line, .parquet with pyarrow's ``iter_batches``.
@@ -17,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from lep_core.corpus.reading import decode_text, expand, json_record, record_text
+from lep_core.corpus.reading import decode_text, expand, json_record, not_parquet, parquet_texts, record_text
+from lep_core.corpus.text import TextChanges, normalize
 from lep_core.errors import LepInputError
 
 PIECE_BYTES = 8 * 2**20  # a piece of text is about this many bytes of file (more when one line is longer)
@@ -41,9 +44,16 @@ class _Meter:
             self.progress(min(self.done, self.total), self.total)
 
 
-def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
-    """The file's text in pieces cut after a newline (the last piece may end anywhere)."""
+def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int, changes: TextChanges | None = None,
+                normal: bool = True) -> Iterator[str]:
+    """The file's text in pieces cut after a newline (the last piece may end anywhere); normalized unless
+    `normal` is False (the lines of a .jsonl file, whose records' texts are normalized instead)."""
     offset, first, parts = 0, True, []
+
+    def text(data: bytes) -> str:
+        decoded = decode_text(path, data, offset, first, changes)
+        return normalize(decoded, changes) if normal else decoded
+
     with open(path, "rb") as f:
         while True:
             block = f.read(piece_bytes)
@@ -51,21 +61,21 @@ def _txt_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
             if not block:
                 data = b"".join(parts)
                 if data or first:
-                    yield decode_text(path, data, offset, first)
+                    yield text(data)
                 return
             cut = block.rfind(b"\n") + 1
             if cut == 0:  # no newline in this block: a line longer than a piece, keep reading
                 parts.append(block)
                 continue
             data = b"".join(parts) + block[:cut]
-            yield decode_text(path, data, offset, first)
+            yield text(data)
             offset += len(data)
             first, parts = False, [block[cut:]]
 
 
-def _lines(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
-    """Lines of a text file as `str.splitlines` cuts them, read a piece at a time."""
-    for piece in _txt_pieces(path, meter, piece_bytes):
+def _lines(path: Path, meter: _Meter, piece_bytes: int, changes: TextChanges | None) -> Iterator[str]:
+    """Lines of a .jsonl file as `str.splitlines` cuts them, read a piece at a time (decoded only)."""
+    for piece in _txt_pieces(path, meter, piece_bytes, changes, normal=False):
         yield from piece.splitlines()
 
 
@@ -88,47 +98,51 @@ def _joined(parts: Iterable[str], piece_chars: int) -> Iterator[str]:
         yield "".join(batch)
 
 
-def _jsonl_texts(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
-    for number, line in enumerate(_lines(path, meter, piece_bytes), 1):
+def _jsonl_texts(path: Path, meter: _Meter, piece_bytes: int, changes: TextChanges | None) -> Iterator[str]:
+    for number, line in enumerate(_lines(path, meter, piece_bytes, changes), 1):
         if line.strip():
-            yield record_text(path, number, json_record(path, number, line))
+            yield record_text(path, number, json_record(path, number, line), changes)
 
 
-def _parquet_texts(path: Path, meter: _Meter, rows: int = 4096) -> Iterator[str]:
+def _parquet_texts(path: Path, meter: _Meter, changes: TextChanges | None, rows: int = 4096) -> Iterator[str]:
     import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path)
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for a file that is not parquet
+        raise LepInputError(not_parquet(path, exc)) from None
     names = file.schema_arrow.names
     if "text" not in names:
         raise LepInputError(f"{path} has no \"text\" column (columns: {', '.join(names)})")
     size, total_rows = path.stat().st_size, max(1, file.metadata.num_rows)
     for batch in file.iter_batches(batch_size=rows, columns=["text"]):
-        yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str))
+        yield from parquet_texts(batch.column(0).to_pylist(), changes)
         meter.add(size * batch.num_rows // total_rows)  # bytes of file, pro rata by rows
 
 
-def _file_pieces(path: Path, meter: _Meter, piece_bytes: int) -> Iterator[str]:
+def _file_pieces(path: Path, meter: _Meter, piece_bytes: int, changes: TextChanges | None) -> Iterator[str]:
     if path.suffix == ".jsonl":
-        return _joined(_jsonl_texts(path, meter, piece_bytes), piece_bytes // 2)
+        return _joined(_jsonl_texts(path, meter, piece_bytes, changes), piece_bytes // 2)
     if path.suffix == ".parquet":
-        return _joined(_parquet_texts(path, meter), piece_bytes // 2)
-    return _txt_pieces(path, meter, piece_bytes)
+        return _joined(_parquet_texts(path, meter, changes), piece_bytes // 2)
+    return _txt_pieces(path, meter, piece_bytes, changes)
 
 
 def stream_corpus(paths: Iterable[str | os.PathLike], progress: ByteProgress | None = None,
-                  piece_bytes: int = PIECE_BYTES) -> Iterator[str]:
+                  piece_bytes: int = PIECE_BYTES, changes: TextChanges | None = None) -> Iterator[str]:
     """Pieces of the corpus text; concatenated they are exactly `read_corpus(paths)`.
 
     Each piece but the last ends with "\\n" and holds about `piece_bytes` bytes of file (one whole line when a
     line is longer). Raises LepInputError as `read_corpus` does (missing files, not UTF-8, bad JSON lines, no
-    text column), for a file when the reader reaches it, and at the end for a corpus with no text in it."""
+    text column), for a file when the reader reaches it, and at the end for a corpus with no text in it.
+    `changes` (optional) counts what normalization rewrote, as `read_corpus` counts it."""
     files = expand(paths)
     meter = _Meter(corpus_bytes(files), progress)
     blank = True
     for k, path in enumerate(files):
         last = k == len(files) - 1
         pending: str | None = None
-        for piece in _file_pieces(path, meter, piece_bytes):
+        for piece in _file_pieces(path, meter, piece_bytes, changes):
             if pending is not None:
                 yield pending
             pending = piece
@@ -141,8 +155,8 @@ def stream_corpus(paths: Iterable[str | os.PathLike], progress: ByteProgress | N
 
 
 def stream_lines(paths: Iterable[str | os.PathLike], progress: ByteProgress | None = None,
-                 piece_bytes: int = PIECE_BYTES) -> Iterator[list[str]]:
+                 piece_bytes: int = PIECE_BYTES, changes: TextChanges | None = None) -> Iterator[list[str]]:
     """The corpus as lists of lines (``str.splitlines(keepends=True)`` of each piece): together exactly the
     lines of `read_corpus(paths).splitlines(keepends=True)`, one piece's worth at a time."""
-    for piece in stream_corpus(paths, progress, piece_bytes):
+    for piece in stream_corpus(paths, progress, piece_bytes, changes):
         yield piece.splitlines(keepends=True)

@@ -43,7 +43,6 @@ class HeadFitOptions:
     l2: float = 0.1  # on each row's own correction; 0.01 overfit the demo corpus
     batch: int = 4096  # positions per optimizer step
     seed: int = 0
-    repeat_share: float = 0.0  # share of blocks whose second half repeats the first (copy positions, issue 25)
 
 
 SPREAD_PIECES = 16  # a corpus longer than the fit reads is read in this many slices spread over it
@@ -65,9 +64,7 @@ def spread_pieces(text: str, chars: int, pieces: int = SPREAD_PIECES) -> list[st
 def corpus_blocks(tokenizer, text: str, options: HeadFitOptions) -> torch.Tensor:
     """(n_blocks, block) ids of `max_tokens` tokens of the text, from slices spread over it (spread_pieces), each
     block begun as training begins one (tokenizer/plain_text.py: the sequence-start ids, special-token strings
-    read as text); with `repeat_share`, that share of blocks repeat their first half (training/data.py
-    repeat_halves), so the rows are also fitted where the body copies. Raises LepInputError when the text fills
-    fewer than two blocks."""
+    read as text); raises LepInputError when the text fills fewer than two blocks."""
     from lep_core.tokenizer.plain_text import encode_plain, sequence_start_ids
 
     start = sequence_start_ids(tokenizer)
@@ -79,12 +76,7 @@ def corpus_blocks(tokenizer, text: str, options: HeadFitOptions) -> torch.Tensor
     if n < 2:
         raise LepInputError(f"the corpus has {len(ids)} tokens: fitting the head needs at least {2 * body} "
                             "(pass a longer corpus, or use --head-method mean)")
-    blocks = torch.tensor([start + ids[i * body:(i + 1) * body] for i in range(n)])
-    if options.repeat_share <= 0:
-        return blocks
-    from lep_core.training.data import repeat_halves, repeats
-
-    return repeat_halves(blocks, repeats(options.seed, 0, n, options.repeat_share), len(start))
+    return torch.tensor([start + ids[i * body:(i + 1) * body] for i in range(n)])
 
 
 @torch.no_grad()

@@ -33,7 +33,8 @@ import torch
 from lep_core.corpus.reading import read_corpus
 from lep_core.embeddings.decomposition import decomposition_matrix
 from lep_core.errors import LepInputError
-from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model
+from lep_core.sources.loading import load_model, load_tokenizer, resolve, save_model, tokenizer_source
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 
@@ -232,15 +233,10 @@ def init_model(
     progress: Callable[[float, str], None] | None = None,
     head_method: str | HeadMethod = "same",
     corpus: list[str] | None = None,
-    head_repeat_share: float = 0.0,
-    head_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Load, resize, initialise, save atomically with the new tokenizer, write lep.json.
 
     progress(fraction, message) is called between the stages (loading and saving dominate the time).
-    head_repeat_share and head_tokens go to the fitted head (embeddings/head_fit.py HeadFitOptions: the share
-    of fitting blocks that repeat their first half, so the rows are also fitted where the body copies, and the
-    corpus tokens read).
     Raises LepInputError for an unknown method, an existing output (without overwrite) or a tokenizer that does
     not belong to the model.
     """
@@ -256,45 +252,40 @@ def init_model(
                             f"{', '.join(m.value for m in HeadMethod)}") from None
     if head_method is HeadMethod.fitted and not corpus:
         raise LepInputError("--head-method fitted fits the head rows on text: pass --corpus with target-language text")
-    if not 0 <= head_repeat_share <= 1:
-        raise LepInputError(f"--head-repeat-share must be in [0, 1] (got {head_repeat_share})")
-    if head_tokens is not None and head_tokens < 1024:
-        raise LepInputError(f"--head-tokens must be at least 1024 (got {head_tokens})")
     text = read_corpus(corpus) if head_method is HeadMethod.fitted else None
     check_output_free(out, overwrite)
-    tick(0.0, "loading the tokenizers")
-    new_tok = load_tokenizer(tokenizer_dir)
-    old_tok = load_tokenizer(model_src)
-    start = time.perf_counter()
-    tick(0.1, "loading the model")
-    source = resolve(model_src, "model")
-    # the stored dtype (bf16 for most 7-8B checkpoints: half the RAM and disk of float32); new rows are
-    # computed in float32 and cast to it. De-quantized GGUF weights stay float32.
-    model = load_model(source, dtype=None if source.gguf_file else "auto")
-    tick(0.4, f"initialising the new rows ({method.value})")
-    facts = resize_and_init(model, old_tok, new_tok, method, seed, head_method)
-    if head_method is HeadMethod.fitted:
-        from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
+    tokenizer_source(tokenizer_dir), tokenizer_source(model_src)  # a wrong input is named before any lock is taken
+    with holding([out], [model_src, tokenizer_dir, *(corpus or [])]):
+        tick(0.0, "loading the tokenizers")
+        new_tok = load_tokenizer(tokenizer_dir)
+        old_tok = load_tokenizer(model_src)
+        start = time.perf_counter()
+        tick(0.1, "loading the model")
+        source = resolve(model_src, "model")
+        # the stored dtype (bf16 for most 7-8B checkpoints: half the RAM and disk of float32); new rows are
+        # computed in float32 and cast to it. De-quantized GGUF weights stay float32.
+        model = load_model(source, dtype=None if source.gguf_file else "auto")
+        tick(0.4, f"initialising the new rows ({method.value})")
+        facts = resize_and_init(model, old_tok, new_tok, method, seed, head_method)
+        if head_method is HeadMethod.fitted:
+            from lep_core.embeddings.head_fit import HeadFitOptions, fit_new_head_rows
 
-        new_rows = torch.zeros(facts["new_rows"], dtype=torch.bool)
-        for begin, end in facts["new_row_ranges"]:
-            new_rows[begin:end] = True
-        fit = HeadFitOptions(seed=seed, repeat_share=head_repeat_share,
-                             **({"max_tokens": int(head_tokens)} if head_tokens else {}))
-        facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, fit, lambda f, m: tick(0.4 + 0.2 * f, m))
-    tick(0.6, "saving the model")
-    with atomic_dir(out, overwrite) as tmp:
-        save_model(model, new_tok, tmp)
-        facts["seconds"] = round(time.perf_counter() - start, 3)
-        write_manifest(
-            tmp,
-            kind="model",
-            inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir),
-                    **({"corpus": [describe_input(c) for c in corpus]} if text is not None else {})},
-            params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed,
-                    **({"head_repeat_share": head_repeat_share, "head_tokens": head_tokens}
-                       if head_method is HeadMethod.fitted else {})},
-            metrics=facts,
-        )
-    tick(1.0, "done")
-    return {"out": str(Path(out).resolve()), **facts}
+            new_rows = torch.zeros(facts["new_rows"], dtype=torch.bool)
+            for begin, end in facts["new_row_ranges"]:
+                new_rows[begin:end] = True
+            facts["head_fit"] = fit_new_head_rows(model, new_tok, text, new_rows, HeadFitOptions(seed=seed),
+                                                  lambda f, m: tick(0.4 + 0.2 * f, m))
+        tick(0.6, "saving the model")
+        with atomic_dir(out, overwrite) as tmp:
+            save_model(model, new_tok, tmp)
+            facts["seconds"] = round(time.perf_counter() - start, 3)
+            write_manifest(
+                tmp,
+                kind="model",
+                inputs={"model": describe_input(model_src), "tokenizer": describe_input(tokenizer_dir),
+                        **({"corpus": [describe_input(c) for c in corpus]} if text is not None else {})},
+                params={"operation": "init", "method": method.value, "head_method": head_method.value, "seed": seed},
+                metrics=facts,
+            )
+        tick(1.0, "done")
+        return {"out": str(Path(out).resolve()), **facts}

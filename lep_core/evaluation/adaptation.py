@@ -67,7 +67,10 @@ def read_prompts(path: str | Path | None, lang: str = "ru", kind: str = "chat") 
     path = Path(path) if path else DEFAULT_PROMPTS
     if not path.is_file():
         raise LepInputError(f"prompt file {path} does not exist: pass --prompts with a JSON list or a text file")
-    raw = path.read_text(encoding="utf-8")
+    from lep_core.corpus.reading import read_decoded
+    from lep_core.corpus.text import normalize_json
+
+    raw = read_decoded(path)  # BOM dropped; every prompt then in the one text form (lep_core.corpus.text)
     prompts: list[str] = []
     if path.suffix == ".json":
         try:
@@ -82,7 +85,7 @@ def read_prompts(path: str | Path | None, lang: str = "ru", kind: str = "chat") 
                 prompts.append(str(item["prompt"]))
     else:
         prompts = [line.strip() for line in raw.splitlines() if line.strip()]
-    prompts = [p for p in prompts if p.strip()]
+    prompts = [normalize_json(p) for p in prompts if p.strip()]
     if not prompts:
         raise LepInputError(f"{path} holds no prompts{f' in {lang!r}' if path.suffix == '.json' else ''}: "
                             "add at least one prompt")
@@ -135,26 +138,29 @@ def check_tokenizer_fits(name: str, model, tokenizer) -> None:
                             "rows: the tokenizer does not belong to that model (re-run `lep model init`)")
 
 
-def read_texts(texts: list[Path] | None) -> list[tuple[Path, str, str]]:
-    """(path, language, text) of each held-out file (default: heldout_ru.txt and heldout_en.txt)."""
+def read_texts(texts: list[Path] | None) -> list[tuple[Path, str, str, Any]]:
+    """(path, language, text, TextChanges) of each held-out file (default: heldout_ru.txt and heldout_en.txt),
+    read as every command reads text (lep_core.corpus.text: NFC, LF, no BOM)."""
+    from lep_core.corpus.reading import read_corpus
+    from lep_core.corpus.text import TextChanges
+
     contents = []
     for path in [Path(t) for t in (texts or DEFAULT_TEXTS)]:
         if not path.is_file():
             raise LepInputError(f"text file {path} does not exist: pass held-out text files with --text")
-        text = path.read_text(encoding="utf-8")
-        if not text.strip():
-            raise LepInputError(f"{path} is empty: pass a file with held-out text")
-        contents.append((path, language_of(text), text))
+        changes = TextChanges()
+        text = read_corpus([path], changes=changes)
+        contents.append((path, language_of(text), text, changes))
     return contents
 
 
-def bits_per_char(model, tokenizer, contents: list[tuple[Path, str, str]],
+def bits_per_char(model, tokenizer, contents: list[tuple[Path, str, str, Any]],
                   tick: Callable[[int, str], None]) -> dict[str, Any]:
     """bits_per_char per language (character-weighted over that language's files) and per file."""
     from lep_core.evaluation.bpc import score_text
 
     per_file, sums = [], {}
-    for k, (path, lang, text) in enumerate(contents):
+    for k, (path, lang, text, _) in enumerate(contents):
         tick(k, f"bits-per-char on {path.name}")
         score = score_text(model, tokenizer, text, measure_speed=False)
         per_file.append({"file": path.name, "lang": lang, "bits_per_char": score.bits_per_char,
@@ -165,10 +171,10 @@ def bits_per_char(model, tokenizer, contents: list[tuple[Path, str, str]],
             "texts": per_file}
 
 
-def russian_lines(contents: list[tuple[Path, str, str]], limit: int | None) -> list[str]:
+def russian_lines(contents: list[tuple[Path, str, str, Any]], limit: int | None) -> list[str]:
     """The copy and continuation items: sentences of the Russian held-out files (copy_task.heldout_lines),
     at most `limit` of them spread over the text."""
-    lines = [line for _, lang, text in contents if lang == "ru" for line in heldout_lines(text)]
+    lines = [line for _, lang, text, _ in contents if lang == "ru" for line in heldout_lines(text)]
     if not lines:
         raise LepInputError("the held-out texts hold no Russian sentence of "
                             f"{MIN_CHARS}-{MAX_CHARS} characters for the copy task: pass Russian text with --text")
@@ -208,6 +214,8 @@ def bench_adaptation(original: tuple[Any, Any], adapted: tuple[Any, Any], texts:
     check_pair(orig_model, adapt_model)
     check_tokenizer_fits("original", orig_model, orig_tok)
     check_tokenizer_fits("adapted", adapt_model, adapt_tok)
+    from lep_core.corpus.text import count_chars
+
     contents = read_texts(texts)
     prompts = prompts if prompts is not None else read_prompts(None)
     if not prompts:
@@ -219,7 +227,8 @@ def bench_adaptation(original: tuple[Any, Any], adapted: tuple[Any, Any], texts:
     new_ids = new_vocabulary(adapt_tok, orig_tok)
     result: dict[str, Any] = {"prompts": len(prompts), "max_new_tokens": max_new_tokens, "tasks": list(tasks),
                               "lines": len(items), "batch_size": batch_size, "canonical": canonical,
-                              "texts": [{"file": str(p), "lang": lang, "chars": len(t)} for p, lang, t in contents]}
+                              "texts": [{"file": str(p), "lang": lang, "chars": count_chars(t),
+                                         "normalised": c.as_dict()} for p, lang, t, c in contents]}
     steps = 2 * (len(contents) + 1 + len(tasks))
     done = 0
     for role, (model, tok) in (("original", original), ("adapted", adapted)):

@@ -10,6 +10,10 @@ The text is read as training reads it (lep_core.tokenizer.plain_text): special-t
 every window starts with `sequence_start_ids` (the BOS of LLaMA/Mistral-style tokenizers). A tokenizer that
 adds nothing before a text (SmolLM2, Qwen) leaves the first token as context only: bits-per-char then
 counts the characters after it.
+
+Characters are counted by the one rule of lep_core.corpus.text (code points of the NFC text with LF line ends,
+newlines included); callers pass text from the readers (lep_core.corpus.reading), which put it in that form, so
+`lep eval`, `lep tokenizer stats`, the adaptation bench, the suite and the app divide by the same number.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from lep_core.corpus.text import count_chars, normalize
 from lep_core.errors import LepInputError
 from lep_core.evaluation.generation import context_window
 from lep_core.tokenizer.plain_text import encode_plain_offsets, sequence_start_ids
@@ -60,7 +65,7 @@ def scoring_ids(tokenizer, text: str) -> tuple[list[int], int, int]:
         raise LepInputError("the text is empty: pass a file with text in it")
     ids, offsets = encode_plain_offsets(tokenizer, text)
     start = sequence_start_ids(tokenizer)
-    scored_chars = len(text) if start or len(ids) < 2 else len(text) - offsets[1][0]
+    scored_chars = count_chars(text) if start or len(ids) < 2 else count_chars(text[offsets[1][0]:])
     return start + ids, len(ids), scored_chars
 
 
@@ -116,7 +121,9 @@ def prefill_seconds(model, ids: list[int], window: int) -> float:
 
 def score_text(model, tokenizer, text: str, window: int | None = None, stride: int | None = None,
                measure_speed: bool = True) -> TextScore:
-    """Bits-per-char, chars/token and prefill chars/s of `text` under the model."""
+    """Bits-per-char, chars/token and prefill chars/s of `text` under the model. The text is put in the one
+    form first (lep_core.corpus.text.normalize; the readers have done it already, and then this costs a check)."""
+    text = normalize(text)
     ctx = context_window(model, tokenizer)
     window = min(window or 1024, ctx)
     stride = stride or max(1, window // 2)
@@ -127,5 +134,5 @@ def score_text(model, tokenizer, text: str, window: int | None = None, stride: i
         raise LepInputError("the text has too few tokens to score: pass a file with more text in it")
     nll, scored = summed_nll(model, ids, window, stride, sequence_start_ids(tokenizer))
     seconds = prefill_seconds(model, ids, window) if measure_speed else None
-    return TextScore(chars=len(text), tokens=n_text, scored_tokens=scored, nll_nats=nll, prefill_seconds=seconds,
+    return TextScore(chars=count_chars(text), tokens=n_text, scored_tokens=scored, nll_nats=nll, prefill_seconds=seconds,
                      scored_chars=scored_chars)

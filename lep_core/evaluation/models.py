@@ -70,7 +70,8 @@ class ModelCache:
         except (MemoryError, torch.cuda.OutOfMemoryError) as exc:
             raise LepInputError(f"{src} does not fit in memory on {device}: pick a smaller model") from exc
         except Exception as exc:  # any loader failure becomes one readable line
-            raise LepInputError(f"cannot load {src}: {first_line(exc)}") from exc
+            raise LepInputError(f"cannot load {src}: {first_line(exc).rstrip('.')}: check that it is a whole model folder "
+                                "(config.json, *.safetensors, tokenizer files)") from exc
         model.eval()
         warm_up(model)
         return model, tokenizer

@@ -35,16 +35,11 @@ def to_markdown(turns: list[Turn], title: str = "LEP Studio comparison") -> str:
 
 def write_transcripts(folder: str | Path, turns: list[Turn], stem: str = "transcript") -> tuple[Path, Path]:
     """Write STEM.jsonl and STEM.md into `folder` (each replaced in one rename)."""
-    import os
-    import uuid
+    from lep_core.workspace.atomic import write_text_atomic
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for suffix, text in ((".jsonl", to_jsonl(turns)), (".md", to_markdown(turns))):
-        path = folder / f"{stem}{suffix}"
-        tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        out.append(path)
+        out.append(write_text_atomic(folder / f"{stem}{suffix}", text))
     return out[0], out[1]

@@ -1,6 +1,9 @@
 """The model card (README.md) of an adapted folder, and the guard that keeps padded rows out of generation.
 
-Written by propagation (finish_adapted) and refreshed by every export (record_export). Everything on it is read
+Written by propagation (finish_adapted) and refreshed by every export (record_export). A card replaces README.md
+only in a folder LEP Studio made (it carries lep.json) and only when that README.md is absent or a card LEP
+Studio wrote (it carries CARD_MARK); anywhere else the card goes beside it as README.lep.md, so a downloaded
+model's own card (licence text included) is never replaced. Everything on it is read
 from files the folder and its inputs already hold: lep.json manifests (inputs, parameters, tokenizer figures,
 exports), lep_report.json (the LEP fit), the training run's status.json, adaptation.json when `lep bench
 adaptation` left one, and the workspace's votes naming the model. The recipe that replays it comes from
@@ -9,15 +12,18 @@ lep_core.recipes.lineage when the folder is in a workspace.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
-from lep_core.workspace.store import MANIFEST, read_manifest, write_json_atomic
+from lep_core.workspace.locks import hold
+from lep_core.workspace.store import MANIFEST, atomic_file, read_manifest, write_json_atomic
 
 CARD = "README.md"
+BESIDE = "README.lep.md"  # the card's name in a folder whose README.md is not LEP Studio's
+CARD_MARK = "<!-- model card written by LEP Studio: it is rewritten on every export and push -->"
+_OLD_MARK = "tags: [lep-studio, learned-embedding-propagation]"  # cards written before CARD_MARK existed
 ADAPTATION_FILE = "adaptation.json"  # figures of `lep bench adaptation`, when saved beside the model
 
 
@@ -84,7 +90,7 @@ def card_text(folder: Path) -> str:
     manifest = read_manifest(folder) or {}
     inputs = manifest.get("inputs", {})
     lines = ["---", "library_name: transformers", "language: [ru, en]", "tags: [lep-studio, learned-embedding-propagation]",
-             "---", f"# {folder.name}", ""]
+             "---", CARD_MARK, f"# {folder.name}", ""]
     if manifest.get("kind") == "adapted":
         lines += ["Adapted to Russian with LEP Studio ([Learned Embedding Propagation](https://arxiv.org/abs/2412.21140)): "
                   "a tokenizer extended with Russian tokens, their embeddings trained on a base model and carried onto "
@@ -125,20 +131,82 @@ def card_text(folder: Path) -> str:
                   f"{r['both_bad']} | {r['n']} |" for r in votes]
     exports = manifest.get("exports", [])
     if exports:
-        lines += ["", "## GGUF exports (llama.cpp, Ollama)", "", "| file | type | bytes | pre-tokenizer |",
-                  "|---|---|---|---|"]
-        lines += [f"| {Path(e['out']).name} | {e['type']} | {e['bytes']} | {e.get('pre_tokenizer')} |" for e in exports]
-        lines += [f"\nNote: {note}." for note in dict.fromkeys(e["note"] for e in exports if e.get("note"))]
+        lines += ["", "## GGUF exports (llama.cpp, Ollama)", ""] + export_lines(exports)
         lines += ["", "Run one in Ollama:", "", "```bash", *exports[-1]["ollama"], "```"]
     return "\n".join(lines) + "\n"
 
 
-def write_card(folder: Path) -> Path:
-    """Write folder/README.md atomically (a temporary file renamed into place)."""
-    target = Path(folder) / CARD
-    tmp = target.with_name(f".{CARD}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(card_text(Path(folder)), encoding="utf-8")
-    os.replace(tmp, target)
+def _bpc_cell(check: dict[str, Any] | None, label: str) -> str:
+    """"llama.cpp / transformers" bits-per-char of one held-out text, with the ratio to f16 of a quantized file."""
+    figures = ((check or {}).get("bits_per_char") or {}).get(label)
+    if not figures:
+        return "not measured"
+    cell = f"{figures['llama_cpp']:.4f} / {figures['transformers']:.4f}"
+    if "ratio_to_f16" in figures:
+        cell += f" (×{figures['ratio_to_f16']:.4f} of f16)"
+    if "llama_cpp_own_tokens" in figures:
+        cell += f"; {figures['llama_cpp_own_tokens']:.4f} as llama.cpp spells it"
+    return cell
+
+
+def export_lines(exports: list[dict[str, Any]]) -> list[str]:
+    """The card's table of GGUF exports: size, time, pre-tokenizer, bits-per-char measured in llama.cpp against
+    transformers (`lep export gguf --check`), greedy output; then the pre-tokenizer decisions and the notes."""
+    lines = ["| file | type | size | seconds | pre-tokenizer | bits/char ru: llama.cpp / transformers | "
+             "bits/char en | greedy = transformers |", "|---|---|---|---|---|---|---|---|"]
+    for e in exports:
+        check = e.get("check")
+        greedy = (check or {}).get("greedy")
+        same = "—" if not greedy else f"{'yes' if greedy['equal'] else 'no'} ({greedy['tokens']} tokens)"
+        size = f"{e['bytes'] / 2**20:,.1f} MiB" if e.get("bytes") else "?"
+        lines.append(f"| {Path(e['out']).name} | {e['type']} | {size} | {e.get('seconds', '?')} | "
+                     f"{e.get('pre_tokenizer') or 'SentencePiece (none)'} | {_bpc_cell(check, 'ru')} | "
+                     f"{_bpc_cell(check, 'en')} | {same} |")
+    if not any(e.get("check") for e in exports):
+        lines += ["", "Quality not measured: `lep export gguf --check` measures bits-per-char in llama.cpp."]
+    decisions = {e["pre_tokenizer_decision"]["why"]: e.get("pre_tokenizer")
+                 for e in exports if (e.get("pre_tokenizer_decision") or {}).get("why")}
+    lines += [f"\nPre-tokenizer {name or '(none)'}: {why}." for why, name in decisions.items()]
+    lines += [f"\nNote: {note}." for note in dict.fromkeys(n for e in exports for n in _notes(e))]
+    return lines
+
+
+def _notes(export: dict[str, Any]) -> list[str]:
+    return list(export.get("notes") or ([export["note"]] if export.get("note") else []))
+
+
+def written_by_lep(path: Path) -> bool:
+    """Is this file a card LEP Studio wrote (its mark, or an older card's tag line, in the first 2 KB)?"""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(2048)
+    except OSError:
+        return False
+    return CARD_MARK in head or _OLD_MARK in head
+
+
+def card_path(folder: Path) -> Path | None:
+    """Where the card of `folder` goes: README.md in a folder LEP Studio made whose README.md is absent or ours,
+    else README.lep.md beside it (None when even that name holds someone else's file)."""
+    folder = Path(folder)
+    readme = folder / CARD
+    if read_manifest(folder) is not None and (not readme.exists() or written_by_lep(readme)):
+        return readme
+    beside = folder / BESIDE
+    return beside if not beside.exists() or written_by_lep(beside) else None
+
+
+def write_card(folder: Path, text: str | None = None) -> Path | None:
+    """Write the card (card_path decides where) atomically, holding the folder's lock; returns its path, or None
+    when no name is free for it. `text`: the card already made (card_text)."""
+    folder = Path(folder)
+    target = card_path(folder)
+    if target is None:
+        return None
+    ours = read_manifest(folder) is not None  # a folder LEP did not make gets no lock file beside it
+    with hold(folder, write=True, wait=30.0) if ours else contextlib.nullcontext():
+        with atomic_file(target, overwrite=True, lock=False) as tmp:
+            tmp.write_text(text if text is not None else card_text(folder), encoding="utf-8")
     return target
 
 
@@ -160,10 +228,16 @@ def suppress_padding(folder: Path) -> list[int]:
 
 
 def record_export(folder: Path, result: dict[str, Any]) -> None:
-    """Note an export in the folder's lep.json (when it has one) and refresh its card."""
-    manifest = read_manifest(folder)
-    if manifest is not None:
+    """Note an export in the folder's lep.json and refresh its card, in a folder LEP Studio made (one it did not
+    make is an input the export leaves as it found it)."""
+    folder = Path(folder)
+    if read_manifest(folder) is None:
+        return
+    with hold(folder, write=True, wait=30.0):
+        manifest = read_manifest(folder) or {}
         kept = [e for e in manifest.get("exports", []) if e.get("out") != result["out"]]
-        manifest["exports"] = kept + [{k: result[k] for k in ("out", "type", "bytes", "pre_tokenizer", "ollama", "note") if k in result}]
-        write_json_atomic(Path(folder) / MANIFEST, manifest)
-    write_card(Path(folder))
+        keys = ("out", "type", "bytes", "seconds", "pre_tokenizer", "pre_tokenizer_decision", "ollama", "note", "notes",
+                "check", "stops", "f16", "tensor_types", "fallback_tensors")
+        manifest["exports"] = kept + [{k: result[k] for k in keys if k in result}]
+        write_json_atomic(folder / MANIFEST, manifest)
+        write_card(folder)

@@ -1,10 +1,15 @@
-"""An Ollama Modelfile from the model's own chat template.
+"""An Ollama Modelfile from the model's own chat template, or a raw one for a base model.
 
 Ollama templates are Go templates, chat templates are Jinja: rather than translate code, the Jinja template is
 rendered on marker messages and cut at the markers into the text each role puts before and after its content
 (ChatML, Llama-3, Mistral-style templates are all "prefix + content + suffix" per message). A default system
-prompt the template adds when none is given becomes the Modelfile's SYSTEM; the end-of-turn text and the eos
-tokens become its stop parameters.
+prompt the template adds when none is given becomes the Modelfile's SYSTEM. A model without a chat template (a
+base model) gets `TEMPLATE {{ .Prompt }}`: Ollama hands it the prompt as it is, to continue.
+
+Stops: one `PARAMETER stop` for every end-of-turn and end-of-sequence token, gathered from the chat template's
+end of an assistant turn, the eos ids of generation_config.json and config.json, the tokenizer's eos, its
+special tokens llama.cpp treats as end of generation (llama-vocab.cpp's list), and the eos/eot ids the GGUF
+itself carries (the file Ollama runs): so no token that ends a turn in either runtime is left out.
 """
 
 from __future__ import annotations
@@ -50,9 +55,10 @@ def _cut(text: str, first: str, second: str) -> str:
 
 
 def template_parts(tok) -> TemplateParts:
-    """Cut the tokenizer's chat template into TemplateParts; LepInputError when it has none or another shape."""
+    """Cut the tokenizer's chat template into TemplateParts; LepInputError when it has none or another shape
+    (modelfile_text writes a raw template for a model without one)."""
     if not getattr(tok, "chat_template", None):
-        raise LepInputError("the model has no chat template: Ollama needs one (save one with the tokenizer)")
+        raise LepInputError("the model has no chat template to cut into an Ollama TEMPLATE")
     s, u, a = _MARK["system"], _MARK["user"], _MARK["assistant"]
     u2, a2 = u + "TWO", a + "TWO"
     try:
@@ -93,9 +99,33 @@ def go_template(parts: TemplateParts) -> str:
             + f'{{{{ if and $last (ne .Role "assistant") }}}}{parts.generation}{{{{ end }}}}{{{{ end }}}}')
 
 
-def stop_tokens(folder: Path, tok, parts: TemplateParts) -> list[str]:
-    """The end-of-turn text and every eos token of generation_config.json / config.json."""
-    stops = [parts.suffix["assistant"].strip()]
+# Token texts llama.cpp ends generation on when the tokenizer has them (src/llama-vocab.cpp, special_eog_ids)
+END_TEXTS = ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
+             "<|end_of_text|>", "<eos>", "<turn|>", "<｜end▁of▁sentence｜>")
+RAW_TEMPLATE = "{{ .Prompt }}"
+
+
+def gguf_end_ids(gguf) -> dict[str, tuple[int, str]]:
+    """{"eos"|"eot"|"eom": (id, token text)} as the GGUF file (a path or a GGUFReader) records them."""
+    from lep_core.export.quantize import reader
+
+    fields = reader(gguf).fields
+    tokens = fields["tokenizer.ggml.tokens"]
+    found = {}
+    for key in ("eos", "eot", "eom"):
+        field = fields.get(f"tokenizer.ggml.{key}_token_id")
+        if field is not None:
+            token_id = int(field.parts[field.data[0]][0])
+            found[key] = (token_id, bytes(tokens.parts[tokens.data[token_id]]).decode("utf-8", "replace"))
+    return found
+
+
+def stop_tokens(folder: Path, tok, parts: TemplateParts | None, gguf=None) -> list[str]:
+    """Every end-of-turn and end-of-sequence token text, in this order: the template's end of an assistant turn,
+    the eos ids of generation_config.json / config.json, the tokenizer's eos, its special tokens in END_TEXTS,
+    the GGUF's eos/eot/eom. The GGUF's ids must be the tokenizer's: LepInputError otherwise (a file that stops
+    on another token than the model was trained to end with)."""
+    stops = [parts.suffix["assistant"].strip()] if parts else []
     ids: list[Any] = []
     for name in ("generation_config.json", "config.json"):
         path = folder / name
@@ -105,6 +135,14 @@ def stop_tokens(folder: Path, tok, parts: TemplateParts) -> list[str]:
     stops += [tok.convert_ids_to_tokens(int(i)) for i in ids if i is not None]
     if tok.eos_token:
         stops.append(tok.eos_token)
+    specials = {t.content for t in tok.added_tokens_decoder.values() if t.special}
+    stops += [text for text in END_TEXTS if text in specials]
+    if gguf is not None:
+        for key, (token_id, text) in gguf_end_ids(gguf).items():
+            if tok.convert_ids_to_tokens(token_id) != text:
+                raise LepInputError(f"the GGUF's {key} token {token_id} is {text!r} but the tokenizer's is "
+                                    f"{tok.convert_ids_to_tokens(token_id)!r}: the export is not consistent")
+            stops.append(text)
     return [s for i, s in enumerate(stops) if s and s not in stops[:i]]
 
 
@@ -114,19 +152,35 @@ def _quoted(text: str) -> str:
     return f'"""{text}"""'
 
 
-def modelfile_text(folder: Path, gguf_name: str) -> str:
-    """The Modelfile for folder's model exported as gguf_name (in the same folder as the Modelfile)."""
+def _stop_value(text: str) -> str:
+    """A stop string as Ollama's parser reads it back: in double quotes, taken literally (no escapes)."""
+    if "\n" in text or "\r" in text:
+        raise LepInputError(f"the stop token {text!r} spans lines, which a Modelfile PARAMETER cannot hold")
+    return f'"{text}"'
+
+
+def modelfile_text(folder: Path, gguf_name: str, gguf=None, tok=None) -> str:
+    """The Modelfile for folder's model exported as gguf_name (in the same folder as the Modelfile).
+
+    gguf: the written file (path or GGUFReader), whose eos/eot ids become stops too (and are checked against the
+    tokenizer's); tok: folder's tokenizer when already loaded."""
     from lep_core.sources.loading import load_tokenizer
 
-    tok = load_tokenizer(folder)
-    parts = template_parts(tok)
+    tok = tok or load_tokenizer(folder)
+    parts = template_parts(tok) if getattr(tok, "chat_template", None) else None
     lines = [f"# Ollama Modelfile written by LEP Studio for {folder.name}.",
-             f"# Create and run the model:  ollama create {_ollama_name(folder.name)} -f THIS_FILE",
-             f"FROM ./{gguf_name}", f"TEMPLATE {_quoted(go_template(parts))}"]
-    if parts.default_system:
+             f"# Create and run the model:  ollama create {_ollama_name(folder.name)} -f THIS_FILE"]
+    if parts is None:
+        lines.append(f"# {BASE_NOTE}")
+    lines += [f"FROM ./{gguf_name}", f"TEMPLATE {_quoted(go_template(parts) if parts else RAW_TEMPLATE)}"]
+    if parts and parts.default_system:
         lines.append(f"SYSTEM {_quoted(parts.default_system)}")
-    lines += [f"PARAMETER stop {json.dumps(s, ensure_ascii=False)}" for s in stop_tokens(folder, tok, parts)]
+    lines += [f"PARAMETER stop {_stop_value(s)}" for s in stop_tokens(folder, tok, parts, gguf)]
     return "\n".join(lines) + "\n"
+
+
+BASE_NOTE = ("No chat template (a base model): Ollama passes the prompt as it is and the model continues it; "
+             "add a TEMPLATE by hand to chat with it.")
 
 
 def _ollama_name(name: str) -> str:

@@ -37,3 +37,58 @@ def by_pattern(backend_json: str) -> str | None:
     state = json.loads(backend_json)
     names = {BY_PATTERN[p] for p in _patterns(state.get("pre_tokenizer")) if p in BY_PATTERN}
     return names.pop() if len(names) == 1 else None
+
+
+# Names llama.cpp's src/llama-vocab.cpp reads with the very same pre-tokenizer (one branch, the same flags): the
+# converter lists the Gemma 3 tokenizer's hash under an embedding model that ships it, so a Gemma-family model
+# would carry that model's name; the name a reader recognises is written instead, with nothing else changed.
+SAME_AS = {"granite-embed-multi-311m": "gemma4"}
+
+# llama.cpp pre-tokenizers that look a whole pre-token up in the vocabulary before merging (`ignore_merges` in
+# llama-vocab.cpp), as `lep tokenizer extend --tokens words` needs: with any other, llama.cpp builds a word from
+# the old merges, which never reach a whole-word token (llama.cpp#7049).
+LOOKS_WORDS_UP = {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                  "jina-v5-nano", "minicpm5", "youtu", "glm4", "glm5", "tekken", "granite-embed-multi-97m"}
+
+HOW = {
+    "own": "llama.cpp's converter recognised the exported tokenizer itself (by the hash of its ids on a check text)",
+    "original": "the exported tokenizer's hash is new (its Russian tokens change the ids), so the type of the "
+                "original it was extended from ({original}) was taken, after checking that both split text the "
+                "same way (same normalizer and pre-tokenizer)",
+    "pattern": "neither the exported tokenizer nor an original is known to llama.cpp's converter, so the type was "
+               "chosen by the tokenizer's split pattern, which is that type's",
+    "sentencepiece": "a SentencePiece-style vocabulary: llama.cpp splits text itself (spaces as ▁, byte fallback), "
+                     "no pre-tokenizer type is written",
+}
+
+
+def converter_refs(converter: str) -> dict[str, str]:
+    """hash -> the model llama.cpp's converter names as the source of that hash (its `# ref:` comments)."""
+    import re
+    from pathlib import Path
+
+    refs: dict[str, str] = {}
+    for name in ("conversion/base.py", "convert_hf_to_gguf.py"):
+        path = Path(converter) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            refs.update(re.findall(r'chkhsh == "([0-9a-f]{64})":\s*\n\s*# ref: (\S+)', text))
+    return refs
+
+
+def explain(decision: dict[str, Any], converter: str | None = None) -> dict[str, Any]:
+    """The pre-tokenizer decision in words: {"name", "source", "why", ...} from what convert_child recorded
+    ({"name", "source", "original", "hash", "listed_as"})."""
+    source = decision.get("source") or "sentencepiece"
+    out = {k: v for k, v in decision.items() if v is not None}
+    out["source"] = source
+    why = HOW[source].format(original=decision.get("original"))
+    ref = converter_refs(converter).get(decision.get("hash") or "") if converter and decision.get("hash") else None
+    if ref:
+        out["listed_for"] = ref
+        why += f"; the converter lists that hash for {ref}"
+    if decision.get("listed_as"):
+        why += (f"; it names it {decision['listed_as']!r}, which llama.cpp reads exactly as {decision['name']!r}, "
+                f"the name written")
+    out["why"] = why
+    return out

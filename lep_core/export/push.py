@@ -2,6 +2,9 @@
 
 huggingface_hub does the work (create_repo, upload_folder: chunked, resumable LFS uploads); this module checks
 first (folder, repo name, token, hub reachable, repository empty unless --overwrite) and says what would go up.
+A repository counts as empty only when it holds nothing but the .gitattributes the hub creates: a README.md
+there was written by someone (a hand-written card) and is never replaced without --overwrite. --dry-run writes
+nothing, not even the card: the plan lists the card as it would be written.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from lep_core.errors import LepInputError
 
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 _IGNORE = (".*", "**/.*", "*.tmp", "checkpoints/**")  # hidden and temporary files, training checkpoints
-_HARMLESS = {".gitattributes", "README.md"}  # what a freshly created repository holds
+_HARMLESS = {".gitattributes"}  # what a freshly created repository holds
 
 
 def upload_plan(folder: Path) -> list[dict[str, Any]]:
@@ -82,14 +85,19 @@ def push(model: str, repo: str, private: bool = False, overwrite: bool = False, 
     from huggingface_hub.errors import RepositoryNotFoundError
     from huggingface_hub.utils.logging import set_verbosity_error
 
-    from lep_core.export.card import write_card
+    from lep_core.export.card import card_path, card_text, write_card
 
     problems = check_push(model, repo)
     if problems:
         raise LepInputError("; ".join(problems))
     folder = Path(model).expanduser().resolve()
-    write_card(folder)
+    card = card_path(folder)
+    text = card_text(folder) if card is not None else None
     plan = upload_plan(folder)
+    if card is not None:  # the card as it will be written, listed before (and, on a dry run, without) writing it
+        rel = card.relative_to(folder).as_posix()
+        plan = sorted([f for f in plan if f["path"] != rel] + [{"path": rel, "bytes": len(text.encode("utf-8"))}],
+                      key=lambda f: f["path"])
     summary = {"repo": repo, "files": plan, "bytes": sum(f["bytes"] for f in plan), "private": private}
     if dry_run:
         return {**summary, "uploaded": False}
@@ -105,10 +113,15 @@ def push(model: str, repo: str, private: bool = False, overwrite: bool = False, 
             existing = [f for f in api.list_repo_files(repo) if f not in _HARMLESS]
         except RepositoryNotFoundError:
             existing = None
-        if existing and not overwrite:
-            raise LepInputError(f"the hub repository {repo} already holds {len(existing)} files "
-                                f"({', '.join(existing[:3])}{', ...' if len(existing) > 3 else ''}): "
-                                "pass --overwrite to replace them, or choose another --repo")
+    except Exception as exc:  # noqa: BLE001 - the hub client's transport errors (its HTTP library varies by version)
+        raise _hub_problem(exc, endpoint) from None
+    if existing and not overwrite:
+        raise LepInputError(f"the hub repository {repo} already holds {len(existing)} files "
+                            f"({', '.join(existing[:3])}{', ...' if len(existing) > 3 else ''}): "
+                            "pass --overwrite to replace them, or choose another --repo")
+    if card is not None:
+        write_card(folder, text)
+    try:
         if existing is None:
             api.create_repo(repo, private=private, exist_ok=True)
         commit = api.upload_folder(folder_path=folder, repo_id=repo, ignore_patterns=list(_IGNORE),

@@ -13,15 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lep_core.errors import LepInputError
-
 
 def _llama(gguf_path: Path, n_ctx: int = 512, logits_all: bool = False):
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise LepInputError("checking a GGUF needs llama-cpp-python: `pip install llama-cpp-python` "
-                            "(it builds llama.cpp with cmake and a C++ compiler)") from None
+    from lep_core.export.runtime import require_llama_cpp
+
+    Llama = require_llama_cpp("checking a GGUF").Llama
     return Llama(model_path=str(gguf_path), n_ctx=n_ctx, n_threads=2, verbose=False, seed=0, logits_all=logits_all)
 
 
@@ -38,16 +34,18 @@ def token_check(llm, tok, lines: list[str]) -> dict[str, Any]:
     return {"lines": len(lines), "identical": identical, "first_mismatch": first}
 
 
-def hf_greedy(folder: Path, prompt: list[int], n: int):
-    """transformers' greedy continuation: (ids (n,), logits (n, tokens) float32), argmax over the tokenizer's ids."""
+def hf_greedy(folder: Path, prompt: list[int], n: int, model=None):
+    """transformers' greedy continuation: (ids (n,), logits (n, tokens) float32), argmax over the tokenizer's ids.
+    model: the folder's model already loaded in float32 (loaded here otherwise)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from lep_core.sources.loading import load_tokenizer
 
     limit = len(load_tokenizer(folder))
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    model.eval()
+    if model is None:
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        model.eval()
     ids, past, out, rows = torch.tensor([prompt]), None, [], []
     with torch.inference_mode():
         for _ in range(n):
@@ -62,8 +60,8 @@ def hf_greedy(folder: Path, prompt: list[int], n: int):
 
 def stepwise(gguf_path: Path, prompt: list[int], ids: list[int], logits, tie: float = 1e-3) -> dict[str, Any]:
     """llama.cpp's next token at each step of transformers' answer `ids` (teacher-forced): {"steps", "same",
-    "tied", "different"}; "tied" counts steps where llama.cpp's pick trails transformers' by less than `tie`
-    (absolute, in transformers' logits of that step)."""
+    "tied", "different", "first_tie"}; "tied" counts steps where llama.cpp's pick trails transformers' by less than
+    `tie` (absolute, in transformers' logits of that step), "first_tie" is the first such step (None: none)."""
     import numpy as np
 
     llm = _llama(gguf_path, logits_all=True)
@@ -71,12 +69,14 @@ def stepwise(gguf_path: Path, prompt: list[int], ids: list[int], logits, tie: fl
     scores = np.asarray(llm.scores[len(prompt) - 1: len(prompt) - 1 + len(ids), : logits.shape[1]])
     picks = scores.argmax(axis=1)
     same = tied = 0
+    first_tie = None
     for step, (want, got) in enumerate(zip(ids, picks.tolist())):
         if want == got:
             same += 1
         elif float(logits[step, want] - logits[step, got]) < tie:
             tied += 1
-    return {"steps": len(ids), "same": same, "tied": tied, "different": len(ids) - same - tied}
+            first_tie = step if first_tie is None else first_tie
+    return {"steps": len(ids), "same": same, "tied": tied, "different": len(ids) - same - tied, "first_tie": first_tie}
 
 
 def llama_greedy(llm, prompt: list[int], n: int) -> list[int]:

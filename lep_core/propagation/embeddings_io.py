@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from lep_core.embeddings.architectures import EMBED_NAMES, layout_of
 from lep_core.errors import LepInputError
 from lep_core.sources.loading import Source, _check_local_weights, load_model, resolve, save_model
+from lep_core.workspace.atomic import chaos
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
@@ -142,6 +143,7 @@ def write_model(
         else:
             shutil.copyfile(src.folder / shard, out / shard)
             total += _shape_bytes(src.folder, shard, names)
+    chaos("files-written")  # the chaos test's kill point: the shards written, not yet config.json
     if (src.folder / INDEX).is_file():
         index = json.loads((src.folder / INDEX).read_text(encoding="utf-8"))
         index.setdefault("metadata", {})["total_size"] = total

@@ -44,6 +44,8 @@ from lep_core.propagation.solve import Solver
 from lep_core.propagation.validate import check_models, check_names, check_tokenizers
 from lep_core.sources.device import resolve_device
 from lep_core.sources.loading import load_tokenizer, resolve
+from lep_core.workspace.atomic import scratch_dir
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import (
     atomic_dir,
     check_output_free,
@@ -233,10 +235,12 @@ def propagate(opts: PropagateOptions, progress: Callable[[float, str], None] | N
     if problems:
         raise LepInputError("; ".join(problems))
     device = resolve_device(opts.device)
-    out_parent = Path(opts.out).expanduser().resolve().parent
-    out_parent.mkdir(parents=True, exist_ok=True)
+    out_path = Path(opts.out).expanduser().resolve()
     with contextlib.ExitStack() as stack:
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".lep-src-", dir=out_parent)))
+        # the output locked, the inputs that are workspace artefacts read-locked, for the whole job
+        stack.enter_context(holding([out_path], [opts.base, opts.adapted, *opts.instruct, *(opts.corpus or [])]))
+        # converted hub/.gguf sources: a temporary sibling of OUT (a killed job's is cleaned up by the next write)
+        scratch = stack.enter_context(scratch_dir(out_path))
         found = open_inputs(opts, scratch)
         names = found.names
         lines = [ln for ln in read_corpus(opts.corpus).split("\n") if ln.strip()] if opts.corpus else None

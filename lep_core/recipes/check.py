@@ -16,7 +16,7 @@ from typing import Any
 from lep_core.errors import LepInputError
 from lep_core.recipes.spec import RUN_KINDS, STEP_SPECS, Recipe, Step, resolved_args
 from lep_core.sources.demo import DEMO_MODEL_NAME
-from lep_core.workspace.store import KINDS, read_manifest, workspace_root
+from lep_core.workspace.store import KINDS, inside, read_manifest, workspace_root
 
 _WHOLE = {"extend": ("add", "min_frequency"), "train_tokenizer": ("vocab_size",), "init": ("seed",)}
 
@@ -60,11 +60,6 @@ def _setting_problems(step: Step, args: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} must be one of {', '.join(m.value for m in choices)} (got {args[key]!r})")
         if args["head_method"] == "fitted" and not args.get("corpus"):
             problems.append("head_method fitted needs a corpus (target-language text to fit the head rows on)")
-        share, tokens = args["head_repeat_share"], args["head_tokens"]
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            problems.append(f"head_repeat_share must be a number in [0, 1] (got {share!r})")
-        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1024):
-            problems.append(f"head_tokens must be a whole number of at least 1024 (got {tokens!r})")
     elif step.kind in RUN_KINDS:
         problems += _run_problems(step.kind, args)
     elif step.kind == "propagate":
@@ -161,8 +156,9 @@ def _recorded_settings(kind: str, out: Path) -> dict[str, Any] | None:
 
 
 def _output_problems(step: Step, args: dict[str, Any], root: Path, overwrite: bool) -> list[str]:
-    out = Path(args["out"]).resolve()
-    if out != root and root not in out.parents:
+    try:
+        out = inside(args["out"], root)
+    except LepInputError:
         return [(f"out {step.args['out']} is outside the workspace {root}: write it relative to the workspace, "
                 f"e.g. {KINDS['model']}/NAME")]
     if out == root or out.parent == root:

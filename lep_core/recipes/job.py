@@ -27,7 +27,7 @@ from lep_core.recipes.lineage import RECIPES_DIR
 from lep_core.recipes.run import Log, run_recipe
 from lep_core.recipes.spec import PACKAGE_ROOT, STEP_SPECS, Recipe, resolved_args
 from lep_core.workspace import jobs
-from lep_core.workspace.store import workspace_root
+from lep_core.workspace.store import workspace_root, write_text_atomic
 
 SPEC, LOG, LOCK = "recipe.yaml", "recipe.log", ".lock"
 DEMO_RECIPE = PACKAGE_ROOT / "assets" / "recipes" / "demo.yaml"
@@ -184,10 +184,7 @@ def start(recipe: Recipe, text: str, workspace: str | os.PathLike | None = None,
         if problems:
             raise LepInputError(f"recipe {recipe.name}: " + "; ".join(problems))
         folder.mkdir(parents=True, exist_ok=True)
-        spec = folder / SPEC
-        tmp = folder / f".{SPEC}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, spec)
+        spec = write_text_atomic(folder / SPEC, text)
         cmd = [sys.executable, "-m", "lep_core.cli.main", "run", str(spec), "--workspace", str(root),
                *(["--overwrite"] if overwrite else [])]
         # LEP_JOB unset: the train step then also writes its own train.log (the Training tab shows it)

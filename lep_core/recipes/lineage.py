@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from lep_core.errors import LepInputError
 from lep_core.recipes.spec import PACKAGE_ROOT, Recipe, Step, parse_recipe
 from lep_core.workspace.store import (
     KINDS,
+    atomic_file,
     content_hash,
     inside,
     read_manifest,
@@ -248,10 +248,8 @@ def export_recipe(path: str | os.PathLike, workspace: str | os.PathLike | None =
     text = found.to_yaml(_Walker(root).name(folder))
     if target.exists() and not overwrite:
         raise LepInputError(f"recipe file {target} already exists: choose another --out or pass --overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    with atomic_file(target, overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return {"out": str(target), "name": found.recipe.name, "steps": [s.kind for s in found.recipe.steps],
             "needs": list(found.needs), "changed": found.changed}
 

@@ -103,9 +103,7 @@ def run_step(step: Step, args: dict[str, Any], overwrite: bool, log: Log,
         from lep_core.embeddings.init import init_model
 
         return init_model(a["model"], a["tokenizer"], a["out"], a["method"], overwrite, int(a["seed"]), progress=progress,
-                          head_method=a["head_method"], corpus=_as_list(a["corpus"]) if a["corpus"] else None,
-                          head_repeat_share=float(a["head_repeat_share"]),
-                          head_tokens=int(a["head_tokens"]) if a["head_tokens"] else None)
+                          head_method=a["head_method"], corpus=_as_list(a["corpus"]) if a["corpus"] else None)
     if step.kind == "train":
         return _train(a, overwrite, progress)
     if step.kind == "calibrate":

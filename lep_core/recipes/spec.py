@@ -19,13 +19,13 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds assets/ (the demo co
 STEP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
     "extend": (("base", "corpus", "add", "out"), {"alphabet": "cyrillic", "min_frequency": 2, "tokens": "subwords"}, ("base", "corpus")),
     "train_tokenizer": (("corpus", "vocab_size", "out"), {"algorithm": "bpe", "like": None}, ("corpus", "like")),
-    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0,
-                                              "head_repeat_share": 0.0, "head_tokens": None},
+    "init": (("model", "tokenizer", "out"), {"method": "mean", "head_method": "same", "corpus": None, "seed": 0},
              ("model", "tokenizer", "corpus")),
     "train": (("model", "corpus", "out"), {}, ("model", "corpus")),
     "propagate": (("base", "instruct", "adapted", "out"), {"mode": "conversion", "ridge": 0.0}, ("base", "instruct", "adapted")),
     "calibrate": (("model", "out"), {}, ("model", "original", "prompts", "heldout_prompts", "chat")),
-    "export": (("model", "out"), {"type": "f16", "base": None, "name": None}, ("model", "base")),  # a .gguf file
+    "export": (("model", "out"), {"type": "f16", "base": None, "name": None, "keep_f16": False, "check": False},
+               ("model", "base")),  # a .gguf file
 }
 RUN_KINDS = ("train", "calibrate")  # steps whose output is a training run (status.json, checkpoints, final/)
 
@@ -78,10 +78,13 @@ def parse_recipe(text: str, origin: str = "recipe") -> Recipe:
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
+    """The recipe in a YAML file; a missing, binary or non-UTF-8 file is one line (lep_core.corpus.reading)."""
+    from lep_core.corpus.reading import read_text_file
+
     file = Path(path)
     if not file.is_file():
         raise LepInputError(f"recipe not found: {file}")
-    return parse_recipe(file.read_text(encoding="utf-8"), str(file))
+    return parse_recipe(read_text_file(file, "recipe"), str(file))
 
 
 def _resolve_input(value: Any, workspace: Path) -> Any:

@@ -6,15 +6,24 @@ Weights load from safetensors; pickle checkpoints and remote code need explicit 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
+from lep_core.workspace.atomic import chaos
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PICKLE_ENV = "LEP_ALLOW_PICKLE"  # set to 1 by the commands' --allow-pickle flag (lep_core.cli.common)
+
+
+def pickle_allowed() -> bool:
+    """Has the user opted in to pickle weights and checkpoints (`--allow-pickle`, or LEP_ALLOW_PICKLE=1)?"""
+    return os.environ.get(PICKLE_ENV, "") not in ("", "0")
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,9 @@ class Source:
 
 
 def resolve(src: str | os.PathLike, what: str = "model") -> Source:
-    """Turn a SRC string into a Source, or raise a clear error naming the problem."""
-    text = str(src).strip()
+    """Turn a SRC string into a Source, or raise a clear error naming the problem (a control character in it
+    included: lep_core.fields)."""
+    text = check_field(src, what)
     if not text:
         raise LepInputError(f"no {what} given: pass a folder, a .gguf file or a hub id (org/name)")
     path = Path(text).expanduser()
@@ -53,6 +63,7 @@ def resolve(src: str | os.PathLike, what: str = "model") -> Source:
 
 
 def _check_local_weights(source: Source, allow_pickle: bool) -> None:
+    allow_pickle = allow_pickle or pickle_allowed()
     if source.is_hub or source.gguf_file:
         return
     folder = Path(source.location)
@@ -68,10 +79,28 @@ def _check_local_weights(source: Source, allow_pickle: bool) -> None:
     raise LepInputError(f"no model weights (*.safetensors) in {folder}: is this a model folder?")
 
 
-def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = False):
-    """A fast (tokenizers-backed) HF tokenizer for SRC."""
-    from transformers import AutoTokenizer
+def _bad_gguf(source: Source, exc: BaseException) -> str:
+    return (f"cannot read {Path(source.location) / str(source.gguf_file)} as GGUF ({type(exc).__name__}: "
+            f"{first_line(exc)}): the file is damaged or not GGUF; re-download or re-convert it")
 
+
+@contextlib.contextmanager
+def _load_errors(source: Source, what: str, fix: str, *also: type[BaseException]) -> Iterator[None]:
+    """transformers' loading errors as one line: a missing or garbled file (OSError, ValueError, `also`) names the
+    folder and `fix`; a damaged GGUF file (the reader fails with struct or index errors) says so."""
+    try:
+        yield
+    except (OSError, ValueError, *also) as exc:
+        raise LepInputError(f"cannot load {what} from {source.location}: {first_line(exc).rstrip('.')}: {fix}") from exc
+    except Exception as exc:  # noqa: BLE001
+        if not source.gguf_file:
+            raise
+        raise LepInputError(_bad_gguf(source, exc)) from exc
+
+
+def tokenizer_source(src: str | os.PathLike | Source) -> Source:
+    """SRC resolved, with a local folder checked to hold a tokenizer (cheap: no file is read). Callers check their
+    inputs with it before taking locks, so a wrong path is named as what it is. Raises LepInputError."""
     source = src if isinstance(src, Source) else resolve(src, "tokenizer")
     if not source.is_hub and not source.gguf_file:
         folder = Path(source.location)
@@ -80,10 +109,16 @@ def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = Fa
                 f"no tokenizer.json in {folder}: point at a tokenizer or model folder "
                 "(or make one with `lep tokenizer extend` / `lep tokenizer train`)"
             )
-    try:
+    return source
+
+
+def load_tokenizer(src: str | os.PathLike | Source, trust_remote_code: bool = False):
+    """A fast (tokenizers-backed) HF tokenizer for SRC."""
+    from transformers import AutoTokenizer
+
+    source = tokenizer_source(src)
+    with _load_errors(source, "a tokenizer", "check or re-download its tokenizer files"):
         tok = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **source.kwargs())
-    except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a tokenizer from {source.location}: {first_line(exc)}") from exc
     if getattr(tok, "backend_tokenizer", None) is None:
         raise LepInputError(f"{source.location} has only a slow tokenizer; LEP Studio needs a tokenizers-backed one")
     return tok
@@ -99,11 +134,14 @@ def load_model(
 ):
     """A causal LM for SRC; GGUF files are de-quantized and stripped of their quantizer on load."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     source = src if isinstance(src, Source) else resolve(src, "model")
     _check_local_weights(source, allow_pickle)
-    try:
+    allow_pickle = allow_pickle or pickle_allowed()
+    with _load_errors(source, "a model", "check its config.json and weights (re-download or re-save the model)",
+                      SafetensorError):
         model = AutoModelForCausalLM.from_pretrained(
             source.location,
             dtype=dtype if dtype is not None else torch.float32,
@@ -112,8 +150,6 @@ def load_model(
             **source.kwargs(),
             **extra,
         )
-    except (OSError, ValueError) as exc:
-        raise LepInputError(f"cannot load a model from {source.location}: {first_line(exc)}") from exc
     if source.gguf_file:
         strip_quantizer(model)
     if device:
@@ -137,6 +173,7 @@ def strip_quantizer(model) -> None:
 def save_model(model, tokenizer, folder: Path) -> None:
     """Plain HF folder: safetensors weights, config, generation config, tokenizer and chat template."""
     model.save_pretrained(folder, safe_serialization=True)
+    chaos("files-written")  # the chaos test's kill point: weights written, tokenizer not yet
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
 

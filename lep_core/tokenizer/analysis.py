@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from lep_core.corpus.text import count_chars, normalize
 from lep_core.tokenizer.plain_text import encode_plain
 
 _WORD = re.compile(r"\w+")
@@ -70,22 +71,34 @@ def encode_in_context(tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 
 def text_stats(tokenizer, text: str) -> TokenizerStats:
-    """Stats of design §3; round trip is checked line by line (decode(encode(line)) == line)."""
-    lines = [line for line in text.split("\n") if line]
-    ids = encode_lines(tokenizer, lines)
-    decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
-    tokens = sum(len(x) for x in ids)
-    words = len(_WORD.findall(text))
+    """Stats of design §3 on `text` as the readers give it (lep_core.corpus.text: NFC, LF line ends).
+
+    chars: `count_chars` of the whole text, newlines included; tokens: the ids of the whole text, encoded as
+    `lep eval` encodes a held-out text (encode_plain: special-token strings as text, nothing added), so the two
+    commands give one chars/token for one file. Round trip: when the whole text decodes back to itself there is
+    no error; otherwise each non-empty line is encoded and decoded on its own and the lines that do not come
+    back are counted (and their unknown tokens), so an error names a line. Text not yet in the one form is put
+    in it first."""
+    text = normalize(text)
+    whole = encode_plain(tokenizer, [text])[0] if text else []
     unk_id = getattr(tokenizer, "unk_token_id", None)
-    chars = sum(len(line) for line in lines)
+    if _backend(tokenizer).decode(whole, skip_special_tokens=False) == text:
+        errors, unknown = 0, whole.count(unk_id) if unk_id is not None else 0
+    else:
+        lines = [line for line in text.split("\n") if line]
+        ids = encode_lines(tokenizer, lines)
+        decoded = _backend(tokenizer).decode_batch(ids, skip_special_tokens=False)
+        errors = sum(1 for a, b in zip(lines, decoded) if a != b)
+        unknown = sum(x.count(unk_id) for x in ids) if unk_id is not None else 0
+    tokens, words, chars = len(whole), len(_WORD.findall(text)), count_chars(text)
     return TokenizerStats(
         chars=chars,
         tokens=tokens,
         words=words,
         chars_per_token=chars / tokens if tokens else 0.0,
         tokens_per_word=tokens / words if words else 0.0,
-        roundtrip_errors=sum(1 for a, b in zip(lines, decoded) if a != b),
-        unknown_tokens=sum(x.count(unk_id) for x in ids) if unk_id is not None else 0,
+        roundtrip_errors=errors,
+        unknown_tokens=unknown,
     )
 
 

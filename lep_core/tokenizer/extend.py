@@ -36,6 +36,8 @@ from lep_core.tokenizer.learn import (
 from lep_core.tokenizer.plain_text import count_special_strings
 from lep_core.tokenizer.vocab import METASPACE_BPE, UNIGRAM, TokenizerShape, piece_bytes, tokenizer_state
 from lep_core.tokenizer.word_counts import CorpusWords, count_words
+from lep_core.workspace.atomic import chaos
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 PRODUCIBLE_ROUNDS = 4  # dropping a token can change how a later one is reached: re-check until stable
@@ -213,6 +215,7 @@ def extended_state(extension: Extension) -> dict[str, Any]:
 def write_tokenizer_folder(base_tokenizer, state: dict[str, Any], folder: Path) -> None:
     """The base's tokenizer files (config, special tokens, chat template) with a new tokenizer.json."""
     base_tokenizer.save_pretrained(folder)
+    chaos("files-written")  # the chaos test's kill point: the base's files written, not yet the new tokenizer.json
     for name in SLOW_TOKENIZER_FILES:  # a stale slow vocabulary would disagree with the new tokenizer.json
         (folder / name).unlink(missing_ok=True)
     (folder / "tokenizer.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
@@ -285,10 +288,12 @@ def extension_notes(extension: Extension, tokenizer, text: str | int) -> dict[st
 
 def corpus_use(words: CorpusWords) -> dict[str, Any]:
     """How much of the corpus went where (the output and the manifest): all of it into the counts; the
-    chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large)."""
+    chars/token figures on `stats_chars` characters of it (a sample spread over the corpus when it is large);
+    what reading rewrote into the one text form (`normalised`, lep_core.corpus.text)."""
     return {"corpus_bytes": words.corpus_bytes, "corpus_chars": words.corpus_chars,
             "distinct_learnable_pretokens": len(words.counts), "count_workers": words.workers,
-            "stats_chars": words.sample_chars, "stats_sampled": words.sampled}
+            "stats_chars": words.sample_chars, "stats_sampled": words.sampled,
+            "normalised": words.normalised.as_dict()}
 
 
 def extend_tokenizer(
@@ -313,36 +318,37 @@ def extend_tokenizer(
         raise LepInputError(f"--add must be at least 1 (got {add})")
     check_unit(unit)
     check_output_free(out, overwrite)
-    expand(corpus)  # a missing file fails before the tokenizer loads
-    tokenizer = load_tokenizer(base)
-    start = time.perf_counter()
-    family = TokenizerShape.of(tokenizer_state(tokenizer)).family
-    words = count_words(tokenizer, corpus, family, alphabet, read_progress)
-    extension = learn_extension(tokenizer, words.counts, add, alphabet, min_frequency, progress, unit)
-    with atomic_dir(out, overwrite) as tmp:
-        extended = build_extended_tokenizer(tokenizer, extension, tmp)
-        checks = verify_extension(tokenizer, extended, extension, words.kept_lines, alphabet)
-        before = text_stats(tokenizer, words.sample)
-        after = text_stats(extended, words.sample)
-        metrics = {
-            "added": len(extension.new_tokens),
-            "vocab_size_before": len(tokenizer),
-            "vocab_size_after": len(extended),
-            "corpus_chars_per_token_before": before.chars_per_token,
-            "corpus_chars_per_token_after": after.chars_per_token,
-            "roundtrip_errors": after.roundtrip_errors,
-            "seconds": round(time.perf_counter() - start, 3),
-            **checks,
-            **extension_notes(extension, tokenizer, words.special_strings),
-            **corpus_use(words),
-        }
-        (tmp / "new_tokens.json").write_text(json.dumps(extension.table(), ensure_ascii=False, indent=1), encoding="utf-8")
-        write_manifest(
-            tmp,
-            kind="tokenizer",
-            inputs={"base": describe_input(base), "corpus": [describe_input(c) for c in corpus]},
-            params={"operation": "extend", "add": add, "alphabet": alphabet, "min_frequency": min_frequency,
-                    "tokens": unit, "family": extension.shape.family},
-            metrics=metrics,
-        )
-    return {"out": str(Path(out).resolve()), **metrics}
+    with holding([out], [base, *corpus]):
+        expand(corpus)  # a missing file fails before the tokenizer loads
+        tokenizer = load_tokenizer(base)
+        start = time.perf_counter()
+        family = TokenizerShape.of(tokenizer_state(tokenizer)).family
+        words = count_words(tokenizer, corpus, family, alphabet, read_progress)
+        extension = learn_extension(tokenizer, words.counts, add, alphabet, min_frequency, progress, unit)
+        with atomic_dir(out, overwrite) as tmp:
+            extended = build_extended_tokenizer(tokenizer, extension, tmp)
+            checks = verify_extension(tokenizer, extended, extension, words.kept_lines, alphabet)
+            before = text_stats(tokenizer, words.sample)
+            after = text_stats(extended, words.sample)
+            metrics = {
+                "added": len(extension.new_tokens),
+                "vocab_size_before": len(tokenizer),
+                "vocab_size_after": len(extended),
+                "corpus_chars_per_token_before": before.chars_per_token,
+                "corpus_chars_per_token_after": after.chars_per_token,
+                "roundtrip_errors": after.roundtrip_errors,
+                "seconds": round(time.perf_counter() - start, 3),
+                **checks,
+                **extension_notes(extension, tokenizer, words.special_strings),
+                **corpus_use(words),
+            }
+            (tmp / "new_tokens.json").write_text(json.dumps(extension.table(), ensure_ascii=False, indent=1), encoding="utf-8")
+            write_manifest(
+                tmp,
+                kind="tokenizer",
+                inputs={"base": describe_input(base), "corpus": [describe_input(c) for c in corpus]},
+                params={"operation": "extend", "add": add, "alphabet": alphabet, "min_frequency": min_frequency,
+                        "tokens": unit, "family": extension.shape.family},
+                metrics=metrics,
+            )
+        return {"out": str(Path(out).resolve()), **metrics}

@@ -27,6 +27,7 @@ from lep_core.sources.loading import load_tokenizer
 from lep_core.tokenizer.analysis import text_stats, wide_roundtrip
 from lep_core.tokenizer.extend import write_tokenizer_folder
 from lep_core.tokenizer.vocab import BYTE_LEVEL, shape_of, tokenizer_state
+from lep_core.workspace.locks import holding
 from lep_core.workspace.store import atomic_dir, check_output_free, describe_input, write_manifest
 
 ALGORITHMS = ("bpe", "unigram")
@@ -144,45 +145,46 @@ def train_tokenizer(
     if vocab_size < 300:
         raise LepInputError(f"--vocab-size {vocab_size} is too small: use at least 300 (byte-level needs 256 symbols)")
     check_output_free(out, overwrite)
-    text = read_corpus(corpus, min_chars=1000)
-    like_tok = load_tokenizer(like) if like else None
-    start = time.perf_counter()
-    byte_level = like_tok is None or shape_of(like_tok).family == BYTE_LEVEL
-    specials = _special_tokens(like_tok)
-    unk = getattr(like_tok, "unk_token", None) if like_tok is not None else None
-    if not byte_level and unk is None:
-        unk = "<unk>"
-        specials = [unk] + specials
-    trained = _train(text, vocab_size, algorithm, specials, byte_level, unk)
-    state = json.loads(trained.to_str())
-    if like_tok is not None:
-        state = _adopt_style(state, tokenizer_state(like_tok))
-    with atomic_dir(out, overwrite) as tmp:
+    with holding([out], [*corpus, like]):
+        text = read_corpus(corpus, min_chars=1000)
+        like_tok = load_tokenizer(like) if like else None
+        start = time.perf_counter()
+        byte_level = like_tok is None or shape_of(like_tok).family == BYTE_LEVEL
+        specials = _special_tokens(like_tok)
+        unk = getattr(like_tok, "unk_token", None) if like_tok is not None else None
+        if not byte_level and unk is None:
+            unk = "<unk>"
+            specials = [unk] + specials
+        trained = _train(text, vocab_size, algorithm, specials, byte_level, unk)
+        state = json.loads(trained.to_str())
         if like_tok is not None:
-            write_tokenizer_folder(like_tok, state, tmp)
-            config_path = tmp / "tokenizer_config.json"
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-            config.pop("added_tokens_decoder", None)  # ids changed; tokenizer.json holds the new ones
-            config_path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
-        else:
-            from transformers import PreTrainedTokenizerFast
+            state = _adopt_style(state, tokenizer_state(like_tok))
+        with atomic_dir(out, overwrite) as tmp:
+            if like_tok is not None:
+                write_tokenizer_folder(like_tok, state, tmp)
+                config_path = tmp / "tokenizer_config.json"
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+                config.pop("added_tokens_decoder", None)  # ids changed; tokenizer.json holds the new ones
+                config_path.write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+            else:
+                from transformers import PreTrainedTokenizerFast
 
-            hf = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
-                                         eos_token="<|im_end|>", bos_token=None, pad_token="<|endoftext|>")
-            hf.chat_template = CHATML_TEMPLATE
-            hf.save_pretrained(tmp)
-        result = load_tokenizer(tmp)
-        stats = text_stats(result, text)
-        metrics = {"vocab_size": len(result), "corpus_chars_per_token": stats.chars_per_token,
-                   "roundtrip_errors": stats.roundtrip_errors, **wide_roundtrip(result),
-                   **({"like_wide_roundtrip_errors": wide_roundtrip(like_tok)["wide_roundtrip_errors"]} if like_tok else {}),
-                   "seconds": round(time.perf_counter() - start, 3)}
-        write_manifest(
-            tmp,
-            kind="tokenizer",
-            inputs={"corpus": [describe_input(c) for c in corpus], **({"like": describe_input(like)} if like else {})},
-            params={"operation": "train", "algorithm": algorithm, "vocab_size": vocab_size,
-                    "style": "byte_level" if byte_level else "metaspace"},
-            metrics=metrics,
-        )
-    return {"out": str(Path(out).resolve()), **metrics}
+                hf = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)),
+                                             eos_token="<|im_end|>", bos_token=None, pad_token="<|endoftext|>")
+                hf.chat_template = CHATML_TEMPLATE
+                hf.save_pretrained(tmp)
+            result = load_tokenizer(tmp)
+            stats = text_stats(result, text)
+            metrics = {"vocab_size": len(result), "corpus_chars_per_token": stats.chars_per_token,
+                       "roundtrip_errors": stats.roundtrip_errors, **wide_roundtrip(result),
+                       **({"like_wide_roundtrip_errors": wide_roundtrip(like_tok)["wide_roundtrip_errors"]} if like_tok else {}),
+                       "seconds": round(time.perf_counter() - start, 3)}
+            write_manifest(
+                tmp,
+                kind="tokenizer",
+                inputs={"corpus": [describe_input(c) for c in corpus], **({"like": describe_input(like)} if like else {})},
+                params={"operation": "train", "algorithm": algorithm, "vocab_size": vocab_size,
+                        "style": "byte_level" if byte_level else "metaspace"},
+                metrics=metrics,
+            )
+        return {"out": str(Path(out).resolve()), **metrics}

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from lep_core.corpus.reading import expand
 from lep_core.corpus.stream import PIECE_BYTES, corpus_bytes, stream_corpus
+from lep_core.corpus.text import TextChanges
 from lep_core.tokenizer.learn import ALPHABET_RULES, _readable, check_alphabet, split_words
 
 STATS_SAMPLE_BYTES = 8 * 2**20  # corpus stats (chars/token before and after) are measured on this much text
@@ -34,7 +35,8 @@ class CorpusWords:
     for pre-tokens with a character the alphabet admits (the only ones the learner uses);
     sample: the text corpus stats are measured on (the whole corpus when it is at most STATS_SAMPLE_BYTES,
     else the first lines of every piece, spread evenly over the corpus); kept_lines: the first KEEP_LINES
-    lines the alphabet promises to keep; special_strings: special-token strings found (read as text)."""
+    lines the alphabet promises to keep; special_strings: special-token strings found (read as text);
+    normalised: what reading rewrote into the one text form (lep_core.corpus.text: NFC, LF line ends)."""
 
     counts: Counter = field(default_factory=Counter)
     sample: str = ""
@@ -44,6 +46,7 @@ class CorpusWords:
     corpus_chars: int = 0
     sample_chars: int = 0
     workers: int = 1
+    normalised: TextChanges = field(default_factory=TextChanges)
 
     @property
     def sampled(self) -> bool:
@@ -125,7 +128,7 @@ def count_words(
             end = piece.find("\n", math.ceil(len(piece) * fraction))
             samples.append(piece if end < 0 else piece[:end + 1])
 
-    pieces = stream_corpus(files, progress, piece_bytes)
+    pieces = stream_corpus(files, progress, piece_bytes, out.normalised)
     if workers == 1:
         _init(*args)
         try:

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lep_core.corpus.reading import jsonl_records
+from lep_core.corpus.text import normalize
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
 from lep_core.tokenizer.plain_text import with_sequence_start
 
 if TYPE_CHECKING:
@@ -49,14 +51,14 @@ def read_conversations(paths: Iterable[str | os.PathLike]) -> list[Conversation]
     """Every conversation in the files, in order; a malformed line is an error naming its file and line number."""
     out = []
     for path in paths:
-        path = Path(path)
+        path = Path(check_field(path, "chat file"))
         if not path.is_file():
             raise LepInputError(f"chat file not found: {path} (pass a .jsonl file with one {{\"messages\": [...]}} per line)")
         for number, line in jsonl_records(path):
             problem = _problem(line)
             if problem:
                 raise LepInputError(f"{path.name} line {number}: {problem}: fix or remove the line")
-            out.append({"messages": [{"role": m["role"], "content": m["content"]} for m in line["messages"]],
+            out.append({"messages": [{"role": m["role"], "content": normalize(m["content"])} for m in line["messages"]],
                         "truncated": bool(line.get("truncated", False))})
     if not out:
         raise LepInputError("the chat files hold no conversations: add lines like "

@@ -1,13 +1,16 @@
 """Checkpoints of the trained tensors only (embeddings or LoRA adapters, never the body) and the final HF folder.
 
 checkpoints/step-000020/ holds trainable.safetensors (embed [+ head]) or adapter/ (LoRA, peft's format), state.pt (optimizer, RNG, step;
-plain tensors and numbers, loaded with weights_only=True) and meta.json. Each is written into a
+plain tensors and numbers, loaded with weights_only=True; a checkpoint that needs the full unpickler is refused
+unless --allow-pickle) and meta.json. Each is written into a
 temporary folder and renamed, so a checkpoint that exists is complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -18,8 +21,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from lep_core.errors import LepJobError
+from lep_core.errors import LepInputError, LepJobError
 from lep_core.sources.loading import first_line, save_model
+from lep_core.workspace.atomic import remove, temp_path
 from lep_core.workspace.store import atomic_dir
 
 CKPT_DIR = "checkpoints"
@@ -54,7 +58,7 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
     target = Path(run_dir) / CKPT_DIR / f"step-{step:06d}"
     try:
         (Path(run_dir) / CKPT_DIR).mkdir(parents=True, exist_ok=True)
-        with atomic_dir(target, overwrite=True) as tmp:
+        with atomic_dir(target, overwrite=True, lock=False) as tmp:  # the run folder's lock covers it
             trainable.save(tmp)
             torch.save({"optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
             (tmp / "meta.json").write_text(json.dumps({"step": step, **extra}), encoding="utf-8")
@@ -65,15 +69,35 @@ def save_checkpoint(run_dir: Path, step: int, trainable, optimizer, extra: dict[
             f"could not write checkpoint step-{step} in {Path(run_dir) / CKPT_DIR}: {first_line(exc)}; "
             f"{kept}; free disk space or fix permissions, then run again with --resume"
         ) from exc
-    for old in checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    for old in checkpoints(run_dir)[:-keep]:  # renamed aside first: a kill mid-delete leaves no half checkpoint
+        gone = temp_path(old, "deleting")
+        os.replace(old, gone)
+        remove(gone)
     return target
 
 
-def load_checkpoint(path: Path, trainable, optimizer) -> dict[str, Any]:
+def load_state(path: Path, allow_pickle: bool | None = None) -> dict[str, Any]:
+    """state.pt, loaded with torch's weights_only unpickler (tensors and plain values only: nothing in it can
+    run code). A file that needs more (an older or foreign checkpoint) is refused in one line naming
+    --allow-pickle; with it (or LEP_ALLOW_PICKLE=1, which the flag sets) the full unpickler loads it."""
+    from lep_core.sources.loading import pickle_allowed
+
+    file = path / "state.pt"
+    if allow_pickle is None:
+        allow_pickle = pickle_allowed()
+    try:
+        return torch.load(file, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        if not allow_pickle:
+            raise LepInputError(f"{file} holds pickled Python objects that only a full unpickler loads, which can "
+                                "run code: resume with --allow-pickle if you trust where it came from") from None
+    return torch.load(file, weights_only=False, map_location="cpu")
+
+
+def load_checkpoint(path: Path, trainable, optimizer, allow_pickle: bool | None = None) -> dict[str, Any]:
     """Put the checkpoint's rows, optimizer state and RNG back; returns meta.json."""
     trainable.load(path)
-    state = torch.load(path / "state.pt", weights_only=True, map_location="cpu")
+    state = load_state(path, allow_pickle)
     optimizer.load_state_dict(state["optimizer"])
     set_rng_state(state["rng"])
     return json.loads((path / "meta.json").read_text(encoding="utf-8"))
@@ -97,7 +121,7 @@ def write_final(out: Path, model, tokenizer, trainable, source_dir: Path | None,
     """
     from lep_core.workspace.store import write_manifest
 
-    with atomic_dir(out, overwrite=True) as tmp:
+    with atomic_dir(out, overwrite=True, lock=False) as tmp:  # inside a run folder, whose lock the run holds
         replaced = _replace_tensors(tmp, model, trainable, source_dir) if source_dir else False
         if not replaced:
             if getattr(model, "is_loaded_in_4bit", False):

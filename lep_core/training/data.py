@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -20,6 +19,7 @@ import torch
 from lep_core.corpus.reading import read_corpus
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.plain_text import encode_plain, sequence_start_ids
+from lep_core.workspace.atomic import clone_file
 
 _ENCODE_BATCH = 2048
 
@@ -59,6 +59,7 @@ def text_blocks(tokenizer, paths: Iterable[str | os.PathLike], seq_len: int, val
     blocks = pack(entry.tokens, seq_len, val_fraction, seed, start)
     return blocks, {"blocks": len(blocks.train) + len(blocks.val), "sequence_start": start,
                     "special_strings_as_text": entry.meta["special_strings_as_text"],
+                    "normalised": entry.meta.get("normalised"),  # NFC / LF rewrites (lep_core.corpus.text)
                     "corpus_bytes": entry.meta["bytes"], "corpus_tokens": entry.meta["tokens"],
                     "token_cache": {"key": entry.meta["key"], "reused": entry.reused, "path": str(entry.folder)}}
 
@@ -165,24 +166,22 @@ _VIEW, _VIEW_TOKENS = "token_rows.json", "tokens.bin"
 def save_blocks(blocks: Blocks, folder: Path) -> None:
     """Keep the packed data in the run so --resume trains on exactly the same blocks, reading no text.
 
-    Views on the token cache keep their row order (train_rows.npy, val_rows.npy) and the token file itself,
-    hard-linked into the run (no copy; the run survives a cleared cache), or copied where links fail."""
+    Views on the token cache keep their row order (train_rows.npy, val_rows.npy) and a copy of the token file
+    (a reflink where the filesystem has them): never a hard link, so editing the run's copy cannot corrupt the
+    shared cache entry, and the run survives a cleared cache."""
     if isinstance(blocks.train, TokenRows):
         view = blocks.train
         source = Path(view.tokens.filename) if isinstance(view.tokens, np.memmap) else None
         target = folder / _VIEW_TOKENS
         target.unlink(missing_ok=True)
         if source is not None:
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
+            clone_file(source, target)
         else:
             np.asarray(view.tokens).tofile(target)
         np.save(folder / "train_rows.npy", view.rows, allow_pickle=False)
         np.save(folder / "val_rows.npy", blocks.val.rows, allow_pickle=False)
         meta = {"dtype": view.dtype.name, "tokens": len(view.tokens), "seq_len": view.shape[1], "start": list(view.start)}
-        (folder / _VIEW).write_text(json.dumps(meta), encoding="utf-8")
+        (folder / _VIEW).write_text(json.dumps(meta), encoding="utf-8")  # last: the view is complete once it exists
         return
     for name, file in _FILES.items():
         if getattr(blocks, name) is not None:
@@ -190,9 +189,16 @@ def save_blocks(blocks: Blocks, folder: Path) -> None:
 
 
 def load_blocks(folder: Path) -> Blocks:
+    """The run's packed data back (--resume). A token file whose size is not what token_rows.json says (cut short
+    or edited) is refused in one line, never memory-mapped."""
     if (folder / _VIEW).is_file():
         meta = json.loads((folder / _VIEW).read_text(encoding="utf-8"))
-        tokens = np.memmap(folder / _VIEW_TOKENS, dtype=meta["dtype"], mode="r", shape=(int(meta["tokens"]),))
+        n, dtype = int(meta["tokens"]), np.dtype(meta["dtype"])
+        size = (folder / _VIEW_TOKENS).stat().st_size if (folder / _VIEW_TOKENS).is_file() else 0
+        if size != n * dtype.itemsize:
+            raise LepInputError(f"{folder / _VIEW_TOKENS} has {size} bytes, the run recorded {n} tokens "
+                                f"({n * dtype.itemsize} bytes): the run's data was changed; start a new run")
+        tokens = np.memmap(folder / _VIEW_TOKENS, dtype=dtype, mode="r", shape=(n,))
         rows = {name: np.load(folder / f"{name}_rows.npy", allow_pickle=False) for name in ("train", "val")}
         return Blocks(**{name: TokenRows(tokens, r, meta["seq_len"], meta["start"]) for name, r in rows.items()})
     found = {name: np.load(folder / file, allow_pickle=False) for name, file in _FILES.items() if (folder / file).is_file()}
@@ -226,37 +232,11 @@ def _rows(ids: np.ndarray, mask: np.ndarray | None, idx) -> Batch:
 
 
 def micro_rows(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,
-               rank: int = 0, world: int = 1, repeat_share: float = 0.0, skip: int = 0) -> Batch:
-    """Ids (and target mask) of one micro-batch of one process at one optimizer step; with repeat_share, that
-    share of text rows repeat their first half (`repeat_halves`; `skip` leading ids, the sequence start, stay)."""
+               rank: int = 0, world: int = 1) -> Batch:
+    """Ids (and target mask) of one micro-batch of one process at one optimizer step."""
     start = ((step * grad_accum + micro) * world + rank) * batch_size
     idx = sample_indices(len(blocks.train), seed, start, batch_size)
-    ids, mask = _rows(blocks.train, blocks.train_mask, idx)
-    if repeat_share > 0 and mask is None:
-        ids = repeat_halves(ids, repeats(seed, start, batch_size, repeat_share), skip)
-    return ids, mask
-
-
-def repeats(seed: int, start: int, count: int, share: float) -> np.ndarray:
-    """Which of global samples start..start+count-1 are repeat rows: a pure function of (seed, sample), so a
-    resumed run repeats the same rows. bool (count,)."""
-    return np.array([np.random.default_rng((seed, start + j, 25)).random() < share for j in range(count)])
-
-
-def repeat_halves(ids: torch.Tensor, which: np.ndarray, skip: int = 0) -> torch.Tensor:
-    """Rows `which` of ids (B, L) become skip ids + their first half + that half again (issue 25).
-
-    Why: a model adapted to a new vocabulary must also *copy* with its new tokens (repeat, quote, continue
-    what it was given); the second half is predictable only by copying, so its loss trains the new rows
-    through the body's copying path (induction heads), which plain text rarely exercises. The loss covers
-    the whole row: the first half is ordinary text."""
-    if not which.any():
-        return ids
-    half = (ids.shape[1] - skip) // 2
-    out = ids.clone()
-    rows = torch.from_numpy(np.flatnonzero(which))
-    out[rows, skip + half:skip + 2 * half] = ids[rows, skip:skip + half]
-    return out
+    return _rows(blocks.train, blocks.train_mask, idx)
 
 
 def micro_batch(blocks: Blocks, seed: int, step: int, micro: int, grad_accum: int, batch_size: int,

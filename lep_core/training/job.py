@@ -16,7 +16,7 @@ from typing import Any
 from lep_core.errors import LepInputError
 from lep_core.workspace import jobs
 from lep_core.workspace.jobs import ACTIVE, now, pid_alive, read_status_raw, write_status  # noqa: F401 (shared with recipe jobs)
-from lep_core.workspace.store import write_json_atomic
+from lep_core.workspace.store import write_json_atomic, write_text_atomic
 
 STATES = ("queued", "running", "stopping", "finished", "failed", "stopped")
 STATUS, METRICS, LOG, CONFIG = "status.json", "metrics.jsonl", "train.log", "config.json"
@@ -75,9 +75,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def truncate_metrics(run_dir: Path, last_step: int) -> None:
     """On resume: drop lines logged after the checkpoint, so the curve continues without duplicates."""
     records = [r for r in read_metrics(run_dir) if r.get("step", 0) <= last_step]
-    tmp = Path(run_dir) / f".{METRICS}.tmp"
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, Path(run_dir) / METRICS)
+    write_text_atomic(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:
@@ -113,16 +111,29 @@ def train_command(options: dict[str, Any], resume: bool = False, command: str = 
 
 
 def start_job(options: dict[str, Any], resume: bool = False, command: str = "train") -> dict[str, Any]:
-    """Launch `lep train` (or `lep calibrate`) as a child in its own process group; output goes to train.log (never a pipe)."""
+    """Launch `lep train` (or `lep calibrate`) as a child in its own process group; output goes to train.log (never a pipe).
+
+    The run folder's lock is held while the folder is checked and prepared and the child started; the child
+    takes it over (lep_core.training.rundir.open_run waits a moment for it), so a second start, here or in a
+    terminal, is refused with one line naming the running job."""
+    from lep_core.training.rundir import check_run_folder
+    from lep_core.workspace.locks import hold
+
     run_dir = Path(options["out"]).resolve()
     if is_active(run_dir):
         raise LepInputError(f"a job is already running in {run_dir}: stop it first")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = train_command(options, resume, command)
-    if not resume:
-        write_json_atomic(run_dir / CONFIG, options)
-    step = (read_status_raw(run_dir) or {}).get("step", 0) if resume else 0
-    return jobs.spawn(cmd, run_dir, LOG, "training", step=step, total=options.get("steps"))
+    with hold(run_dir, wait=15.0):  # a stopped job may still be exiting (it has written "stopped", not yet let go)
+        if is_active(run_dir):
+            raise LepInputError(f"a job is already running in {run_dir}: stop it first")
+        if not resume:
+            check_run_folder(run_dir, options.get("model"))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = train_command(options, resume, command)
+        step = (read_status_raw(run_dir) or {}).get("step", 0) if resume else 0
+        if not resume:  # status.json first: it is what marks the folder as a run folder LEP made
+            write_status(run_dir, state="queued", step=0, total=options.get("steps"), error=None)
+            write_json_atomic(run_dir / CONFIG, options)
+        return jobs.spawn(cmd, run_dir, LOG, "training", step=step, total=options.get("steps"))
 
 
 def stop_job(run_dir: Path) -> bool:

@@ -42,8 +42,6 @@ class TrainOptions:
     fit_head: bool = _opt(False, "when training ends, fit the new head rows to the trained model's hidden states on the "
                           "corpus (a convex fit, minutes on a CPU; needs an untied head and --train-rows new): the "
                           "step that makes new tokens chosen when the model writes")
-    repeat_share: float = _opt(0.0, "share of text blocks whose second half repeats their first half, so the new rows "
-                               "also learn the copying path (repeat, quote, continue given text; issue 25)")
     warmup: int = _opt(10, "linear warm-up steps before the cosine decay")
     min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of the peak")
     weight_decay: float = _opt(0.0, "decoupled weight decay on the trained rows")
@@ -100,10 +98,6 @@ class TrainOptions:
         if self.fit_head and (self.train_rows != "new" or self.data != "text"):
             out.append("--fit-head fits the rows added by extension on plain text: use it with --train-rows new "
                        "and --data text")
-        if not 0 <= self.repeat_share <= 1:
-            out.append(f"--repeat-share must be in [0, 1] (got {self.repeat_share})")
-        if self.repeat_share > 0 and self.data != "text":
-            out.append("--repeat-share repeats halves of text blocks: use it with --data text")
         if not 0 <= self.val_fraction < 0.5:
             out.append(f"--val-fraction must be in [0, 0.5) (got {self.val_fraction})")
         if not 0 <= self.min_lr_ratio <= 1:

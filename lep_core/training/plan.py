@@ -21,6 +21,7 @@ Sizes are decimal GB (10^9 bytes), like the README's table.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,25 @@ def _config(model: str | Path):
 
 
 def model_shape(model: str | Path) -> Shape:
-    """Shapes of the model in `model` (a folder or its config.json), built on the meta device: no weights read."""
+    """Shapes of the model in `model` (a folder or its config.json), built on the meta device: no weights read.
+
+    Remembered per config.json (path, size and mtime): building even a meta model takes a quarter of a second,
+    and the Training tab asks on every page load and every change of a field."""
+    folder = Path(model).expanduser()
+    path = folder if folder.name == "config.json" else folder / "config.json"
+    try:
+        st = path.stat()
+    except OSError:
+        return _model_shape(str(model))  # raises the missing-config error
+    return _cached_shape(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_shape(config_path: str, _size: int, _mtime_ns: int) -> Shape:
+    return _model_shape(config_path)
+
+
+def _model_shape(model: str | Path) -> Shape:
     import torch
     from transformers import AutoModelForCausalLM
 

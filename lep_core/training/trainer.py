@@ -32,7 +32,7 @@ from lep_core.training.lora import attach as attach_lora
 from lep_core.training.loss import EmbeddingLM
 from lep_core.training.options import TrainOptions
 from lep_core.training.parallel import agreed_digests
-from lep_core.training.rundir import DATA_DIR, clear_run, own_run, resolve_options, stored_hash
+from lep_core.training.rundir import DATA_DIR, RunPlace, is_main_process, open_run, resolve_options, stored_hash
 from lep_core.training.runtime import (
     check_cuda_options,
     cpu_note,
@@ -58,7 +58,8 @@ class _NonFinite(Exception):
 # ---------------------------------------------------------------- the job
 
 def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, progress: Progress | None = None,
-          origin: dict[str, Any] | None = None, read_progress: Progress | None = None) -> dict[str, Any]:
+          origin: dict[str, Any] | None = None, read_progress: Progress | None = None,
+          place: RunPlace | None = None) -> dict[str, Any]:
     """Run (or resume) one training job; returns the summary printed by `lep train --json`.
 
     A text corpus is tokenized once into the workspace's token cache and memory-mapped (data.text_blocks):
@@ -68,35 +69,50 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
 
     origin ({"operation", "inputs", "params"}) lets a caller such as calibration say in the manifests what
     the run was for and what went into it beyond the model and the data files.
+
+    The run folder is locked for the whole run and checked under the lock (lep_core.training.rundir.open_run);
+    `place`: a run folder a caller (calibration) has opened already.
     """
-    options, run_dir = resolve_options(given, resume, overwrite)
+    options, run_dir = resolve_options(given, resume, overwrite, check=place is None)
     device = resolve_device(options.device)
-    precision = resolve_precision(options.precision, device)
+    resolve_precision(options.precision, device)  # refuses a precision the device lacks, before anything is locked
     problems = check_cuda_options(options, device)
     if problems:
         raise LepInputError("; ".join(problems))
-    if run_dir.exists():
-        own_run(run_dir)
+    if place is not None:
+        return _train_in(place, options, resume, progress, origin, read_progress)
+    with open_run(run_dir, resume, overwrite, options.model, list(options.corpus)) as opened:
+        summary = _train_in(opened, options, resume, progress, origin, read_progress)
+    return summary
+
+
+def _train_in(place: RunPlace, options: TrainOptions, resume: bool, progress: Progress | None,
+              origin: dict[str, Any] | None, read_progress: Progress | None) -> dict[str, Any]:
+    """The run, written into place.work (the run folder, or the sibling an --overwrite keeps the old run beside)."""
+    work = place.work
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
     source = resolve(options.model, "model")
     tokenizer = load_tokenizer(source)
 
     chat_info = None
     if resume:
-        blocks = data.load_blocks(run_dir / DATA_DIR)
-        chat_info = _read_json(run_dir / DATA_DIR / CHAT_INFO)
+        blocks = data.load_blocks(work / DATA_DIR)
+        chat_info = _read_json(work / DATA_DIR / CHAT_INFO)
         if chat_info and chat_info.get("token_cache"):  # the run's own copy of the token map: no text read
             chat_info = {**chat_info, "token_cache": {**chat_info["token_cache"], "reused": True}}
     elif options.data == "chat":
         blocks, chat_info = chat_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed)
     else:
         blocks, chat_info = data.text_blocks(tokenizer, options.corpus, options.seq_len, options.val_fraction, options.seed,
-                                             token_cache_root(run_dir), _reading(run_dir, read_progress))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite and not resume:
-        clear_run(run_dir)
-    session = _Session(options, run_dir, device, precision, source, tokenizer, blocks, resume, chat_info, origin)
+                                             token_cache_root(place.out), _reading(work, read_progress))
+    work.mkdir(parents=True, exist_ok=True)  # the data is ready: the first write into the run folder ...
+    if is_main_process():  # ... is status.json, the mark of a run folder LEP made (rundir.is_run_folder)
+        job.write_status(work, state="running", pid=os.getpid(), error=None)
+    session = _Session(options, work, device, precision, source, tokenizer, blocks, resume, chat_info, origin,
+                       final_dir=place.out / "final")
     try:
-        return session.run(progress)
+        summary = session.run(progress)
     except (LepInputError, LepJobError) as exc:
         session.fail(str(exc))
         raise
@@ -104,19 +120,27 @@ def train(given: dict[str, Any], resume: bool = False, overwrite: bool = False, 
         session.fail(str(exc))
         raise LepJobError(str(exc)) from None
     except (OSError, SafetensorError) as exc:
-        last = ckpt.checkpoints(run_dir)
-        msg = (f"could not write to {run_dir}: {first_line(exc)}; "
-               + (f"checkpoint {last[-1].name} is kept" if last else "no checkpoint was written yet")
-               + ": free disk space or fix permissions, then run again with --resume")
+        last = ckpt.checkpoints(work)
+        msg = (f"could not write to {work}: {first_line(exc)}; "
+               + (f"the previous run in {place.out} is kept as it was: free disk space or fix permissions, then "
+                  "start over again" if place.staged else
+                  (f"checkpoint {last[-1].name} is kept" if last else "no checkpoint was written yet")
+                  + ": free disk space or fix permissions, then run again with --resume"))
         session.fail(msg)
         raise LepJobError(msg) from exc
     except BaseException as exc:
         if is_out_of_memory(exc):
-            msg = oom_advice(options, device, session.step) + _kept(run_dir)
+            msg = oom_advice(options, device, session.step) + _kept(work)
             session.fail(msg)
             raise LepJobError(msg) from None
         session.fail(f"{type(exc).__name__}: {first_line(exc)}")
         raise
+    place.finished = summary.get("state") == "finished"
+    if place.staged and not place.finished:
+        session.log.info("this run was started with --overwrite and did not finish: the previous run in %s is kept "
+                         "as it was, and this run's progress is discarded", place.out)
+        summary["note"] = f"the previous run in {place.out} is kept; this unfinished run is discarded"
+    return summary
 
 
 def token_cache_root(run_dir: Path) -> Path:
@@ -161,8 +185,9 @@ class _Session:
 
     def __init__(self, options: TrainOptions, run_dir: Path, device: str, precision: str, source, tokenizer,
                  blocks: data.Blocks, resume: bool, chat_info: dict[str, Any] | None = None,
-                 origin: dict[str, Any] | None = None):
+                 origin: dict[str, Any] | None = None, final_dir: Path | None = None):
         self.options, self.run_dir, self.source, self.tokenizer, self.blocks = options, run_dir, source, tokenizer, blocks
+        self.final_dir = final_dir or run_dir / "final"  # where final/ ends up (the run folder's, once staged runs land)
         self.chat_info, self.origin, self.loss_before = chat_info, origin or {}, None
         self.step, self.stop_requested, self.resume = 0, False, resume
         self.acc = make_accelerator(device, precision)
@@ -357,8 +382,7 @@ class _Session:
         o, acc = self.options, self.acc
         total = 0.0
         for micro in range(o.grad_accum):
-            ids, mask = data.micro_rows(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world,
-                                        o.repeat_share, len(getattr(self.blocks.train, "start", ())))
+            ids, mask = data.micro_rows(self.blocks, o.seed, self.step, micro, o.grad_accum, o.batch_size, rank, world)
             ids, mask = ids.to(acc.device), None if mask is None else mask.to(acc.device)
             sync = micro == o.grad_accum - 1
             with acc.no_sync(self.wrapped) if not sync and world > 1 else nullcontext():
@@ -447,13 +471,13 @@ class _Session:
             ckpt.write_final(final, model, self.tokenizer, self.trainable, source_dir,
                              {"kind": "model", "inputs": inputs, "params": params, "metrics": metrics})
             write_manifest(self.run_dir, kind="run", inputs=inputs, params=params, metrics=metrics)
-            self.status(state="finished", step=self.step, eta_s=0, final=str(final), loss=round(loss, 6),
+            self.status(state="finished", step=self.step, eta_s=0, final=str(self.final_dir), loss=round(loss, 6),
                         **({"val_loss": round(val_loss, 6)} if val_loss is not None else {}),
                         **({"loss_after": answer_loss} if answer_loss is not None else {}),
                         **({"rank_digests": digests} if digests else {}))
-            self.log.info("finished: %s", final)
+            self.log.info("finished: %s", self.final_dir)
         self.acc.wait_for_everyone()
-        return final, answer_loss
+        return self.final_dir, answer_loss
 
     def _fit_head(self, model) -> dict[str, Any]:
         """The new head rows fitted to the trained model's hidden states on the corpus (embeddings/head_fit.py)."""
@@ -472,5 +496,5 @@ class _Session:
     def _summary(self, state: str, loss: float, elapsed: float) -> dict[str, Any]:
         o = self.options
         tokens = self.step * o.batch_size * self.blocks.seq_len * o.grad_accum * self.acc.num_processes
-        return {"state": state, "out": str(self.run_dir), "steps": self.step, "total": o.steps, "loss": loss,
+        return {"state": state, "out": str(self.final_dir.parent), "steps": self.step, "total": o.steps, "loss": loss,
                 "tokens": tokens, "seconds": round(elapsed, 3), "device": self.device, "precision": self.precision}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lep_core.errors import LepInputError
+from lep_core.workspace.atomic import Leftover, clean, leftovers, remove, temp_path
+from lep_core.workspace.locks import hold, is_free
 from lep_core.workspace.store import KINDS, inside, list_artifacts, read_manifest, workspace_root
 
 HEADLINE = {  # the figures a table row shows first, per kind
@@ -127,24 +128,85 @@ def find_artifact(path: str | os.PathLike, workspace: str | os.PathLike | None =
 
 
 def delete_artifact(path: str | os.PathLike, workspace: str | os.PathLike | None = None) -> None:
-    """Delete one artefact folder; refuses anything that is not a complete artefact inside the workspace."""
+    """Delete one artefact; refuses anything that is not a complete artefact inside the workspace, and anything a
+    running job reads or writes (it holds the artefact's lock, lep_core.workspace.locks).
+
+    The artefact is renamed aside first (`.NAME.deleting-...`), so a crash mid-delete never leaves a half-deleted
+    artefact that looks whole; a delete that fails after that is reported (LepInputError), and the Workspace
+    tab's leftovers list shows what is left to clean."""
     root = workspace_root(workspace)
     target = inside(path, root)
     if not target.exists():
         raise LepInputError(f"{target.name} is not in the workspace any more (deleted already?): refresh the list")
     if target.parent.parent != root or target.parent.name not in KINDS.values():
         raise LepInputError(f"{target} is not an artefact folder of the workspace {root}: nothing deleted")
-    if target.parent.name == KINDS["run"]:
-        from lep_core.training.job import is_active
-
-        if is_active(target):
-            raise LepInputError(f"run {target.name} is still running: stop it first")
     if target.is_file() and target.parent.name != KINDS["corpus"]:
         raise LepInputError(f"{target} is not an artefact folder of the workspace {root}: nothing deleted")
-    # rename first, then delete: a crash mid-delete never leaves a half-deleted artefact that looks whole
-    trash = target.parent / f".{target.name}.deleting"
-    os.replace(target, trash)
-    if trash.is_dir():
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        trash.unlink()
+    with hold(target, write=True, what="a delete in the Workspace tab"):
+        if target.parent.name == KINDS["run"]:
+            from lep_core.training.job import is_active
+
+            if is_active(target):  # a job of an older version (no lock) still running there
+                raise LepInputError(f"run {target.name} is still running: stop it first")
+        trash = temp_path(target, "deleting")
+        os.replace(target, trash)
+        try:
+            remove(trash)
+        except OSError as exc:
+            raise LepInputError(f"{target.name} is no longer listed, but {trash.name} could not be removed "
+                                f"({exc.strerror or type(exc).__name__}: {exc.filename or trash}): fix that, then "
+                                "press Clean under Leftovers") from None
+
+
+# ---------------------------------------------------------------- leftovers of killed writes and failed deletes
+
+LEFTOVER_FOLDERS = (*KINDS.values(), "exports", "recipes", "cache/tokens")
+
+
+@dataclass
+class LeftoverRow:
+    path: Path
+    size_bytes: int
+    state: str  # "writing", "writer gone", "unknown writer", "failed delete"
+
+    def cleanable(self) -> bool:
+        return self.state != "writing"
+
+
+def _state(lo: Leftover) -> str:
+    if lo.kind == "deleting" and (lo.pid is None or lo.pid == os.getpid() or lo.dead):
+        return "failed delete"
+    return {True: "writer gone", False: "writing", None: "unknown writer"}[lo.dead]
+
+
+def list_leftovers(workspace: str | os.PathLike | None = None) -> list[LeftoverRow]:
+    """Temporary entries of unfinished writes in the workspace's folders, each with its size and whether its
+    writer still runs (lep_core.workspace.atomic names them with the writer's PID)."""
+    root = workspace_root(workspace)
+    rows = []
+    for sub in LEFTOVER_FOLDERS:
+        for lo in leftovers(root / sub):
+            size = folder_size(lo.path) if lo.path.is_dir() else lo.path.stat().st_size if lo.path.exists() else 0
+            rows.append(LeftoverRow(lo.path, size, _state(lo)))
+    return rows
+
+
+def clean_leftovers(workspace: str | os.PathLike | None = None) -> tuple[list[Path], list[str]]:
+    """Remove the leftovers no running writer owns: those of dead writers, failed deletes, and an older
+    version's (writer unknown) when no job holds their artefact's lock. Returns (removed, problems)."""
+    root = workspace_root(workspace)
+    removed, problems = [], []
+    for sub in LEFTOVER_FOLDERS:
+        for lo in leftovers(root / sub):
+            state = _state(lo)
+            if state == "writing" or (state == "unknown writer" and not is_free(lo.path.parent / lo.name)):
+                continue
+            try:
+                if state == "failed delete":
+                    remove(lo.path)
+                    removed.append(lo.path)
+                else:
+                    removed += clean([lo], legacy=True)
+            except OSError as exc:
+                problems.append(f"{lo.path.name}: {exc.strerror or type(exc).__name__}")
+    return removed, problems

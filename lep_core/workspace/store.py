@@ -1,19 +1,28 @@
-"""The workspace: every artefact is a plain folder with a lep.json manifest, written atomically."""
+"""The workspace: every artefact is a plain folder with a lep.json manifest, written atomically.
+
+Writing goes through lep_core.workspace.atomic (re-exported here: atomic_dir, atomic_file, write_json_atomic);
+every path a user gives the app goes through `inside` (the workspace, or a root the user picked).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lep_core import __version__
 from lep_core.errors import LepInputError
+from lep_core.fields import check_field
+from lep_core.workspace.atomic import (  # noqa: F401 (the one "write an artefact" helper, re-exported here)
+    atomic_dir,
+    atomic_file,
+    check_output_free,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 KINDS = {  # kind -> sub-folder of the workspace
     "tokenizer": "tokenizers",
@@ -46,16 +55,19 @@ def list_artifacts(kind: str, root: str | os.PathLike | None = None) -> list[Pat
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def inside(path: str | os.PathLike, root: str | os.PathLike) -> Path:
-    """Resolve `path` and refuse it when it escapes `root` (.., symlinks)."""
+def inside(path: str | os.PathLike, root: str | os.PathLike, *also: str | os.PathLike) -> Path:
+    """Resolve `path` (relative paths against `root`) and refuse it when it escapes `root` and every root in
+    `also` (folders the user picked, the bundled assets): `..`, absolute paths elsewhere and symlinks pointing
+    out are all caught, since the check is on the fully resolved path. Raises LepInputError (one line)."""
     root_r = Path(root).resolve()
-    candidate = Path(path)
+    candidate = Path(check_field(path, "path")).expanduser()
     if not candidate.is_absolute():
         candidate = root_r / candidate
     resolved = candidate.resolve()
-    if resolved != root_r and root_r not in resolved.parents:
-        raise LepInputError(f"path {path} is outside the workspace {root_r}: pick a file inside it")
-    return resolved
+    for allowed in (root_r, *(Path(a).resolve() for a in also)):
+        if resolved == allowed or allowed in resolved.parents:
+            return resolved
+    raise LepInputError(f"path {path} is outside the workspace {root_r}: pick a file inside it")
 
 
 def file_hash(path: Path) -> str:
@@ -92,13 +104,6 @@ def describe_input(path: str | os.PathLike) -> dict[str, Any]:
     return {"path": str(path), "hash": content_hash(path)}
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside `path`, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_manifest(
     folder: Path,
     kind: str,
@@ -123,36 +128,3 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def check_output_free(out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Refuse an output folder that exists, before any work starts."""
-    out_p = Path(out).expanduser().resolve()
-    if out_p.exists() and not overwrite:
-        raise LepInputError(f"output folder {out_p} already exists: choose another --out or pass --overwrite")
-    return out_p
-
-
-@contextlib.contextmanager
-def atomic_dir(out: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside `out`; rename it into place only when the block succeeds.
-
-    A crash or a stop leaves no half-written artefact that looks whole; an existing
-    artefact is replaced only with overwrite=True, and only after the new one is complete.
-    """
-    out_p = check_output_free(out, overwrite)
-    out_p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_p.parent / f".{out_p.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out_p.exists():
-        trash = out_p.parent / f".{out_p.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out_p, trash)
-        os.replace(tmp, out_p)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, out_p)

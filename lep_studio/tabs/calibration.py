@@ -21,7 +21,7 @@ from lep_core.errors import LepInputError
 from lep_core.training import job
 from lep_core.training.chat import read_conversations
 from lep_core.training.options import TRAIN_PARAMS
-from lep_core.workspace.store import KINDS, read_manifest
+from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
 from lep_studio.job_controls import (
@@ -182,7 +182,7 @@ def build(ctx: AppContext) -> None:
 
     def view(run_path: str | None):
         if not run_path or not Path(run_path).is_dir():
-            return "No calibration yet: press **Start**.", *charts([]), ""
+            return t("calibration.status.no_run"), *charts([]), ""
         run = Path(run_path)
         return calibration_status(run, job.read_status(run)), *charts(job.read_metrics(run)), job.log_tail(run, 40)
 
@@ -196,7 +196,7 @@ def build(ctx: AppContext) -> None:
     def options_of(mode_v, model_v, original_v, prompts_v, chat_v, upload_v, name_v, steps_v, lr_v, batch_v, seq_v,
                    params_v, rank_v, max_new_v, device_v, heldout_v, alpha_v, mlp_v) -> dict:
         """Every field checked, uploads read, and only then the uploads copied into the workspace."""
-        check_model(model_v, "adapted model")
+        check_model(model_v, t("calibration.what.adapted_model"))
         run_name = (name_v or "").strip() or f"calib-{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = output_dir(ctx, "run", run_name, overwrite=False)
         opts = CalibrateOptions(model=model_v, out=str(out), steps=number(steps_v, "steps", 1),
@@ -207,7 +207,7 @@ def build(ctx: AppContext) -> None:
                                 device=device_v)
         uploads: list[tuple[str, Any]] = []  # (option, uploaded file) copied in once everything is valid
         if mode_v == MODES[0]:
-            opts.original = check_model(original_v, "original instruct model")
+            opts.original = check_model(original_v, t("calibration.what.original_model"))
             for field_name, upload in (("prompts", prompts_v), ("heldout_prompts", heldout_v)):
                 if upload:
                     load_prompts(_upload_path(upload))  # no usable prompts: one line now, not a failed job
@@ -238,7 +238,9 @@ def build(ctx: AppContext) -> None:
         if not run_path:
             raise LepInputError(t("calibration.msg.pick_a_stopped_calibration"))
         refuse_second(active_run(ctx))
-        run = Path(run_path)
+        run = inside(run_path, ctx.workspace / KINDS["run"])  # a typed path elsewhere is refused, as in Training
+        if not (run / SPEC).is_file():
+            raise LepInputError(t("calibration.msg.is_not_a_calibration_run", run_path=run_path))
         if (job.read_status(run) or {}).get("state") == "finished":
             raise LepInputError(t("calibration.msg.has_finished_to_train", name=run.name))
         spec = json.loads((run / SPEC).read_text(encoding="utf-8"))
@@ -256,4 +258,4 @@ def build(ctx: AppContext) -> None:
     mode.change(on_mode, mode, [original, prompts, chat, chat_upload, heldout])
     wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
                       inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
-                      stopping_note="Stopping: the job finishes its answer or step and saves what it has.")
+                      stopping_note=lambda: t("calibration.msg.stopping"))

@@ -25,14 +25,14 @@ from lep_studio.context import AppContext
 from lep_studio.i18n import L, both, t
 from lep_studio.tabs import compare_adaptation, compare_suite
 from lep_studio.tabs.compare_tokens import token_view
-from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, number, text_files
+from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, normalised_line, number, text_files
 
 ROLES = ("original", "adapted")
 VOTES = (("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both are bad", "both_bad"))
 _CACHE = ModelCache(capacity=2)
 
 
-PROMPT_KINDS = {"repeat": "✓ repeat", "continue": "✓ continue", "chat": "✗ chat"}  # ✓: what the demo model can do
+PROMPT_KINDS = {"repeat": "✓", "continue": "✓", "chat": "✗"}  # ✓: what the demo model can do (the info line says so)
 
 
 def demo_prompts() -> list[tuple[str, str]]:
@@ -252,9 +252,9 @@ def build(ctx: AppContext) -> None:
         append_vote(vote_file, vote)
         sess["voted"] = True
         last["vote"] = choice
-        reveal = ", ".join(f"{s} was the {sess['sides'][s]} model" for s in ("A", "B"))
-        return (*chats_of(sess), sess, f"Vote recorded: **{dict((k, l) for l, k in VOTES)[choice]}**. {reveal}. "
-                                 "The next prompt starts a new round.", *votes_enabled(False), *views_of(sess))
+        reveal = ", ".join(t("compare.vote.side_was", side=s, role=sess["sides"][s]) for s in ("A", "B"))
+        return (*chats_of(sess), sess, t("compare.vote.recorded", vote=t(f"compare.vote_{choice}"),
+                                         reveal=reveal), *votes_enabled(False), *views_of(sess))
 
     def on_clear(is_blind):
         sess = new_session(bool(is_blind))
@@ -273,17 +273,21 @@ def build(ctx: AppContext) -> None:
         import plotly.graph_objects as go
 
         from lep_core.corpus.reading import read_corpus
+        from lep_core.corpus.text import TextChanges
 
+        changes = TextChanges()
         try:
-            text = read_corpus(text_files(ctx, text_path, "text")) if text_path else ""
+            text = read_corpus(text_files(ctx, text_path, "text"), changes=changes) if text_path else ""
             if not text:
                 raise LepInputError(t("compare.msg.no_text_chosen_pick"))
-        except LepInputError as exc:
-            gr.Warning(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one readable line, never a bare Gradio error
+            gr.Warning(message(exc))
             return gr.skip(), gr.skip()
+        if changes:  # the figures are of the normalised text, as `lep eval` gives them: say what changed
+            gr.Info(normalised_line(changes))
         rows = []
         for role, src in (("original", orig_src), ("adapted", adapted_src)):
-            progress(0.5 if role == "adapted" else 0.0, desc=f"scoring the {role} model")
+            progress(0.5 if role == "adapted" else 0.0, desc=t("compare.msg.scoring_the_model", role=role))
             try:
                 if not src:
                     raise LepInputError(t("compare.msg.no_model_chosen_pick2", role=role))

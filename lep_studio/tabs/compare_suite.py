@@ -172,7 +172,7 @@ def build(ctx: AppContext, original: gr.Dropdown, adapted: gr.Dropdown) -> None:
         return job.active_job(ctx.workspace) is not None
 
     outputs = [current, announced, status, progress, shown]
-    watch = live_poll(timer, view, [current, announced], outputs, stamp, live)
+    watch = live_poll(timer, view, [current, announced], outputs, stamp, live, ctx.page_load)
     watch(run.click(on_run, [original, adapted, extra, suites, announced], outputs))
     watch(stop.click(on_stop, [current, announced], outputs))
     watch(ctx.page_load.add(on_load, None, outputs))

@@ -90,11 +90,11 @@ def result_message(result: dict, seconds: float | None) -> str:
     head = result.get("reports", [result])[0]
     count = len(result.get("outputs") or {}) or 1
     err = head.get("heldout_rel_error")
-    took = f" in {seconds:.1f} s" if seconds is not None else ""
-    msg = (f"Wrote **adapted/{Path(result['out']).name}** ({count} model{'s' if count > 1 else ''}, {head['mode']}, "
-           f"{head['new_vocab_size']:,} tokens){took}; held-out error {err:.4g}." if err is not None
-           else f"Wrote **adapted/{Path(result['out']).name}**{took}.")
-    return msg + " Next: open **5 · Compare** to chat with it side by side with the original."
+    took = t("propagation.status.took", seconds=f"{seconds:.1f}") if seconds is not None else ""
+    name = Path(result["out"]).name
+    msg = (t("propagation.status.wrote", name=name, count=count, mode=head["mode"], tokens=f"{head['new_vocab_size']:,}",
+             took=took, error=f"{err:.4g}") if err is not None else t("propagation.status.wrote_short", name=name, took=took))
+    return msg + t("propagation.status.next")
 
 
 def _demo_default(choices: list[tuple[str, str]]) -> str | None:
@@ -194,10 +194,11 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def start(base_v, instruct_v, adapted_v, mode_v, compare_v, ridge_v, corpus_v, name_v, overwrite_v):
-        problems = [what for what, v in (("a base model", base_v), ("an instruct model", instruct_v),
-                                         ("the adapted base", adapted_v)) if not v]
+        problems = [what for what, v in ((t("propagation.msg.a_base_model"), base_v),
+                                         (t("propagation.msg.an_instruct_model"), instruct_v),
+                                         (t("propagation.msg.the_adapted_base"), adapted_v)) if not v]
         if problems:
-            raise LepInputError("pick " + ", ".join(problems) + " first")
+            raise LepInputError(t("propagation.msg.pick_first", what=", ".join(problems)))
         mode_p = parse_mode(mode_v)
         ridge_n = number(ridge_v if ridge_v is not None else 0.0, "ridge", minimum=0, whole=False)
         corpus_p = text_files(ctx, corpus_v) if corpus_v or mode_p.needs_corpus else []
@@ -219,5 +220,5 @@ def build(ctx: AppContext) -> None:
     mode.change(lambda m: Mode(m).help, mode, mode_help, show_progress="hidden")
     wire_recipe_job(ctx.page_load, ctx.workspace, ORIGIN, timer, view, shown, outputs,
                     (run, start, [base, instruct, adapted, mode, compare, ridge, corpus, name, overwrite]), stop,
-                    "propagation", "the unfinished output is removed, nothing else changes.")
+                    lambda: t("propagation.msg.what"), lambda: t("propagation.msg.stop_note"))
     refresh.click(lists, None, [base, instruct, adapted])

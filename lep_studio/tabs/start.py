@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ from lep_core.recipes.lineage import RECIPES_DIR
 from lep_core.recipes.spec import Recipe, load_recipe, parse_recipe
 from lep_core.training import job as train_job
 from lep_core.workspace.jobs import ACTIVE
+from lep_core.workspace.store import atomic_file
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, both, t
-from lep_studio.job_controls import live_poll
+from lep_studio.job_controls import live_poll, poll_timer
 from lep_studio.recipe_view import (
     STEP_TEXT,
     compare_pair,
@@ -35,7 +37,7 @@ from lep_studio.recipe_view import (
     steps_html,
 )
 from lep_studio.tabs.training import charts
-from lep_studio.widgets import guarded, message
+from lep_studio.widgets import field, guarded, message
 
 
 def demo_intro(recipe: Recipe | None, lang: str = "en") -> str:
@@ -49,8 +51,29 @@ def demo_intro(recipe: Recipe | None, lang: str = "en") -> str:
         if step.kind == "propagate":
             lines.append(f"   {t('start.same_model', lang)}")
     lines.append(t("start.demo_compare", lang, number=len(recipe.steps) + 1))
-    lines.append("\n" + t("start.demo_time", lang))
     return "\n".join(lines)
+
+
+def measured_seconds(status: dict[str, Any] | None) -> float | None:
+    """How long a finished run took on this machine: the sum of its steps' times, counted only when every step
+    ran (a step done in an earlier, resumed run keeps that run's time; one skipped because its output was already
+    there has no time of its own, so the sum would not be the whole recipe)."""
+    steps = (status or {}).get("steps") or []
+    if (status or {}).get("state") != "finished" or not steps:
+        return None
+    if any(s.get("state") != "done" or not isinstance(s.get("seconds"), (int, float)) for s in steps):
+        return None
+    return float(sum(s["seconds"] for s in steps))
+
+
+def demo_time(status: dict[str, Any] | None) -> str:
+    """The demo's time as measured here (its last finished run in this workspace), or that none was measured yet."""
+    seconds = measured_seconds(status)
+    if seconds is None:
+        return t("start.demo_time_none")
+    minutes, rest = divmod(round(seconds), 60)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(status.get("finished") or status.get("updated") or 0)))
+    return t("start.demo_time_measured", clock=f"{minutes} min {rest:02d} s", when=when)
 
 
 def _train_chart(status: dict[str, Any] | None):
@@ -78,10 +101,11 @@ def _demo() -> tuple[Recipe | None, str]:
 
 
 def problems_md(problems: list[str]) -> str:
-    return "**This recipe cannot run yet:**\n" + "\n".join(f"- {p}" for p in problems)
+    return t("start.verdict.cannot_run") + "\n" + "\n".join(f"- {p}" for p in problems)
 
 
 def _read_choice(path: str | None) -> tuple[Recipe, str]:
+    path = field(path, t("start.recipe_file"))
     if not path:
         raise LepInputError(t("start.msg.no_recipe_chosen_pick"))
     file = Path(path)
@@ -97,6 +121,7 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=5):
             gr.Markdown(L("start.lep"), elem_id="start-lep")
             gr.Markdown(both("start.demo_intro", lambda lang: demo_intro(demo_recipe, lang)), elem_id="start-demo-intro")
+            demo_clock = gr.Markdown("", elem_id="start-demo-time")  # measured here: filled in on page load
         with gr.Column(scale=6):
             with gr.Row():
                 run_demo = gr.Button(L("start.run_the_demo_recipe"), variant="primary", elem_id="start-run", scale=3)
@@ -127,8 +152,10 @@ def build(ctx: AppContext) -> None:
     watched = gr.State(False)  # this page saw the run active: switch to Compare once it finishes
     pair = gr.State(None)  # (original, adapted): the Compare tab picks these up (see compare.py)
     ctx.ui["start.pair"] = pair
-    timer = gr.Timer(1.5, active=False)  # ticks only while the recipe runs (see live_poll)
+    timer = poll_timer()  # ticks only while the recipe runs (see live_poll)
     tabs = ctx.ui.get("tabs")
+
+    demo_name = demo_recipe.name if demo_recipe else "demo"
 
     def view(name: str, seen: bool):
         st = recipe_job.read_status(ctx.workspace, name)
@@ -142,9 +169,10 @@ def build(ctx: AppContext) -> None:
                 switch, new_pair = gr.Tabs(selected="compare"), found
         return (status_line(name, st), steps_html(st, recipe), _train_chart(st),
                 gr.Button(visible=done), recipe_job.log_tail(ctx.workspace, name, 30),
-                state in ACTIVE or (seen and state is None), switch, new_pair)
+                state in ACTIVE or (seen and state is None), switch, new_pair,
+                demo_time(st) if name == demo_name else gr.skip())
 
-    outputs = [status, steps, loss, open_compare, log, watched, tabs, pair]
+    outputs = [status, steps, loss, open_compare, log, watched, tabs, pair, demo_clock]
 
     def _start(recipe: Recipe, text: str):
         _started, attached = recipe_job.start(recipe, text, ctx.workspace)
@@ -178,8 +206,8 @@ def build(ctx: AppContext) -> None:
     def on_check(path: str | None):
         recipe, text = _read_choice(path)
         problems = check_recipe(recipe, ctx.workspace)
-        head = f"Recipe **{recipe.name}**: {len(recipe.steps)} steps"
-        verdict_text = problems_md(problems) if problems else f"✓ {head}, ready to run."
+        verdict_text = problems_md(problems) if problems else t("start.verdict.ready", name=recipe.name,
+                                                                 steps=len(recipe.steps))
         return verdict_text, text
 
     @guarded
@@ -189,7 +217,7 @@ def build(ctx: AppContext) -> None:
         if problems:
             gr.Warning(t("start.msg.recipe_has_problem_s", name=recipe.name, len=len(problems)))
             return (gr.skip(),) * (1 + len(outputs)) + (problems_md(problems), text)
-        return (*_start(recipe, text), f"✓ Recipe **{recipe.name}** started.", text)
+        return (*_start(recipe, text), t("start.verdict.started", name=recipe.name), text)
 
     @guarded
     def on_upload(file):
@@ -200,25 +228,27 @@ def build(ctx: AppContext) -> None:
         try:
             recipe = parse_recipe(text, src.name)
         except LepInputError as exc:
-            return gr.skip(), f"**This file is not a recipe:** {message(exc)}", text
+            return gr.skip(), t("start.verdict.not_a_recipe", error=message(exc)), text
         folder = ctx.workspace / RECIPES_DIR
         folder.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^\w.\-]", "_", src.stem) or "recipe"
         dest, n = folder / f"{stem}.yaml", 1
         while dest.exists():
             dest, n = folder / f"{stem}-{n}.yaml", n + 1
-        shutil.copyfile(src, dest)
+        with atomic_file(dest) as tmp:  # whole or absent; never over a file that appeared meanwhile
+            shutil.copyfile(src, tmp)
         problems = check_recipe(recipe, ctx.workspace)
-        verdict_text = problems_md(problems) if problems else f"✓ Recipe **{recipe.name}** saved as `{dest.name}`, ready to run."
+        verdict_text = problems_md(problems) if problems else t("start.verdict.saved", name=recipe.name, file=dest.name)
         return gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace), value=str(dest)), verdict_text, text
 
     def on_load():
         """A fresh page: the running recipe if any, else the demo's last run (or the newest run)."""
         runs = recipe_job.recipe_runs(ctx.workspace)
         active = next((r["name"] for r in runs if r.get("state") in ACTIVE), None)
-        demo_name = demo_recipe.name if demo_recipe else "demo"
         name = active or (demo_name if any(r["name"] == demo_name for r in runs) or not runs else runs[0]["name"])
-        return (name, gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), *view(name, False))
+        shown_view = view(name, False)
+        return (name, gr.Dropdown(choices=recipe_job.recipe_files(ctx.workspace)), *shown_view[:-1],
+                demo_time(recipe_job.read_status(ctx.workspace, demo_name)))
 
     def stamp(name: str, seen: bool) -> tuple:
         """The recipe's folder and its train run's: a step's clock still moves every 5 s while it runs."""
@@ -229,7 +259,7 @@ def build(ctx: AppContext) -> None:
     def running(name: str, seen: bool) -> bool:
         return run_active(ctx.workspace, name)
 
-    watch = live_poll(timer, view, [shown, watched], outputs, stamp, running)
+    watch = live_poll(timer, view, [shown, watched], outputs, stamp, running, ctx.page_load)
     watch(run_demo.click(on_run_demo, None, [shown, *outputs]))
     watch(stop.click(on_stop, shown, outputs))
     watch(resume.click(on_resume, shown, [shown, *outputs]))

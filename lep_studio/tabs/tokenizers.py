@@ -10,10 +10,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lep_core.corpus.reading import read_file
+from lep_core.corpus.text import TextChanges, prepared
 from lep_core.tokenizer.analysis import compare, pieces
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
-from lep_studio.widgets import ASSETS, cached_tokenizer, corpus_choices, label_of, message, neutral, tokenizer_choices
+from lep_studio.widgets import (
+    ASSETS,
+    cached_tokenizer,
+    corpus_choices,
+    label_of,
+    message,
+    neutral_layout,
+    normalised_line,
+    tokenizer_choices,
+)
 
 MAX_SHOWN = 4  # tokenizers shown as coloured pieces (the table and chart take any number)
 MAX_PIECE_CHARS = 4000  # longer texts: pieces of the beginning only, stats of the whole text
@@ -61,13 +71,12 @@ def id_colors(segments: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def chart(rows: list[dict]) -> go.Figure:
-    fig = go.Figure(go.Bar(
-        x=[r["tokenizer"] for r in rows], y=[r["chars_per_token"] for r in rows],
-        text=[f"{r['chars_per_token']:.2f}" for r in rows], textposition="auto", marker_color="#6366f1",
-    ))
-    fig.update_layout(title=t("chart.fewer_tokens"), height=260, margin=dict(l=40, r=10, t=40, b=40),
-                      yaxis_title=t("chart.chars_per_token"))
-    return neutral(fig)
+    """Chars/token per tokenizer, built in one go (widgets.neutral_layout): it is drawn on every page load."""
+    bar = {"type": "bar", "x": [r["tokenizer"] for r in rows], "y": [r["chars_per_token"] for r in rows],
+           "text": [f"{r['chars_per_token']:.2f}" for r in rows], "textposition": "auto", "marker": {"color": "#6366f1"}}
+    return go.Figure(data=[bar], layout=neutral_layout(title=t("chart.fewer_tokens"), height=260,
+                                                       margin=dict(l=40, r=10, t=40, b=40),
+                                                       yaxis={"title": t("chart.chars_per_token")}))
 
 
 def stats_frame(rows: list[dict]) -> pd.DataFrame:
@@ -76,7 +85,10 @@ def stats_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bool, show_space: bool):
-    """Everything the tab shows for the selected tokenizers and text; problems go to the status line."""
+    """Everything the tab shows for the selected tokenizers and text; problems go to the status line.
+
+    The text is put in the one form every command reads (lep_core.corpus.text: NFC, LF line ends), so the
+    table gives the figures `lep tokenizer stats` gives for the same text; the status line says what changed."""
     selected = [s for s in (selected or []) if s and s.strip()]
     empty = [gr.HighlightedText(visible=False, value=None)] * MAX_SHOWN
     if not selected:
@@ -90,6 +102,7 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
             problems.append(f"**{label_of(src, choices)}**: {message(exc)}")
     if not loaded or not text:
         return ["\n\n".join(problems) or t("tokenizers.type_text"), None, None, *empty]
+    text, changes = prepared(text or "")
     rows = compare(loaded, text)
     shown_text = text[:MAX_PIECE_CHARS]
     boxes = []
@@ -99,7 +112,7 @@ def analyse(ctx: AppContext, selected: list[str] | None, text: str, show_ids: bo
         boxes.append(gr.HighlightedText(value=segments, color_map=colors, label=t("tokenizers.pieces", name=name, n=len(segments)),
                                         visible=True, show_inline_category=show_ids))
     boxes += empty[len(boxes):]
-    notes = problems[:]
+    notes = problems[:] + [line for line in [normalised_line(changes)] if line]
     if len(text) > MAX_PIECE_CHARS:
         notes.append(t("tokenizers.first_chars", shown=MAX_PIECE_CHARS, total=len(text)))
     if len(loaded) > MAX_SHOWN:
@@ -112,10 +125,14 @@ def load_text(source: str) -> str | gr.Textbox:
     if not source or source == PASTED:
         return gr.Textbox()
     try:
-        return read_file(Path(SAMPLES.get(source, source)))[:MAX_TEXT_CHARS]
+        changes = TextChanges()
+        text = read_file(Path(SAMPLES.get(source, source)), changes)[:MAX_TEXT_CHARS]
     except Exception as exc:  # noqa: BLE001 - shown as a toast
         gr.Warning(message(exc))
         return gr.Textbox()
+    if changes:  # the box gets the normalised text: say once what reading changed
+        gr.Info(normalised_line(changes))
+    return text
 
 
 def _warm(sources: list[str]) -> None:

@@ -38,7 +38,7 @@ from lep_studio.widgets import (
     check_model,
     corpus_choices,
     guarded,
-    neutral,
+    neutral_layout,
     number,
     output_dir,
     save_uploads,
@@ -68,28 +68,30 @@ def _ema(values: list[float], alpha: float = 0.1) -> list[float]:
     return out
 
 
-def _figure(title: str, ytitle: str) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40), xaxis_title=t("chart.step"),
-                      yaxis_title=ytitle, legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
-    return neutral(fig)
+def _figure(title: str, ytitle: str, traces: list[dict]) -> go.Figure:
+    """One chart against the step, built in one go (see widgets.neutral_layout: this is drawn on every poll)."""
+    layout = neutral_layout(title=title, height=260, margin=dict(l=50, r=10, t=40, b=40),
+                            xaxis={"title": t("chart.step")}, yaxis={"title": ytitle},
+                            legend=dict(orientation="h", y=1.15, x=1, xanchor="right"))
+    return go.Figure(data=[{"type": "scatter", **trace} for trace in traces], layout=layout)
 
 
 def charts(rows: list[dict]) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Loss (raw, smoothed, validation), learning rate and tokens/s against the step."""
     rows = _thin(rows)
     steps = [r["step"] for r in rows]
-    loss = _figure(t("chart.loss"), "loss")
-    loss.add_scatter(x=steps, y=[r["loss"] for r in rows], name=t("chart.train"), mode="lines", opacity=0.35)
-    loss.add_scatter(x=steps, y=_ema([r["loss"] for r in rows]), name=t("chart.train_smoothed"), mode="lines")
+    losses = [r["loss"] for r in rows]
+    loss_lines = [{"x": steps, "y": losses, "name": t("chart.train"), "mode": "lines", "opacity": 0.35},
+                  {"x": steps, "y": _ema(losses), "name": t("chart.train_smoothed"), "mode": "lines"}]
     val = [r for r in rows if "val_loss" in r]
     if val:
-        loss.add_scatter(x=[r["step"] for r in val], y=[r["val_loss"] for r in val], name=t("chart.validation"), mode="lines+markers")
-    lr = _figure(t("chart.learning_rate"), "lr")
-    lr.add_scatter(x=steps, y=[r["lr"] for r in rows], mode="lines", name="lr")
-    tps = _figure(t("chart.throughput"), t("chart.tokens_per_s"))
-    tps.add_scatter(x=steps, y=[r["tokens_per_s"] for r in rows], mode="lines", name="tokens/s")
-    return loss, lr, tps
+        loss_lines.append({"x": [r["step"] for r in val], "y": [r["val_loss"] for r in val], "name": t("chart.validation"),
+                           "mode": "lines+markers"})
+    return (_figure(t("chart.loss"), "loss", loss_lines),
+            _figure(t("chart.learning_rate"), "lr", [{"x": steps, "y": [r["lr"] for r in rows], "mode": "lines",
+                                                      "name": "lr"}]),
+            _figure(t("chart.throughput"), t("chart.tokens_per_s"),
+                    [{"x": steps, "y": [r["tokens_per_s"] for r in rows], "mode": "lines", "name": "tokens/s"}]))
 
 
 def _clock(seconds: float | None) -> str:
@@ -128,7 +130,7 @@ def status_text(run: Path, status: dict | None, stopped: str | None = None) -> s
     if state == "stopped":
         text += "\n\n" + (stopped or t("training.status.stopped"))
     if state == "finished" and status.get("final"):
-        text += f"\n\nFinal model: `{status['final']}` (use it as the adapted base in **4 · Propagation**)."
+        text += "\n\n" + t("training.status.final", final=status["final"])
     return text
 
 
@@ -209,7 +211,7 @@ def build(ctx: AppContext) -> None:
         """Everything shown about one run, read back from its files."""
         if not run_path or not Path(run_path).is_dir():
             empty = charts([])
-            return "No run yet: press **Start**.", *empty, "", runs_table(ctx)
+            return t("training.status.no_run"), *empty, "", runs_table(ctx)
         run = Path(run_path)
         st = job.read_status(run)
         return status_text(run, st), *charts(job.read_metrics(run)), job.log_tail(run, 40), runs_table(ctx)
@@ -220,9 +222,10 @@ def build(ctx: AppContext) -> None:
                    optimizer_v, rows_v, four_bit_v, ckpt_v, warmup_v, accum_v, eval_v, save_v, seed_v,
                    head_lr_v="", fit_head_v=False) -> dict:
         picked = text_files(ctx, corpus_v) if corpus_v else []
-        problems = [w for w, v in (("a model", model_v), ("a corpus", picked or upload_v)) if not v]
-        if problems:
-            raise LepInputError("pick " + " and ".join(problems) + " first")
+        if not model_v or not (picked or upload_v):
+            raise LepInputError(t("training.msg.pick_a_model_and_corpus") if not model_v and not (picked or upload_v)
+                                else t("training.msg.pick_a_model_first") if not model_v
+                                else t("training.msg.pick_a_corpus_first"))
         check_model(model_v)
         run_name = (name_v or "").strip() or f"{Path(model_v).name}-{time.strftime('%Y%m%d-%H%M%S')}"
         out = output_dir(ctx, "run", run_name, overwrite=False)
@@ -253,7 +256,7 @@ def build(ctx: AppContext) -> None:
                                 device=device_v, precision=precision_v, optimizer=optimizer_v,
                                 load_in_4bit=bool(four_bit_v), gradient_checkpointing=bool(ckpt_v))
         except LepInputError as exc:
-            return f"**Memory estimate:** unavailable ({exc})"
+            return t("memory.unavailable", error=exc)
         return memory_markdown(opts)
 
     for box in plan_inputs:
@@ -297,7 +300,7 @@ def build(ctx: AppContext) -> None:
               warmup, accum, eval_every, save_every, seed, head_lr, fit_head]
     watch = wire_job_controls(current=current, command=command, outputs=outputs, buttons=(start, stop, resume), timer=timer,
                       inputs=inputs, on_start=on_start, on_resume=on_resume, on_load=on_load, view=view, page_load=ctx.page_load,
-                      stopping_note="Stopping: the job finishes its step and saves a checkpoint.",
+                      stopping_note=lambda: t("training.msg.stopping"),
                       runs_root=_runs_root(ctx))
 
     def on_select(run_path):

@@ -23,6 +23,7 @@ from lep_studio.widgets import (
     cached_tokenizer,
     corpus_choices,
     guarded,
+    normalised_line,
     number,
     output_dir,
     save_uploads,
@@ -94,7 +95,8 @@ def preview(base: str, corpus: list[str], add: int, alphabet: str, min_freq: int
                 new=f"{len(ext.new_tokens):,}", before_vocab=f"{len(tok):,}", after_vocab=f"{len(new):,}",
                 before=f"{before:.2f}", after=f"{after:.2f}", gain=f"{after / before:.2f}")
               + (t("vocabulary.status.dropped", n=len(ext.unproducible)) if ext.unproducible else "")
-              + t("vocabulary.status.nothing_written"))
+              + t("vocabulary.status.nothing_written")
+              + (f" {note}" if (note := normalised_line(words.normalised)) else ""))
     return status, table, samples
 
 
@@ -213,15 +215,19 @@ def build(ctx: AppContext) -> None:
         add_n, min_n = extension_numbers(add_v, min_freq_v)
         paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
-        progress(0, desc="reading corpus")
+        reading = t("vocabulary.progress.reading_corpus")
+        progress(0, desc=reading)
         r = extend_tokenizer(base_v, paths, add_n, out, alphabet_v, min_n,
-                             overwrite=bool(overwrite_v), progress=_bar(progress, "learning tokens"),
-                             read_progress=_bar(progress, "reading corpus"), unit=unit_v)
-        status = (f"Created **tokenizers/{out.name}** from a {r['corpus_bytes'] / 2**20:,.1f} MB corpus: {r['added']:,} new tokens (vocabulary {r['vocab_size_after']:,}); "
-                  f"corpus chars/token {r['corpus_chars_per_token_before']:.2f} → {r['corpus_chars_per_token_after']:.2f}; "
-                  f"round-trip errors {r['roundtrip_errors']}"
-                  + (f"; {r['unproducible_dropped']} tokens dropped (never emitted)" if r["unproducible_dropped"] else "")
-                  + ". Next: **Initialise a model** for it.")
+                             overwrite=bool(overwrite_v), progress=_bar(progress, t("vocabulary.progress.learning_tokens")),
+                             read_progress=_bar(progress, reading), unit=unit_v)
+        dropped = (t("vocabulary.status.extended_dropped", n=r["unproducible_dropped"]) if r["unproducible_dropped"]
+                   else "")
+        status = t("vocabulary.status.extended", name=out.name, mb=f"{r['corpus_bytes'] / 2**20:,.1f}",
+                   added=f"{r['added']:,}", vocab=f"{r['vocab_size_after']:,}",
+                   before=f"{r['corpus_chars_per_token_before']:.2f}", after=f"{r['corpus_chars_per_token_after']:.2f}",
+                   errors=r["roundtrip_errors"], dropped=dropped)
+        if note := normalised_line(r["normalised"]):
+            status += f" {note}"
         return status, *lists(str(out))
 
     @guarded
@@ -230,17 +236,17 @@ def build(ctx: AppContext) -> None:
         paths = text_files(ctx, corpus_v)
         out = output_dir(ctx, "tokenizer", name_v, overwrite_v)
         like = None if not like_v or like_v == NO_LIKE else like_v
-        progress(0, desc="training the tokenizer")
+        progress(0, desc=t("vocabulary.progress.training_tokenizer"))
         r = train_tokenizer(paths, size, algo_v, out, like=like, overwrite=bool(overwrite_v))
         new = cached_tokenizer(str(out))
         table = _heldout_rows({f"like · {Path(like).name}": cached_tokenizer(like), f"new · {out.name}": new}
                               if like else {f"new · {out.name}": new})
-        like_errors = f" (the source: {r['like_wide_roundtrip_errors']})" if "like_wide_roundtrip_errors" in r else ""
-        status = (f"Created **tokenizers/{out.name}**: vocabulary {r['vocab_size']:,}, corpus chars/token "
-                  f"{r['corpus_chars_per_token']:.2f}, round-trip errors {r['roundtrip_errors']} in the corpus, "
-                  f"**{r['wide_roundtrip_errors']} of {r['wide_roundtrip_lines']} lines** of held-out and multi-script "
-                  f"text{like_errors}, {r['wide_unknown_tokens']} unknown tokens there. New ids differ from the "
-                  "old ones: initialise a model for it, then train its embeddings.")
+        like_errors = (t("vocabulary.status.replaced_like", errors=r["like_wide_roundtrip_errors"])
+                       if "like_wide_roundtrip_errors" in r else "")
+        status = t("vocabulary.status.replaced", name=out.name, vocab=f"{r['vocab_size']:,}",
+                   chars_per_token=f"{r['corpus_chars_per_token']:.2f}", errors=r["roundtrip_errors"],
+                   wide_errors=r["wide_roundtrip_errors"], wide_lines=r["wide_roundtrip_lines"], like=like_errors,
+                   unknown=r["wide_unknown_tokens"])
         return status, table, *lists(str(out))
 
     @guarded
@@ -252,9 +258,10 @@ def build(ctx: AppContext) -> None:
         r = init_model(model_v, tok_v, out, method_v, overwrite=bool(overwrite_v),
                        progress=lambda fraction, message: progress(fraction, desc=message), head_method=head_v,
                        corpus=paths)
-        status = (f"Created **models/{out.name}**: {r['new_vocab']:,} tokens, {r['initialised_rows']:,} new rows "
-                  f"({method_v}, head {head_v}), {r['copied_rows']:,} copied, {'tied' if r['tied'] else 'untied'} embeddings, "
-                  f"{r['seconds']:.1f} s. Next: train its embeddings in **3 · Training**.")
+        status = t("vocabulary.status.initialised", name=out.name, vocab=f"{r['new_vocab']:,}",
+                   rows=f"{r['initialised_rows']:,}", method=method_v, head=head_v, copied=f"{r['copied_rows']:,}",
+                   tied=t("vocabulary.status.tied") if r["tied"] else t("vocabulary.status.untied"),
+                   seconds=f"{r['seconds']:.1f}")
         return status, *lists()
 
     gr.on([base.change, add.change], suggest, [base, add], name, show_progress="hidden")

@@ -17,7 +17,16 @@ from gradio.context import Context
 
 from lep_core.errors import LepInputError
 from lep_core.recipes.lineage import export_recipe, free_recipe_path
-from lep_core.workspace.inventory import Artifact, delete_artifact, find_artifact, human_size, inventory
+from lep_core.workspace.inventory import (
+    Artifact,
+    clean_leftovers,
+    delete_artifact,
+    find_artifact,
+    human_size,
+    inventory,
+    list_leftovers,
+)
+from lep_core.workspace.locks import holders, is_free
 from lep_core.workspace.store import KINDS, inside, read_manifest
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, t
@@ -42,6 +51,24 @@ def picker_choices(items: list[Artifact]) -> list[tuple[str, str]]:
     return [(f"{a.kind} · {a.name}", str(a.path)) for a in items]
 
 
+def _state_text(state: str) -> str:
+    """A leftover's state (lep_core.workspace.inventory.LeftoverRow.state) in the page's language."""
+    return {"writing": t("workspace.leftover.writing"), "writer gone": t("workspace.leftover.writer_gone"),
+            "unknown writer": t("workspace.leftover.unknown_writer"),
+            "failed delete": t("workspace.leftover.failed_delete")}[state]
+
+
+def leftovers_md(root: Path) -> str:
+    """The leftovers of unfinished writes (lep_core.workspace.inventory.list_leftovers) as a short list."""
+    rows = list_leftovers(root)
+    if not rows:
+        return t("workspace.msg.no_leftovers")
+    lines = [t("workspace.msg.leftovers_head", count=len(rows), size=human_size(sum(r.size_bytes for r in rows))), ""]
+    for r in rows:
+        lines.append(f"- `{r.path.relative_to(root).as_posix()}` · {human_size(r.size_bytes)} · {_state_text(r.state)}")
+    return "\n".join(lines)
+
+
 def _value(value: Any, root: Path) -> str:
     """A manifest value as short readable text: paths inside the workspace relative to it."""
     if isinstance(value, float):
@@ -61,6 +88,7 @@ def _value(value: Any, root: Path) -> str:
 
 
 def _section(title: str, data: dict[str, Any], root: Path) -> str:
+    """A titled list of manifest entries (title already in the page's language)."""
     if not data:
         return ""
     rows = "\n".join(f"- {k.replace('_', ' ')}: {_value(v, root)}" for k, v in data.items())
@@ -70,14 +98,16 @@ def _section(title: str, data: dict[str, Any], root: Path) -> str:
 def details(item: Artifact | None, root: Path) -> str:
     """The manifest in readable form: what made it, from which inputs, with which settings, what came out."""
     if item is None:
-        return "Pick an artefact above to see what made it."
-    operation = item.params.get("operation") or ("uploaded text" if item.kind == "corpus" else "")
+        return t("workspace.detail.none")
+    operation = item.params.get("operation") or (t("workspace.detail.uploaded_text") if item.kind == "corpus" else "")
     head = (f"### {item.kind} · {item.name}\n`{item.path.relative_to(root).as_posix()}` · {human_size(item.size_bytes)}"
-            + (f" · created {_when(item.created)}" if item.created else "") + (f" · **{item.state}**" if item.state else "")
-            + (f"\n\nMade by **{operation}**." if operation else "\n\nNo manifest: brought in from outside LEP Studio."))
+            + (t("workspace.detail.created", when=_when(item.created)) if item.created else "")
+            + (f" · **{item.state}**" if item.state else "") + "\n\n"
+            + (t("workspace.detail.made_by", operation=operation) if operation else t("workspace.detail.no_manifest")))
     params = {k: v for k, v in item.params.items() if k != "operation"}
-    return (head + _section("Inputs", item.inputs, root) + _section("Parameters", params, root)
-            + _section("Figures", item.metrics, root))
+    return (head + _section(t("workspace.detail.inputs"), item.inputs, root)
+            + _section(t("workspace.detail.parameters"), params, root)
+            + _section(t("workspace.detail.figures"), item.metrics, root))
 
 
 def open_target(ctx: AppContext, item: Artifact) -> tuple[str, str | None, Any]:
@@ -150,9 +180,12 @@ def build(ctx: AppContext) -> None:
             recipe_file = gr.File(label=L("workspace.recipe_yaml_replay_with"), visible=False, interactive=False,
                                   elem_id="ws-recipe-file")
         with gr.Column(scale=3):
-            detail = gr.Markdown(details(None, ctx.workspace), elem_id="ws-detail")
+            detail = gr.Markdown(L("workspace.detail.none"), elem_id="ws-detail")
             with gr.Accordion(L("workspace.manifest_as_json_lep"), open=False):
                 raw = gr.JSON(elem_id="ws-json")
+    with gr.Accordion(L("workspace.leftovers"), open=False, elem_id="ws-leftovers"):
+        leftover_list = gr.Markdown(elem_id="ws-leftover-list")
+        clean_btn = gr.Button(L("workspace.clean_leftovers"), size="sm", elem_id="ws-clean")
 
     targets = {k: ctx.ui[k] for k in ("tokenizers.picked", "vocabulary.tabs", "vocabulary.init_model", "training.model",
                                       "training.current", "training.corpus", "calibration.current", "compare.adapted")
@@ -205,11 +238,12 @@ def build(ctx: AppContext) -> None:
             raise LepInputError(t("workspace.msg.a_is_not_made", kind=item.kind))
         result = export_recipe(item.path, ctx.workspace, free_recipe_path(ctx.workspace, item.name))
         out = Path(result["out"])
-        note = f" It needs, in place: {', '.join(f'`{n}`' for n in result['needs'])}." if result["needs"] else ""
+        note = (t("workspace.status.needs", names=", ".join(f"`{n}`" for n in result["needs"])) if result["needs"]
+                else "")
         if result["changed"]:
-            note += f" ⚠ Changed since: {', '.join(result['changed'])} — a replay will differ."
-        msg = (f"Wrote **{out.relative_to(ctx.workspace).as_posix()}** ({' → '.join(result['steps'])}). Replay it with "
-               f"`lep run {out}` or from the **Start** tab.{note}")
+            note += t("workspace.status.changed", names=", ".join(result["changed"]))
+        msg = t("workspace.status.wrote_recipe", path=out.relative_to(ctx.workspace).as_posix(),
+                steps=" → ".join(result["steps"]), out=out, note=note)
         return msg, gr.File(value=str(out), visible=True)
 
     @guarded
@@ -217,8 +251,10 @@ def build(ctx: AppContext) -> None:
         item = _require(path)
         if item.state in ("queued", "running", "stopping"):
             raise LepInputError(t("workspace.msg.run_is_still_running", name=item.name))
-        text = (f"Delete **{item.path.relative_to(ctx.workspace).as_posix()}** ({human_size(item.size_bytes)})? "
-                "This cannot be undone.")
+        if not is_free(item.path):  # a job reads or writes it (models, tokenizers, corpora, answers, runs)
+            raise LepInputError(t("workspace.msg.in_use", name=item.name, who="; ".join(holders(item.path)) or "?"))
+        text = t("workspace.status.confirm_delete", path=item.path.relative_to(ctx.workspace).as_posix(),
+                 size=human_size(item.size_bytes))
         return gr.Group(visible=True), text
 
     @guarded
@@ -235,12 +271,22 @@ def build(ctx: AppContext) -> None:
             inside(path, ctx.workspace)  # a typed path outside the workspace: say so
         item = current(path)
         if item is None:
-            raise LepInputError("pick an artefact first (click its row in the table)" if not path else
-                                f"{path} is no longer in the workspace: press ↻ Refresh")
+            raise LepInputError(t("workspace.msg.pick_an_artefact_first") if not path else
+                                t("workspace.msg.no_longer_in_the", path=path))
         return item
+
+    @guarded
+    def on_clean():
+        removed, problems = clean_leftovers(ctx.workspace)
+        note = t("workspace.msg.cleaned", count=len(removed))
+        if problems:
+            note += " " + t("workspace.msg.clean_problems", problems="; ".join(problems))
+        return note, leftovers_md(ctx.workspace)
 
     view = [listing, picked, detail, raw, confirm_box]
     refresh.click(relist, [kind, picked], view)
+    refresh.click(lambda: leftovers_md(ctx.workspace), None, leftover_list, show_progress="hidden")
+    clean_btn.click(on_clean, None, [status, leftover_list])
     kind.change(lambda k: table(inventory(ctx.workspace), k), kind, listing, show_progress="hidden")
     listing.select(on_row, None, picked, show_progress="hidden")
     picked.change(on_pick, picked, [detail, raw, confirm_box, recipe_file], show_progress="hidden")
@@ -250,3 +296,4 @@ def build(ctx: AppContext) -> None:
     cancel_btn.click(lambda: gr.Group(visible=False), None, confirm_box)
     confirm_btn.click(on_confirm, [kind, picked], [status, *view])
     Context.block.select(relist, [kind, picked], view, show_progress="hidden")  # the Workspace tab itself
+    Context.block.select(lambda: leftovers_md(ctx.workspace), None, leftover_list, show_progress="hidden")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import fill, shoot
+from tests.browser.ui import JOB_WAIT_MS, fill, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def test_self_calibration_shows_answers_then_the_loss_chart(app_server, page, wo
     expect(status).to_contain_text("tab-calib", timeout=60_000)
     expect(page.locator("#calib-command textarea")).to_have_value(
         re.compile(r"lep calibrate .*--original .*--max-new-tokens 8.*--heldout-prompts \S+heldout"))
-    expect(status).to_contain_text("finished", timeout=240_000)
+    expect(status).to_contain_text("finished", timeout=JOB_WAIT_MS)
     page.wait_for_function("() => { const p = document.querySelector('#calib-loss .js-plotly-plot');"
                            " return p && p.data && p.data[0] && p.data[0].x.length >= 6 }", timeout=60_000)
     expect(status).to_contain_text("loss on the answers: before")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import shoot
+from tests.browser.ui import JOB_WAIT_MS, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def test_suite_runs_in_the_background_and_shows_a_table_and_chart_per_task(app_s
     page.locator("#compare-suite-run").click()
 
     status = page.locator("#compare-suite-status")
-    expect(status).to_contain_text("Finished", timeout=120_000)
+    expect(status).to_contain_text("Finished", timeout=JOB_WAIT_MS)
     pairs = page.locator("#compare-suite-table-minimal_pairs")
     for text in ("mini-suite/pairs", "agreement_number (n=2)", "prepositions (n=1)", "tiny-llama", "tiny-mistral"):
         expect(pairs).to_contain_text(text)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lep_core.recipes.spec import load_recipe
-from tests.browser.ui import pick, shoot
+from tests.browser.ui import JOB_WAIT_MS, pick, shoot
 from tests.propagation.conftest import make_world
 
 pytestmark = pytest.mark.browser
@@ -46,7 +46,7 @@ def test_compare_all_modes(app_server, page, workspace, screenshots):
     status = page.locator("#prop-status")
     # a background job: its step row shows up while it runs, the report once it has finished
     expect(page.locator("#prop-step-1")).to_be_visible(timeout=30_000)
-    expect(status).to_contain_text("Wrote adapted/tab-result", timeout=120_000)
+    expect(status).to_contain_text("Wrote adapted/tab-result", timeout=JOB_WAIT_MS)
     expect(page.locator("#prop-step-1")).to_have_attribute("data-state", "done")
 
     def shows_the_report() -> None:

@@ -1,8 +1,8 @@
-"""A second browser tab paints its workspace data quickly while another tab is open (issue 20, item 4).
+"""A second browser tab fills in while another tab of the same browser loads (issue 20, item 4).
 
-This test on a busy 2-core machine, before and after lep_studio/page_load.py merged the tabs' ~25 load requests
-into three: 2211, 2616, 2756 ms before; 1414, 1633, 2100 ms after. About 1.3 s of it is Gradio fetching the
-config and rendering the page, before any event runs.
+Behaviour only: each second tab shows the workspace's recipe state; the times are printed, never asserted (a timed
+test fails at random on a busy machine, issue 29). How fast it is, with and without a training job on the CPU, is
+measured by `lep bench app` (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import pytest
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-FIRST_PAINT_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +32,20 @@ def filled_in(page, url: str) -> float:
     return time.monotonic() - began
 
 
-def test_second_tab_fills_in_fast(app_server, browser, workspace):
+def test_second_tab_fills_in_while_the_first_reloads(app_server, browser, workspace):
     url = app_server(workspace)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         first, second = context.new_page(), context.new_page()
-        filled_in(first, url)  # a cold first page (imports, tokenizer loads) may take longer
+        filled_in(first, url)
         times = []
-        for _ in range(5):
+        for _ in range(3):
             first.reload()  # the first tab loads again, its load events on the queue, while the second opens
             times.append(filled_in(second, url))
-        shown = ", ".join(f"{t * 1000:.0f}" for t in times)
-        print(f"second tab filled in after {shown} ms")
-        # The fastest of five: what the app can do. Other processes only ever add time, and on a loaded 2-core
-        # machine the median of three crossed 2 s now and then (2180 ms) although the app had not changed.
-        assert min(times) < FIRST_PAINT_S, f"the second tab never showed the workspace within 2 s: {shown} ms"
+            expect(second.locator("#start-status")).to_contain_text("has not run in this workspace yet")
+        print("second tab filled in after " + ", ".join(f"{t * 1000:.0f}" for t in times) + " ms")
+        expect(first.locator("#start-status")).to_contain_text("demo")  # the reloaded first tab filled in too
+        second.get_by_role("tab", name="Workspace").click()  # the other tabs' load event filled in as well
+        expect(second.locator("#ws-table")).to_contain_text("tiny-llama")
     finally:
         context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import fill, shoot
+from tests.browser.ui import JOB_WAIT_MS, fill, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +50,8 @@ def test_start_watch_stop_resume(app_server, page, workspace, screenshots):
     page.locator("#train-name input, #train-name textarea").first.fill("tab-run")
     page.locator("#train-start").click()
     status = page.locator("#train-status")
-    expect(status).to_contain_text("running", timeout=120_000)
-    expect(status).to_contain_text(re.compile(r"step [1-9]\d*/400"), timeout=120_000)
+    expect(status).to_contain_text("running", timeout=JOB_WAIT_MS)
+    expect(status).to_contain_text(re.compile(r"step [1-9]\d*/400"), timeout=JOB_WAIT_MS)
     page.wait_for_function("() => { const p = document.querySelector('#train-loss .js-plotly-plot');"
                            " return p && p.data && p.data[0] && p.data[0].x.length >= 2 }", timeout=60_000)
     first = _points(page)
@@ -68,18 +68,18 @@ def test_start_watch_stop_resume(app_server, page, workspace, screenshots):
     expect(page.locator("#train-status")).to_contain_text("running", timeout=30_000)
 
     page.locator("#train-stop").click()
-    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=120_000)
+    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=JOB_WAIT_MS)
     run = workspace / "runs" / "tab-run"
     assert any((run / "checkpoints").iterdir())
     stopped_points = _points(page)
 
     page.locator("#train-resume").click()
-    expect(page.locator("#train-status")).to_contain_text("running", timeout=120_000)
+    expect(page.locator("#train-status")).to_contain_text("running", timeout=JOB_WAIT_MS)
     page.wait_for_function(
-        f"() => document.querySelector('#train-loss .js-plotly-plot').data[0].x.length > {stopped_points}", timeout=120_000)
+        f"() => document.querySelector('#train-loss .js-plotly-plot').data[0].x.length > {stopped_points}", timeout=JOB_WAIT_MS)
     expect(page.locator("#train-runs")).to_contain_text("tab-run")
     expect(page.get_by_text("Traceback")).to_have_count(0)
     page.wait_for_timeout(500)
     shoot(page, screenshots / "training.png")
     page.locator("#train-stop").click()
-    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=120_000)
+    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=JOB_WAIT_MS)

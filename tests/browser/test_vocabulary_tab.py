@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.ui import shoot
+from tests.browser.ui import JOB_WAIT_MS, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def test_extend_create_and_initialise(app_server, page, workspace, screenshots, 
     page.get_by_role("tab", name="Initialise a model").click()
     expect(page.locator("#init-name textarea, #init-name input").first).to_have_value(f"tiny-llama-tiny-llama-ru{ADD}")
     page.locator("#init-run").click()
-    expect(page.locator("#init-status")).to_contain_text(f"Created models/tiny-llama-tiny-llama-ru{ADD}", timeout=90_000)
+    expect(page.locator("#init-status")).to_contain_text(f"Created models/tiny-llama-tiny-llama-ru{ADD}", timeout=JOB_WAIT_MS)
     expect(page.locator("#model-table")).to_contain_text(f"tiny-llama-tiny-llama-ru{ADD}")
     model_dir = workspace / "models" / f"tiny-llama-tiny-llama-ru{ADD}"
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -85,7 +85,7 @@ def test_replace_shows_the_round_trip_beyond_the_corpus(app_server, page, worksp
     page.get_by_role("tab", name="Replace").click()
     page.locator("#rep-train").click()
     status = page.locator("#rep-status")
-    expect(status).to_contain_text("Created tokenizers/ru-bpe-8000", timeout=90_000)
+    expect(status).to_contain_text("Created tokenizers/ru-bpe-8000", timeout=JOB_WAIT_MS)
     manifest = json.loads((workspace / "tokenizers" / "ru-bpe-8000" / "lep.json").read_text(encoding="utf-8"))
     m = manifest["metrics"]
     expect(status).to_contain_text(f"{m['wide_roundtrip_errors']} of {m['wide_roundtrip_lines']} lines of held-out "

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# How long a test waits for long work: a background job the app started (a training run, a propagation, an export)
+# or a long handler (the Vocabulary tab's head fit). A bound against a hang, never a speed check: on a machine
+# loaded by other work a tiny model's step took minutes (issue 29; jobs also run niced below the app).
+JOB_WAIT_MS = 600_000
+
 
 def fill(page, elem_id: str, value: str) -> None:
     """Type into a number or text box and leave it, so Gradio sees the change."""

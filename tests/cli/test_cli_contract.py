@@ -15,7 +15,9 @@ def test_stats_json(byte_bpe_tokenizer, heldout_ru):
     proc = lep("tokenizer", "stats", "--tokenizer", byte_bpe_tokenizer, "--text", heldout_ru, "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert set(data) == {"chars", "tokens", "words", "chars_per_token", "tokens_per_word", "roundtrip_errors", "unknown_tokens"}
+    assert set(data) == {"chars", "tokens", "words", "chars_per_token", "tokens_per_word", "roundtrip_errors", "unknown_tokens",
+                         "normalised"}
+    assert data["normalised"] == {"nfc": 0, "line_ends": 0, "bom": 0}  # the held-out text is NFC with LF ends
     assert data["roundtrip_errors"] == 0 and data["chars_per_token"] > 1
 
 

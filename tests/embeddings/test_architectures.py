@@ -1,8 +1,10 @@
 """The architecture table (lep_core/embeddings/architectures.py) against transformers' own models.
 
-For every text family in the table that this transformers builds, a model made on the meta device (no memory, no
-weights) must keep its input embeddings and head where the table says, and their modules must carry the names the
-4-bit loader skips. A wrong or stale row fails here, not in a user's propagation.
+For every text family in the table, a model made on the meta device (no memory, no weights) must keep its input
+embeddings and head where the table says, and their modules must carry the names the 4-bit loader skips. A wrong
+or stale row fails here, not in a user's propagation. The few families AutoModelForCausalLM cannot build are named
+below with the reason; a family that fails to build and is not named there fails the test (nothing is skipped
+silently), and so does a named one that starts to build (it belongs in the check then).
 """
 
 from __future__ import annotations
@@ -19,13 +21,29 @@ TINY = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num
         "bos_token_id": 1, "eos_token_id": 2}
 
 
+# families of the table that AutoModelForCausalLM does not build from a flat config, and why
+NOT_BUILT = {
+    "mistral3": "a multimodal wrapper (image-text-to-text): no causal-LM class",
+    "llava": "a multimodal wrapper (image-text-to-text): no causal-LM class",
+    "qwen2_vl": "a multimodal wrapper (image-text-to-text): no causal-LM class",
+    "qwen2_5_vl": "a multimodal wrapper (image-text-to-text): no causal-LM class",
+    "internlm2": "remote code (trust_remote_code), not part of transformers",
+}
+CHECKED = 25  # the table's families minus NOT_BUILT: what the docs may claim
+
+
 def _meta_model(model_type: str):
+    config = AutoConfig.for_model(model_type, **TINY)
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
+
+
+def _builds(model_type: str) -> bool:
     try:
-        config = AutoConfig.for_model(model_type, **TINY)
-        with torch.device("meta"):
-            return AutoModelForCausalLM.from_config(config)
-    except (ValueError, KeyError, TypeError, ImportError):
-        return None  # a multimodal wrapper or a family this transformers does not build from a flat config
+        _meta_model(model_type)
+    except ValueError:  # "Unrecognized configuration class / model identifier"
+        return False
+    return True
 
 
 def _module_name(model, module) -> str:
@@ -33,12 +51,14 @@ def _module_name(model, module) -> str:
 
 
 def test_table_matches_transformers_models():
+    families = [family for layout in LAYOUTS for family in layout.families]
+    assert set(NOT_BUILT) <= set(families), sorted(set(NOT_BUILT) - set(families))
     checked = []
     for layout in LAYOUTS:
         for family in layout.families:
-            model = _meta_model(family)
-            if model is None:
+            if family in NOT_BUILT:
                 continue
+            model = _meta_model(family)  # raises: a family of the table that no longer builds
             keys = model.state_dict().keys()
             found = layout_of(keys, family)
             assert found is layout, f"{family}: table says {layout.embed}, model has {sorted(keys)[:4]}..."
@@ -48,8 +68,15 @@ def test_table_matches_transformers_models():
             assert f"{embed_module}.weight" == layout.embed and f"{head_module}.weight" == layout.head
             assert set(layout.modules) <= set(EMBEDDING_MODULES)
             checked.append(family)
-    # the check ran on the families practitioners adapt most (and on more than one layout)
-    assert {"llama", "mistral", "qwen2", "gpt2", "gpt_neox"} <= set(checked), checked
+    print(f"architecture table: {len(checked)} families checked against transformers' models, "
+          f"{len(NOT_BUILT)} not buildable as causal LMs: {', '.join(sorted(NOT_BUILT))}")
+    assert len(checked) == len(families) - len(NOT_BUILT) == CHECKED, checked
+
+
+@pytest.mark.parametrize("family", sorted(NOT_BUILT))
+def test_families_named_as_not_built_still_do_not_build(family):
+    """Each exception is real: when transformers learns to build one, it moves into the check above."""
+    assert not _builds(family), f"{family} now builds as a causal LM: remove it from NOT_BUILT ({NOT_BUILT[family]})"
 
 
 @pytest.mark.parametrize("arch", ["tiny_llama", "tiny_mistral", "tiny_qwen2"])

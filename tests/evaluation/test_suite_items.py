@@ -109,3 +109,14 @@ def test_bpc_items_read_a_file_beside_the_suite(tmp_path):
     assert task.name == "b" and task.items[0]["text"] == "Немного текста."
     with pytest.raises(LepInputError, match=r"b2.jsonl:1: cannot read \"file\""):
         read_task(write(tmp_path / "b2.jsonl", '{"kind": "bpc", "file": "missing.txt"}'), "")
+
+
+@pytest.mark.parametrize("name", ["/etc/hostname", "../../../../../../../../etc/hostname", "link.txt"])
+def test_fault_8_a_bpc_file_outside_the_suite_folder_is_refused(tmp_path, name):
+    """Issue 26: "file" was read wherever it pointed (an absolute path, `..`, a symlink out of the folder)."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "link.txt").symlink_to("/etc/hostname")
+    line = json.dumps({"kind": "bpc", "file": name})
+    with pytest.raises(LepInputError, match=r"b.jsonl:1: \"file\" .* is outside the suite's folder"):
+        read_task(write(suite / "b.jsonl", line), "")

@@ -83,6 +83,8 @@ def test_minimal_pairs_follow_what_each_model_was_trained_on(trained):
     suite, good, bad = trained
     results, records = run_suite([str(good), str(bad)], [read_task(suite, "")], device="cpu")
     on_good, on_bad = (m["tasks"]["pairs"] for m in results["models"])
+    print(f"suite sanity: trained on the acceptable sentences {on_good['score']:.3f}, on the unacceptable ones "
+          f"{on_bad['score']:.3f} ({on_good['n']} pairs)")
     assert on_good["n"] == 8 * PAIRS_PER_PHENOMENON
     assert on_good["score"] > 0.85, on_good  # chance is 0.5
     assert on_bad["score"] < 0.15, on_bad

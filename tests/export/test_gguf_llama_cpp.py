@@ -26,8 +26,8 @@ def test_family_runs_in_llama_cpp(family, exported_family, heldout_ru, heldout_e
     # free-running texts part there; step by step, llama.cpp picks transformers' token everywhere else
     steps = found["stepwise"]
     assert steps["steps"] == 32 and steps["different"] == 0 and steps["tied"] <= 3, steps
-    if steps["tied"] == 0:
-        assert found["greedy_equal"], (found["greedy_hf"], found["greedy_llama_cpp"])
+    agree = steps["steps"] if steps["first_tie"] is None else steps["first_tie"]  # every step, when none tied
+    assert found["greedy_llama_cpp"][:agree] == found["greedy_hf"][:agree], (agree, found["greedy_hf"], found["greedy_llama_cpp"])
 
 
 def test_extended_byte_bpe_is_mapped_to_the_original_pre_tokenizer(exported_family):

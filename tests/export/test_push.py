@@ -24,17 +24,29 @@ def _lep(*args, env_update):
     return subprocess.run(LEP + [str(a) for a in args], capture_output=True, text=True, env=env)
 
 
-def test_dry_run_lists_the_folder_and_writes_the_card(adapted_family):
+def _digest(folder):
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_lists_the_folder_and_the_card_but_writes_nothing(adapted_family):
     folder = adapted_family("tiny_llama")
     (folder / ".scratch.tmp").write_text("x")
+    before = _digest(folder)
     try:
         plan = push(str(folder), "me/tiny-ru", dry_run=True)
+        assert _digest(folder) == before  # issue 26: a dry run wrote the card
     finally:
         (folder / ".scratch.tmp").unlink()
     paths = [f["path"] for f in plan["files"]]
     assert {"README.md", "config.json", "model.safetensors", "tokenizer.json", "lep.json"} <= set(paths)
     assert ".scratch.tmp" not in paths and plan["uploaded"] is False
-    assert plan["bytes"] == sum((folder / p).stat().st_size for p in paths)
+    from lep_core.export.card import card_text
+
+    sizes = {f["path"]: f["bytes"] for f in plan["files"]}
+    assert sizes["README.md"] == len(card_text(folder).encode("utf-8"))  # the card as it would be written
+    assert plan["bytes"] == sum(sizes.values())
 
 
 def test_missing_token_and_unreachable_hub_are_one_line(adapted_family, tmp_path):
@@ -82,3 +94,12 @@ def test_non_empty_repository_is_refused_without_overwrite(adapted_family, hub):
     folder = adapted_family("tiny_llama")
     with pytest.raises(LepInputError, match="already holds 2 files .*pass --overwrite"):
         push(str(folder), "me/tiny-ru", token="hf_test", endpoint=hub)
+
+
+def test_fault_2_a_repository_with_only_a_hand_written_readme_is_not_empty(adapted_family, hub, monkeypatch):
+    monkeypatch.setattr(_Hub, "files", [".gitattributes", "README.md"])  # what the hub answers: a card someone wrote
+    folder = adapted_family("tiny_llama")
+    before = _digest(folder)
+    with pytest.raises(LepInputError, match="already holds 1 files \\(README.md\\).*pass --overwrite"):
+        push(str(folder), "me/tiny-ru", token="hf_test", endpoint=hub)
+    assert _digest(folder) == before  # refused before the card was written

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lep_core.training.options import TrainOptions
-from lep_studio.memory_view import ON_CPU, memory_markdown, memory_warning
+from lep_studio.memory_view import memory_markdown, memory_warning
 
 
 def test_estimate_fits_then_warns_with_what_to_change(tiny_llama):
@@ -15,7 +15,7 @@ def test_estimate_fits_then_warns_with_what_to_change(tiny_llama):
     text = memory_markdown(huge)
     assert text.startswith("⚠ **Memory estimate:**") and "does NOT fit" in text and "--gradient-checkpointing" in text
     assert "does NOT fit" in memory_warning(huge)
-    assert ON_CPU in memory_markdown(TrainOptions(model=str(tiny_llama), device="cpu", load_in_4bit=True))
+    assert "save memory, not time: use them to fit a bigger model" in memory_markdown(TrainOptions(model=str(tiny_llama), device="cpu", load_in_4bit=True))
 
 
 def test_estimate_without_a_usable_model_says_why(tmp_path):

@@ -1,10 +1,9 @@
-"""`lep plan`: the memory of a run from config.json alone, against the README's table and a measured run."""
+"""`lep plan`: the memory of a run from config.json alone, against figures worked out by hand and a measured run."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +20,26 @@ LLAMA3_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "voca
              "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
              "max_position_embeddings": 8192, "rope_theta": 500000.0, "rms_norm_eps": 1e-05,
              "tie_word_embeddings": False, "torch_dtype": "bfloat16", "bos_token_id": 128000, "eos_token_id": 128001}
-README_ROWS = {"frozen body": "body", "embeddings + head, fp32": "trained", "their gradients, fp32": "gradients",
-               "AdamW 8-bit state": "optimizer", "activations, batch 1": "activations", "head + loss": "head_loss",
-               "CUDA context": "runtime"}
+
+# Llama-3-8B by hand, from its published shapes (V = 128,256, d = 4,096, 32 layers, d_ff = 14,336, 8 KV heads of
+# 128): embeddings + head 2·V·d; each layer's Linear weights q, o (d·d), k, v (d·1,024), gate, up, down (d·d_ff);
+# 65 RMSNorm weights of d. The same sums as docs' memory table, never read from `plan`.
+V, D, LAYERS, FFN, KV = 128_256, 4_096, 32, 14_336, 8 * 128
+EMBED = 2 * V * D
+LINEAR = LAYERS * (2 * D * D + 2 * D * KV + 3 * D * FFN)
+NORMS = (2 * LAYERS + 1) * D
+NF4 = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4 bits + an 8-bit absmax per 64 weights + a float32 scale per 256 absmax
+TOKENS = 2048
+BY_HAND_GB = {  # batch 1 x 2,048 tokens, bf16 body, 8-bit AdamW, gradient checkpointing, on CUDA
+    "body": ((LINEAR + NORMS) * 2 / 1e9, (LINEAR * NF4 + NORMS * 2) / 1e9),  # (bf16 body, 4-bit body)
+    "trained": (EMBED * 4 / 1e9,) * 2,  # float32
+    "gradients": (EMBED * 4 / 1e9,) * 2,
+    "optimizer": (EMBED * 2 / 1e9,) * 2,  # bitsandbytes 8-bit AdamW: two 1-byte moments
+    # each layer's float32 input kept, plus one layer recomputed: (6 d + 2 d_kv) float32 + 5 d_ff bf16 per token
+    "activations": ((LAYERS * TOKENS * D * 4 + TOKENS * ((6 * D + 2 * KV) * 4 + 5 * FFN * 2)) / 1e9,) * 2,
+    "head_loss": (1024 * V * 4 * 2 / 1e9,) * 2,  # one 1,024-token chunk of float32 logits and their softmax
+    "runtime": (1.0, 1.0),  # CUDA context and allocator slack
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,32 +49,20 @@ def llama3(tmp_path_factory) -> Path:
     return folder
 
 
-def _readme_table() -> dict[str, tuple[float, float]]:
-    """Item -> (bf16 body GB, 4-bit body GB) from the README's memory table (each cell's bold figure, else its last)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = text[text.index("| item | bf16 body |"):].split("\n\n")[0]
-    out = {}
-    for row in table.splitlines()[2:]:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        values = [float((re.findall(r"\*\*≈? ?([\d.]+) GB", c) or re.findall(r"([\d.]+) GB", c))[-1]) for c in cells[1:]]
-        key = next((v for k, v in README_ROWS.items() if cells[0].startswith(k) or k in cells[0]), "total")
-        out[key] = (values[0], values[1])
-    return out
-
-
-def test_llama3_8b_on_24gb_agrees_with_the_readme_table(llama3, capsys):
-    readme = _readme_table()
-    assert set(readme) == set(README_ROWS.values()) | {"total"}
+def test_llama3_8b_on_24gb_agrees_with_the_figures_by_hand(llama3, capsys):
+    assert EMBED + LINEAR + NORMS == 8_030_261_248  # Llama-3-8B's published parameter count: the shapes are right
     results = []
     for column, four_bit in enumerate((False, True)):
-        options = TrainOptions(model=str(llama3), batch_size=1, seq_len=2048, precision="bf16", optimizer="adamw8bit",
+        options = TrainOptions(model=str(llama3), batch_size=1, seq_len=TOKENS, precision="bf16", optimizer="adamw8bit",
                                gradient_checkpointing=True, load_in_4bit=four_bit)
         result = plan(options, 24, "cuda")
         results.append(result)
+        assert set(result["items_gb"]) == set(BY_HAND_GB)
         for key, gb in result["items_gb"].items():
-            assert gb == pytest.approx(readme[key][column], abs=0.05), key
-        assert result["total_gb"] == pytest.approx(readme["total"][column], abs=0.1)
-        assert result["parameters"] == 8_030_261_248 and result["trained_parameters"] == 2 * 128256 * 4096
+            assert gb == pytest.approx(BY_HAND_GB[key][column], abs=0.0005), key  # plan rounds to 3 decimals
+        assert result["total_gb"] == pytest.approx(sum(v[column] for v in BY_HAND_GB.values()), abs=0.005)
+        assert result["parameters"] == 8_030_261_248 and result["trained_parameters"] == EMBED
+    assert [round(r["total_gb"], 1) for r in results] == [28.1, 17.7]  # the totals docs quote
     assert not results[0]["fits"] and "--load-in-4bit" in results[0]["advice"]
     assert results[1]["fits"] and results[1]["advice"] is None
     # the CLI prints the same plan

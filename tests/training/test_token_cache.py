@@ -97,3 +97,22 @@ def test_same_blocks_and_batches_as_packing_the_whole_text(corpus, tmp_path, byt
     again = data.load_blocks(saved)
     assert np.array_equal(np.asarray(again.train), np.asarray(blocks.train))
     assert data.text_blocks(tok, corpus, seq_len, 0.1, seed, tmp_path / "cache")[1]["token_cache"]["reused"]
+
+
+def test_an_nfd_corpus_gives_the_ids_of_its_nfc_form(tmp_path, ru_corpus, byte_bpe_tokenizer):
+    """Issue 27: a decomposed (NFD) copy of the corpus is read in NFC, so training sees the same ids; the entry
+    says how many characters were composed, and the rule's version is in the key."""
+    import unicodedata
+
+    text = ru_corpus[0].read_text(encoding="utf-8")[:6000]
+    nfc, nfd = tmp_path / "nfc.txt", tmp_path / "nfd.txt"
+    nfc.write_text(text, encoding="utf-8")
+    nfd.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
+    tok = load_tokenizer(byte_bpe_tokenizer)
+    a, b = cached_tokens(tok, [nfc], tmp_path / "cache"), cached_tokens(tok, [nfd], tmp_path / "cache")
+    assert a.folder != b.folder  # different files, different entries
+    assert np.array_equal(a.tokens, b.tokens)
+    composed = sum(1 for ch in text if ch in "йЙёЁ")
+    assert composed > 10
+    assert a.meta["normalised"]["nfc"] == 0 and b.meta["normalised"]["nfc"] == composed
+    assert a.meta["rule"] == token_cache.READING_RULE and "NFC" in token_cache.READING_RULE

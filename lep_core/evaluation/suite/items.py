@@ -7,7 +7,8 @@
 
 A line may name its kind ("kind"); otherwise it is read from the fields. A file holds one task (one kind);
 a suite is a file, a folder of files, or the name of a built-in suite (assets/eval/NAME/). Every problem
-is reported with its file and line number before any model is loaded.
+is reported with its file and line number before any model is loaded. Every string of an item, and a bpc
+item's file, is put in the one text form (lep_core.corpus.text: NFC, LF line ends) and the rewrites counted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from lep_core.corpus.text import TextChanges, normalize_json
 from lep_core.errors import LepInputError
+from lep_core.workspace.store import inside, workspace_root
 
 BUILTIN = Path(__file__).resolve().parents[3] / "assets" / "eval"
 DEFAULT_SUITES = ("ru", "en")
@@ -44,9 +47,11 @@ class Task:
     kind: Kind
     path: Path
     items: list[dict[str, Any]] = field(default_factory=list)
+    normalised: TextChanges = field(default_factory=TextChanges)  # what reading rewrote (lep_core.corpus.text)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind.value, "n": len(self.items), "path": str(self.path)}
+        return {"name": self.name, "kind": self.kind.value, "n": len(self.items), "path": str(self.path),
+                "normalised": self.normalised.as_dict()}
 
 
 def builtin_suites() -> list[str]:
@@ -75,10 +80,14 @@ def _kind_of(item: dict, where: str) -> Kind:
                         "\"question\"/\"choices\"/\"answer\", or \"kind\": \"copy\" or \"bpc\" with \"text\"")
 
 
-def check_item(item: Any, kind: Kind | None, where: str, folder: Path) -> tuple[Kind, dict[str, Any]]:
-    """The item's kind and its normalised fields; raises LepInputError naming `where` (file:line)."""
+def check_item(item: Any, kind: Kind | None, where: str, folder: Path,
+               changes: TextChanges | None = None) -> tuple[Kind, dict[str, Any]]:
+    """The item's kind and its normalised fields (strings in NFC, counted in `changes`); raises LepInputError
+    naming `where` (file:line)."""
     if not isinstance(item, dict):
         raise LepInputError(f"{where}: each line must be a JSON object")
+    # every string in NFC, but a file name as written: a name on disk may well be NFD (macOS)
+    item = {k: v if k == "file" else normalize_json(v, changes) for k, v in item.items()}
     found = _kind_of(item, where)
     if kind is not None and found != kind:
         raise LepInputError(f"{where}: a {found.value} item in a {kind.value} file: one kind per file")
@@ -106,11 +115,18 @@ def check_item(item: Any, kind: Kind | None, where: str, folder: Path) -> tuple[
             out["instruction"] = _text(item, "instruction", where)
         return found, out
     if "file" in item:  # bits-per-char on a text file beside the suite file
-        path = (folder / _text(item, "file", where)).resolve()
+        from lep_core.corpus.reading import read_text_file
+
+        name = _text(item, "file", where)
+        try:  # the suite's own folder, the workspace or LEP's assets: a suite cannot make the app read /etc/passwd
+            path = inside(name, folder, workspace_root(), BUILTIN.parent)
+        except LepInputError:
+            raise LepInputError(f"{where}: \"file\" {name} is outside the suite's folder {folder}: put the text "
+                                "beside the suite file and name it relative to it") from None
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LepInputError(f"{where}: cannot read \"file\" {path}: {exc.__class__.__name__}") from None
+            text = read_text_file(path, "text file", changes)
+        except LepInputError as exc:
+            raise LepInputError(f"{where}: cannot read \"file\" ({exc})") from None
         if not text.strip():
             raise LepInputError(f"{where}: \"file\" {path} is empty")
         return found, {"text": text, "file": str(path)}
@@ -120,12 +136,12 @@ def check_item(item: Any, kind: Kind | None, where: str, folder: Path) -> tuple[
 def read_task(path: Path, suite: str) -> Task:
     """Read and check one JSONL file; every malformed line is named by its number (all of them at once)."""
     problems: list[str] = []
+    changes = TextChanges()  # a BOM dropped, strings composed to NFC: reported with the task
     kind: Kind | None = None
     items: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LepInputError(f"cannot read suite file {path}: {exc.__class__.__name__}") from None
+    from lep_core.corpus.reading import read_decoded
+
+    lines = read_decoded(path, changes).splitlines()  # one-line errors: unreadable, binary, not UTF-8
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -136,7 +152,7 @@ def read_task(path: Path, suite: str) -> Task:
             problems.append(f"{where}: not valid JSON ({exc.msg})")
             continue
         try:
-            found, fields = check_item(item, kind, where, path.parent)
+            found, fields = check_item(item, kind, where, path.parent, changes)
         except LepInputError as exc:
             problems.append(str(exc))
             continue
@@ -147,7 +163,7 @@ def read_task(path: Path, suite: str) -> Task:
         raise LepInputError(f"bad suite line {problems[0]}{more}: fix the JSONL (format in the README)")
     if not items:
         raise LepInputError(f"suite file {path} has no items: add one JSON object per line")
-    return Task(f"{suite}/{path.stem}" if suite else path.stem, kind, path, items)  # type: ignore[arg-type]
+    return Task(f"{suite}/{path.stem}" if suite else path.stem, kind, path, items, changes)  # type: ignore[arg-type]
 
 
 def resolve_suite(spec: str) -> tuple[str, list[Path]]:
