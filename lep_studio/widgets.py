@@ -12,8 +12,8 @@ from typing import Any, Callable
 import gradio as gr
 
 from lep_core.errors import LepInputError
-from lep_core.fields import MAX_CHARS, NAME, control_at
 from lep_core.sources.loading import Source, first_line, load_tokenizer, resolve
+from lep_core.workspace.fields import MAX_CHARS, NAME, control_at
 from lep_core.workspace.store import KINDS, atomic_file, inside
 from lep_studio.context import AppContext
 from lep_studio.i18n import t
@@ -101,7 +101,7 @@ def number(value: Any, label: str, minimum: float | None = None, maximum: float 
 
 def field(value: Any, label: str) -> str:
     """The value of a path or name field of any tab, stripped: the one check every tab's fields go through
-    (lep_core.fields, in the page's language). Raises LepInputError for a control character (a NUL byte, a
+    (lep_core.workspace.fields, in the page's language). Raises LepInputError for a control character (a NUL byte, a
     line break) or a value longer than any path; '' for an empty field (the caller says what to pick)."""
     text = "" if value is None else str(value).strip()
     found = control_at(text)
@@ -195,7 +195,7 @@ def _nul_anywhere(values: Any) -> bool:
 def guarded(fn: Callable) -> Callable:
     """Run an event handler; errors reach the user as a readable toast, never as a stack trace.
 
-    Fields are checked one by one, with their labels, where they are read (`field`, lep_core.fields); a NUL
+    Fields are checked one by one, with their labels, where they are read (`field`, lep_core.workspace.fields); a NUL
     byte in a field that is not (the file system rejects one with "ValueError: embedded null byte") is still
     one line: any other error of a handler given a NUL byte is reported as that."""
 

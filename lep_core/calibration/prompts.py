@@ -15,7 +15,7 @@ from pathlib import Path
 from lep_core.corpus.reading import read_decoded
 from lep_core.corpus.text import normalize_json
 from lep_core.errors import LepInputError
-from lep_core.fields import check_field
+from lep_core.workspace.fields import check_field
 
 DEMO_PROMPTS = Path(__file__).resolve().parents[2] / "assets" / "demo_prompts.json"
 Messages = list[dict[str, str]]

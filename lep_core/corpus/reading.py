@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from lep_core.corpus.text import TextChanges, normalize, strip_bom
 from lep_core.errors import LepInputError
-from lep_core.fields import check_field
+from lep_core.workspace.fields import check_field
 
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".parquet"}
 

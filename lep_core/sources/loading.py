@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lep_core.errors import LepInputError
-from lep_core.fields import check_field
 from lep_core.workspace.atomic import chaos
+from lep_core.workspace.fields import check_field
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PICKLE_ENV = "LEP_ALLOW_PICKLE"  # set to 1 by the commands' --allow-pickle flag (lep_core.cli.common)
@@ -46,7 +46,7 @@ class Source:
 
 def resolve(src: str | os.PathLike, what: str = "model") -> Source:
     """Turn a SRC string into a Source, or raise a clear error naming the problem (a control character in it
-    included: lep_core.fields)."""
+    included: lep_core.workspace.fields)."""
     text = check_field(src, what)
     if not text:
         raise LepInputError(f"no {what} given: pass a folder, a .gguf file or a hub id (org/name)")

@@ -22,8 +22,8 @@ import numpy as np
 from lep_core.corpus.reading import jsonl_records
 from lep_core.corpus.text import normalize
 from lep_core.errors import LepInputError
-from lep_core.fields import check_field
 from lep_core.tokenizer.plain_text import with_sequence_start
+from lep_core.workspace.fields import check_field
 
 if TYPE_CHECKING:
     from lep_core.training.data import Blocks

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from lep_core.errors import LepInputError
+from lep_core.training.rundir import CONFIG, LOG, METRICS, check_run_folder  # noqa: F401 (the run folder's files)
 from lep_core.workspace import jobs
-from lep_core.workspace.jobs import ACTIVE, now, pid_alive, read_status_raw, write_status  # noqa: F401 (shared with recipe jobs)
+from lep_core.workspace.jobs import ACTIVE, STATUS, now, pid_alive, read_status_raw, write_status  # noqa: F401 (shared with recipe jobs)
 from lep_core.workspace.store import write_json_atomic, write_text_atomic
 
 STATES = ("queued", "running", "stopping", "finished", "failed", "stopped")
-STATUS, METRICS, LOG, CONFIG = "status.json", "metrics.jsonl", "train.log", "config.json"
 
 
 def run_logger(run_dir: Path, main: bool) -> logging.Logger:
@@ -116,7 +116,6 @@ def start_job(options: dict[str, Any], resume: bool = False, command: str = "tra
     The run folder's lock is held while the folder is checked and prepared and the child started; the child
     takes it over (lep_core.training.rundir.open_run waits a moment for it), so a second start, here or in a
     terminal, is refused with one line naming the running job."""
-    from lep_core.training.rundir import check_run_folder
     from lep_core.workspace.locks import hold
 
     run_dir = Path(options["out"]).resolve()

@@ -22,11 +22,12 @@ from typing import Any
 
 from lep_core.errors import LepInputError
 from lep_core.training import checkpoint as ckpt
-from lep_core.training import job
 from lep_core.training.options import RESUMABLE, TrainOptions
 from lep_core.workspace import atomic, locks
-from lep_core.workspace.jobs import job_alive
+from lep_core.workspace.jobs import ACTIVE, STATUS, job_alive, read_status_raw
 from lep_core.workspace.store import MANIFEST, read_manifest
+
+METRICS, LOG, CONFIG = "metrics.jsonl", "train.log", "config.json"  # a run folder's files, beside status.json
 
 DATA_DIR = "data"
 HANDOFF_S = 15.0  # how long a job the app started waits for the app to let go of the folder's lock
@@ -52,7 +53,7 @@ def is_run_folder(folder: Path) -> bool:
         return False
     if not any(not p.name.startswith(".") for p in folder.iterdir()):
         return True
-    if (folder / job.STATUS).is_file():
+    if (folder / STATUS).is_file():
         return True
     try:
         return (read_manifest(folder) or {}).get("kind") == "run"
@@ -77,8 +78,8 @@ def check_run_folder(run_dir: Path, model: str | None) -> None:
 
 
 def own_run(run_dir: Path) -> None:
-    status = job.read_status_raw(run_dir) or {}
-    if status.get("state") in job.ACTIVE and status.get("pid") not in (None, os.getpid()) and job_alive(status):
+    status = read_status_raw(run_dir) or {}
+    if status.get("state") in ACTIVE and status.get("pid") not in (None, os.getpid()) and job_alive(status):
         raise LepInputError(f"a job (pid {status['pid']}) is already running in {run_dir}: stop it first")
 
 
@@ -125,7 +126,7 @@ def _differs(key: str, given: Any, stored: Any) -> bool:
 
 
 def _read_config(run_dir: Path) -> TrainOptions:
-    path = run_dir / job.CONFIG
+    path = run_dir / CONFIG
     if not path.is_file() or not ckpt.checkpoints(run_dir):
         raise LepInputError(f"nothing to resume in {run_dir}: no config.json and checkpoint there "
                             "(start a new run without --resume)")
@@ -135,7 +136,7 @@ def _read_config(run_dir: Path) -> TrainOptions:
 def clear_records(run_dir: Path) -> None:
     """Start afresh in a folder without results (no final/, no checkpoint): an earlier run's token copy, metrics
     and manifest go; they are job records, not artefacts (nothing can be resumed or loaded from them)."""
-    for name in (job.METRICS, MANIFEST):
+    for name in (METRICS, MANIFEST):
         (run_dir / name).unlink(missing_ok=True)
     if (run_dir / DATA_DIR).is_dir():
         atomic.remove(run_dir / DATA_DIR)
@@ -143,7 +144,7 @@ def clear_records(run_dir: Path) -> None:
 
 def stored_hash(run_dir: Path) -> str | None:
     try:
-        return json.loads((run_dir / job.CONFIG).read_text(encoding="utf-8")).get("model_hash")
+        return json.loads((run_dir / CONFIG).read_text(encoding="utf-8")).get("model_hash")
     except (OSError, ValueError):
         return None
 

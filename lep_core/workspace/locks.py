@@ -27,9 +27,9 @@ from pathlib import Path
 
 from lep_core.errors import LepInputError
 from lep_core.workspace import procs
+from lep_core.workspace.layout import KIND_FOLDERS, workspace_root
 
 SUFFIX = ".lock"
-KIND_FOLDERS = ("tokenizers", "models", "runs", "adapted", "evals", "corpora", "data", "exports", "recipes")
 
 
 @dataclass
@@ -224,8 +224,6 @@ def held_here(path: str | os.PathLike, write: bool = True) -> bool:
 def workspaces_near(*paths: str | os.PathLike | None) -> list[Path]:
     """Workspaces a job's inputs may live in: the current one (lep_core.workspace.store.workspace_root) and the
     one holding each output (`W` of W/runs/NAME), so an app job's inputs are found without $LEP_WORKSPACE."""
-    from lep_core.workspace.store import workspace_root
-
     roots = [workspace_root()]
     for p in paths:
         if not p:

@@ -15,7 +15,6 @@ from typing import Any
 
 from lep_core import __version__
 from lep_core.errors import LepInputError
-from lep_core.fields import check_field
 from lep_core.workspace.atomic import (  # noqa: F401 (the one "write an artefact" helper, re-exported here)
     atomic_dir,
     atomic_file,
@@ -23,28 +22,11 @@ from lep_core.workspace.atomic import (  # noqa: F401 (the one "write an artefac
     write_json_atomic,
     write_text_atomic,
 )
+from lep_core.workspace.fields import check_field
+from lep_core.workspace.layout import KINDS, kind_dir, workspace_root  # noqa: F401 (re-exported: where artefacts go)
 
-KINDS = {  # kind -> sub-folder of the workspace
-    "tokenizer": "tokenizers",
-    "model": "models",
-    "run": "runs",
-    "adapted": "adapted",
-    "eval": "evals",
-    "corpus": "corpora",
-    "data": "data",  # chat datasets, e.g. the original model's answers for calibration
-}
 MANIFEST = "lep.json"
 _FULL_HASH_LIMIT = 64 * 2**20  # bigger files get a fingerprint (size + head + tail), not a full hash
-
-
-def workspace_root(explicit: str | os.PathLike | None = None) -> Path:
-    """--workspace, else $LEP_WORKSPACE, else ./workspace."""
-    root = explicit or os.environ.get("LEP_WORKSPACE") or "workspace"
-    return Path(root).expanduser().resolve()
-
-
-def kind_dir(kind: str, root: str | os.PathLike | None = None) -> Path:
-    return workspace_root(root) / KINDS[kind]
 
 
 def list_artifacts(kind: str, root: str | os.PathLike | None = None) -> list[Path]:
