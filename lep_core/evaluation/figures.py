@@ -115,11 +115,14 @@ def copy_figures(lines: Sequence[str], written: Written) -> dict[str, Any]:
             "exact_copies": sum(exact_copy(line, out) for line, out in pairs)}
 
 
-def reply_steps(reply, tokenizer, original_tokenizer) -> dict[str, Any]:
+def reply_steps(reply, tokenizer, original_tokenizer, new_ids: set[int] | None = None) -> dict[str, Any]:
     """One chat reply's token figures (what Compare shows under each reply and `lep compare` prints): the ids it
-    emitted, the ids the original tokenizer needs for its text, their ratio, and how many ids are new."""
+    emitted, the ids the original tokenizer needs for its text, their ratio, and how many ids are new.
+    new_ids: `new_vocabulary(tokenizer, original_tokenizer)` when the caller has it already (else computed)."""
+    if new_ids is None:
+        new_ids = new_vocabulary(tokenizer, original_tokenizer) if tokenizer is not original_tokenizer else set()
     figures = token_figures(Written([reply.text], [list(reply.ids)], reply.seconds), tokenizer, original_tokenizer,
-                            new_vocabulary(tokenizer, original_tokenizer) if tokenizer is not original_tokenizer else set())
+                            new_ids)
     return {"emitted_tokens": figures["generated_tokens"], "original_tokens": figures["original_tokens"],
             "new_tokens": round(figures["new_vocab_share"] * figures["generated_tokens"]),
             "original_tokens_over_emitted": figures["original_tokens_over_emitted"]}

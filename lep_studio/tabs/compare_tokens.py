@@ -47,7 +47,7 @@ def _span(text: str, ids: list[int], new: bool) -> str:
 def token_view(reply, tokenizer, original_tokenizer) -> str:
     """HTML of one finished reply (generation.Reply, with its ids): the steps line, a legend and the pieces."""
     fresh = new_ids(tokenizer, original_tokenizer)
-    figures = reply_steps(reply, tokenizer, original_tokenizer)
+    figures = reply_steps(reply, tokenizer, original_tokenizer, fresh)
     spans = "".join(_span(p.text, p.ids, any(i in fresh for i in p.ids)) for p in id_pieces(tokenizer, reply.ids)
                     if not p.special)
     legend = (f'<span class="lep-tok lep-tok-new">{html.escape(t("compare.tokens.new"))}</span> '

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from lep_core.sources.loading import load_tokenizer
 from tests import builders
 from tests.browser.ui import pick, set_number, shoot
 
@@ -24,7 +25,21 @@ def workspace(tmp_path_factory, tiny_llama, tiny_mistral, byte_bpe_tokenizer, ru
     shutil.copytree(tiny_llama, ws / "adapted" / "tiny-same-body")  # the same body (sorts after tiny-mistral)
     extended = builders.adapted_tiny(tiny_llama, byte_bpe_tokenizer, ru_corpus[:2], tmp_path_factory.mktemp("ext"))
     shutil.copytree(extended, ws / "adapted" / "tiny-words")  # 150 whole Russian words more than tiny-llama
+    _prefer_a_new_word(ws / "adapted" / "tiny-words")
     return ws
+
+
+def _prefer_a_new_word(folder: Path) -> None:
+    """The random tiny model greedily writes line breaks (id 198); the first new word's (tied) row becomes twice
+    that row, so greedy decoding writes the new word instead and the view has new tokens to shade."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    rows = model.get_input_embeddings().weight
+    with torch.no_grad():
+        rows[49152] = 2 * rows[198]  # 49152: the first id an extension of SmolLM2's tokenizer adds
+    model.save_pretrained(folder)
 
 
 def test_blind_round_vote_and_tally(app_server, page, workspace, screenshots):
@@ -108,14 +123,14 @@ def _spans(page, side: str) -> list[dict]:
         "els => els.map(e => ({text: e.textContent, title: e.title, cls: e.className}))")
 
 
-def test_token_view_shades_new_tokens(app_server, page, workspace, screenshots):
+def test_token_view_shades_new_tokens(app_server, page, workspace, screenshots, byte_bpe_tokenizer):
     """Issue 25: under each reply its tokens, new-vocabulary ones shaded apart, with ids on hover and the steps
     the original tokenizer would need; hidden in blind mode until the vote."""
     page.goto(app_server(workspace))
     page.get_by_role("tab", name="5 · Compare").click()
     pick(page, "compare-adapted", "adapted · tiny-words")
     page.locator("#compare-examples input").click()  # the demo prompts say what the demo model can do
-    expect(page.locator("#compare-examples").get_by_role("option").first).to_contain_text("✓ repeat")
+    expect(page.locator("#compare-examples").get_by_role("option").first).to_contain_text("✓ · Повтори")
     page.locator("#compare-examples input").press("Escape")
     page.locator("#compare-sampling").get_by_text("Sampling").click()
     set_number(page, "compare-max-new", "24")
@@ -127,20 +142,27 @@ def test_token_view_shades_new_tokens(app_server, page, workspace, screenshots):
     expect(page.locator("#compare-tokens-a .lep-tok-line")).to_contain_text("(0 new)")  # A: the original model
 
     original_vocab = 49152  # SmolLM2's tokenizer, the tiny models' own; an extension adds ids after it
+    original = load_tokenizer(byte_bpe_tokenizer)
     for side in ("a", "b"):
         spans = _spans(page, side)
         reply = page.locator(f"#compare-chat-{side} .message-row").last.inner_text()
-        assert spans and "".join(s["text"] for s in spans).strip() == reply.strip()
+        text = "".join(s["title"].split(" · «", 1)[1].rsplit("» · ", 1)[0] for s in spans)
+        text = text.replace("␣", " ").replace("↵", "\n")  # the hover's marks for a space and a line break
+        assert spans and text.split() == reply.split()  # the chat shows the same words (markdown drops line breaks)
         ids = [[int(i) for i in s["title"].split(" · ")[0].removeprefix("id ").split()] for s in spans]
         for span, span_ids in zip(spans, ids):  # shaded new exactly when an id is past the original vocabulary
             assert ("lep-tok-new" in span["cls"]) == any(i >= original_vocab for i in span_ids), span
         written = sum(len(i) for i in ids)
-        assert page.locator(f"#compare-tokens-{side} .lep-tok-line").inner_text().startswith(f"{written} tokens")
+        needed = len(original(text, add_special_tokens=False)["input_ids"])  # SmolLM2 adds no sequence start
+        assert page.locator(f"#compare-tokens-{side} .lep-tok-line").inner_text().startswith(
+            f"{written} tokens ({sum(i >= original_vocab for i in sum(ids, []))} new); "
+            f"the original tokenizer would need {needed} (×{needed / written:.2f})")
     new_spans = [s for s in _spans(page, "b") if "lep-tok-new" in s["cls"]]
     assert new_spans, "the adapted tiny model wrote no new token: pick another prompt for this test"
     shoot(page, screenshots / "compare-tokens.png")
 
     page.locator("#compare-blind input").check()  # blind: the shading would name the adapted side
+    page.locator("#compare-prompt textarea").fill("Повтори: Сегодня утром над рекой стоял туман.")
     page.locator("#compare-send").click()
     expect(page.locator("#compare-vote-A")).to_be_enabled(timeout=90_000)
     assert _spans(page, "a") == [] and _spans(page, "b") == []
