@@ -220,6 +220,10 @@ def bench_adaptation(original: tuple[Any, Any], adapted: tuple[Any, Any], texts:
     prompts = prompts if prompts is not None else read_prompts(None)
     if not prompts:
         raise LepInputError("no prompts: pass --prompts with at least one prompt")
+    if lines is not None and lines < 1:
+        raise LepInputError(f"lines must be at least 1 (got {lines}): the tasks need held-out lines")
+    if batch_size < 1:
+        raise LepInputError(f"batch size must be at least 1 (got {batch_size})")
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise LepInputError(f"unknown task {unknown[0]!r}: choose from {', '.join(TASKS)}")

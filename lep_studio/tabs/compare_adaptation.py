@@ -11,7 +11,7 @@ from lep_core.errors import LepInputError
 from lep_core.evaluation.adaptation import bench_adaptation, read_prompts
 from lep_core.evaluation.models import ModelCache
 from lep_studio.i18n import L, t
-from lep_studio.widgets import neutral
+from lep_studio.widgets import neutral, number
 
 HEADERS = ["figure", "original", "adapted"]
 # what each figure means, shown beside it, so a newcomer can read the table
@@ -94,9 +94,10 @@ def build(original: gr.Dropdown, adapted: gr.Dropdown, cache: ModelCache) -> Non
             if not orig_src or not adapted_src:
                 raise LepInputError(t("compare_adaptation.msg.pick_an_original_and"))
             progress(0.0, desc="loading the models")
+            n_new, n_lines = number(n_new, "max new tokens", 1), number(n_lines, "held-out lines", 1)
             pair_o, pair_a = cache.get(orig_src), cache.get(adapted_src)
-            result = bench_adaptation(pair_o, pair_a, prompts=read_prompts(None), max_new_tokens=int(n_new or 64),
-                                      progress=lambda f, m: progress(f, desc=m), lines=int(n_lines or LINES),
+            result = bench_adaptation(pair_o, pair_a, prompts=read_prompts(None), max_new_tokens=n_new,
+                                      progress=lambda f, m: progress(f, desc=m), lines=n_lines,
                                       canonical=bool(is_canonical))
         except LepInputError as exc:
             gr.Warning(str(exc))
