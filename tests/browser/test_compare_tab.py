@@ -111,10 +111,13 @@ def test_adaptation_bench_in_the_evaluate_panel(app_server, page, workspace):
     page.locator("#compare-adapt-run").click()  # tiny-llama vs tiny-mistral: not the same body
     expect(page.get_by_text("does not share the original's body").first).to_be_visible(timeout=60_000)
     pick(page, "compare-adapted", "adapted · tiny-same-body")
+    set_number(page, "compare-adapt-lines", "2")  # the copy and continuation tasks on two held-out lines
     page.locator("#compare-adapt-run").click()
     table = page.locator("#compare-adapt-table")
     expect(table).to_contain_text("new_vocab_share", timeout=120_000)
     expect(table).to_contain_text("bits_per_char_ru")
+    expect(table).to_contain_text("copy_copy_recall")
+    expect(table).to_contain_text("continue_original_tokens_over_emitted")
     expect(page.locator("#compare-adapt-plot .js-plotly-plot")).to_be_visible()
 
 
