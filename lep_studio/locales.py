@@ -84,6 +84,9 @@ EN: dict[str, str] = {
     "compare.prompt": "Prompt",
     "compare.type_a_message_or": "Type a message, or pick a demo prompt",
     "compare.demo_prompts": "Demo prompts",
+    "compare.demo_prompts_info": "✓ repeat and continue: what the 135M demo model can do in Russian; ✗ chat: beyond it (it echoes the prompt)",
+    "compare.canonical": "Canonical decoding",
+    "compare.canonical_info": "never a spelling the model's own tokenizer would not write",
     "compare.send_to_both": "Send to both",
     "compare.stop": "Stop",
     "compare.new_chat": "New chat",
@@ -94,7 +97,9 @@ EN: dict[str, str] = {
     "compare.russian_text_neither_model": "Russian text neither model was trained on; a file in the workspace",
     "compare.evaluate_both_models": "Evaluate both models",
     # compare_adaptation
-    "compare_adaptation.did_the_adaptation_work": "**Did the adaptation work?** Both models read the held-out Russian and English texts (bits-per-char) and answer the Russian demo prompts greedily with the same limit.",
+    "compare_adaptation.did_the_adaptation_work": "**Did the adaptation work?** Both models read the held-out Russian and English texts (bits-per-char), answer the Russian demo prompts greedily with the same limit, and **copy** and **continue** held-out Russian lines (what the 135M demo model can do in Russian): copy recall, exact copies, new tokens written and generation steps saved.",
+    "compare_adaptation.lines": "held-out lines per task",
+    "compare_adaptation.lines_info": "sentences of the held-out Russian text, spread over it (the CLI uses all 97 by default)",
     "compare_adaptation.max_new_tokens_per": "max new tokens per answer",
     "compare_adaptation.measure_the_adaptation": "Measure the adaptation",
     "compare_adaptation.first_answers_of_each": "first answers of each model",
@@ -497,6 +502,10 @@ EN: dict[str, str] = {
     'compare.stats.done': 'done',
     'compare.stats.writing': 'writing…',
     'compare.stats.line': '{tokens} tokens · {seconds} s · {tokens_per_s} tok/s · **{chars_per_s} chars/s** · {state}',
+    'compare.tokens.line': '{n} tokens ({new} new); the original tokenizer would need {m} (×{ratio})',
+    'compare.tokens.new': 'new vocabulary',
+    'compare.tokens.old': 'original vocabulary',
+    'compare.tokens.hover': 'id {ids} · «{text}» · {vocab}',
     'compare.model_side': 'Model {side}',
     'compare.vote.recorded': 'Vote recorded: **{vote}**. {reveal}. The next prompt starts a new round.',
     'compare.vote.side_was': '{side} was the {role} model',
@@ -627,6 +636,9 @@ RU: dict[str, str] = {
     "compare.prompt": "Промпт",
     "compare.type_a_message_or": "Введите сообщение или выберите демо-промпт",
     "compare.demo_prompts": "Демо-промпты",
+    "compare.demo_prompts_info": "✓ повтор и продолжение: то, что демо-модель на 135M умеет по-русски; ✗ чат: ей не по силам (она повторяет промпт)",
+    "compare.canonical": "Каноническое декодирование",
+    "compare.canonical_info": "никогда не писать токенами так, как не написал бы собственный токенизатор модели",
     "compare.send_to_both": "Отправить обеим",
     "compare.stop": "Стоп",
     "compare.new_chat": "Новый диалог",
@@ -638,9 +650,13 @@ RU: dict[str, str] = {
     "compare.evaluate_both_models": "Оценить обе модели",
     # compare_adaptation
     "compare_adaptation.did_the_adaptation_work": (
-        "**Сработала ли адаптация?** Обе модели читают отложенные русский и английский тексты (бит на символ) "
-        "и жадно отвечают на русские демо-промпты с одним и тем же лимитом."
+        "**Сработала ли адаптация?** Обе модели читают отложенные русский и английский тексты (бит на символ), "
+        "жадно отвечают на русские демо-промпты с одним и тем же лимитом, а также **копируют** и **продолжают** "
+        "отложенные русские строки (то, что демо-модель на 135M умеет по-русски): полнота копии, точные копии, "
+        "доля новых токенов и сэкономленные шаги генерации."
     ),
+    "compare_adaptation.lines": "отложенных строк на задачу",
+    "compare_adaptation.lines_info": "предложения отложенного русского текста, взятые равномерно (CLI по умолчанию берёт все 97)",
     "compare_adaptation.max_new_tokens_per": "макс. новых токенов на ответ",
     "compare_adaptation.measure_the_adaptation": "Измерить адаптацию",
     "compare_adaptation.first_answers_of_each": "первые ответы каждой модели",
@@ -1065,6 +1081,10 @@ RU: dict[str, str] = {
     'compare.stats.done': 'готово',
     'compare.stats.writing': 'пишет…',
     'compare.stats.line': '{tokens} токенов · {seconds} с · {tokens_per_s} ток/с · **{chars_per_s} симв/с** · {state}',
+    'compare.tokens.line': '{n} токенов ({new} новых); исходному токенизатору нужно {m} (×{ratio})',
+    'compare.tokens.new': 'новый словарь',
+    'compare.tokens.old': 'исходный словарь',
+    'compare.tokens.hover': 'id {ids} · «{text}» · {vocab}',
     'compare.model_side': 'Модель {side}',
     'compare.vote.recorded': 'Голос записан: **{vote}**. {reveal}. Следующий запрос начнёт новый раунд.',
     'compare.vote.side_was': '{side} — модель «{role}»',

@@ -108,3 +108,15 @@ def tiny_model(tokenizer_dir: Path, folder: Path, arch: str = "llama", tied: boo
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def adapted_tiny(model_dir: Path, tokenizer_dir: Path, corpus: list[Path], folder: Path, unit: str = "words",
+                 add: int = 150) -> Path:
+    """A tiny model with its vocabulary extended by `add` new tokens (whole words or sub-word pieces) learned from
+    `corpus`, rows initialised by `lep model init` (mean): folder/model."""
+    from lep_core.embeddings.init import init_model
+    from lep_core.tokenizer.extend import extend_tokenizer
+
+    extend_tokenizer(tokenizer_dir, corpus, add, folder / "tokenizer", unit=unit)
+    init_model(model_dir, folder / "tokenizer", folder / "model", "mean")
+    return folder / "model"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lep_core.bench import BENCHES
 from lep_core.cli.common import add_json, note_normalisation, positive_int
+from lep_core.evaluation.copy_task import TASKS
 
 NAMED_ONLY = ("adaptation", "corpus", "app")
 
@@ -28,6 +29,16 @@ def register(sub) -> None:
                    "(default: assets/demo_prompts.json)")
     p.add_argument("--max-new-tokens", type=positive_int, default=64,
                    help="adaptation: reply length limit, the same for both models (default 64)")
+    p.add_argument("--tasks", nargs="*", choices=TASKS, default=list(TASKS),
+                   help="adaptation: the tasks on held-out Russian lines (default: copy continue; none: --tasks "
+                        "with no name): copy recall, exact copies, steps saved, new tokens written")
+    p.add_argument("--lines", type=positive_int,
+                   help="adaptation: at most this many held-out lines for the tasks, spread over the text (default: all "
+                        "sentences of 40-200 characters of the Russian --text files)")
+    p.add_argument("--batch-size", type=positive_int, default=8,
+                   help="adaptation: replies generated together (default 8; 1 = one at a time, single-stream chars/s)")
+    p.add_argument("--canonical", action="store_true",
+                   help="adaptation: both models decode canonically (never a spelling their tokenizer would not write)")
     p.add_argument("--save", action="store_true",
                    help="adaptation: write the figures to ADAPTED/adaptation.json and refresh its model card")
     p.add_argument("--size-mb", type=positive_int, default=1024,
@@ -65,7 +76,9 @@ def _adaptation(args) -> dict:
         raise LepInputError(f"--save writes beside the adapted model, but {args.adapted} is not a local folder")
     with bar(1000, "adaptation") as update:
         result = adaptation.run(args.original, args.adapted, args.text, args.prompts, args.max_new_tokens,
-                                lambda fraction, message: update(int(fraction * 1000), 1000))
+                                lambda fraction, message: update(int(fraction * 1000), 1000),
+                                tasks=tuple(args.tasks), lines=args.lines, batch_size=args.batch_size,
+                                canonical=args.canonical)
     from lep_core.corpus.text import TextChanges
 
     changes = TextChanges()

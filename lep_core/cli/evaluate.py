@@ -25,6 +25,8 @@ def register(sub) -> None:
     c.add_argument("--temperature", type=float, default=0.7)
     c.add_argument("--top-p", type=float, default=0.9)
     c.add_argument("--seed", type=int, default=0, help="seed, the same for both models")
+    c.add_argument("--canonical", action="store_true",
+                   help="canonical decoding: never emit a spelling the model's own tokenizer would not write")
     c.add_argument("--allow-plain", action="store_true",
                    help="let a model without a chat template continue the prompt as plain text")
     add_allow_pickle(c)
@@ -49,18 +51,20 @@ def run_eval(args) -> dict:
 
 def run_compare(args) -> dict:
     from lep_core.errors import LepInputError
+    from lep_core.evaluation.figures import reply_steps
     from lep_core.evaluation.generation import Sampling, generate_reply
     from lep_core.evaluation.models import ModelCache
 
     if not args.prompt.strip():
         raise LepInputError("the prompt is empty: pass --prompt with some text")
     sampling = Sampling(max_new_tokens=args.max_new_tokens, greedy=not args.sample,
-                        temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+                        temperature=args.temperature, top_p=args.top_p, seed=args.seed, canonical=args.canonical)
     cache = ModelCache(capacity=2)
     pairs = {role: cache.get(src) for role, src in (("original", args.original), ("adapted", args.adapted))}
     messages = [{"role": "user", "content": args.prompt}]
     out: dict = {"prompt": args.prompt, "sampling": sampling.as_dict()}
     for role, (model, tokenizer) in pairs.items():
         reply = generate_reply(model, tokenizer, messages, sampling, allow_plain=args.allow_plain)
-        out[role] = {"model": getattr(args, role), **reply.as_dict()}
+        out[role] = {"model": getattr(args, role), **reply.as_dict(),
+                     **reply_steps(reply, tokenizer, pairs["original"][1])}
     return out

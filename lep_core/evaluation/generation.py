@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lep_core.errors import LepInputError
 from lep_core.tokenizer.plain_text import with_sequence_start
@@ -27,6 +27,7 @@ class Sampling:
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
+    canonical: bool = False  # never a spelling the model's tokenizer would not write (evaluation/canonical.py)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -51,6 +52,7 @@ class Reply:
     used_chat_template: bool = True
     done: bool = False
     notes: list[str] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # the ids emitted, specials left out (set when done)
 
     @property
     def tokens_per_s(self) -> float:
@@ -180,6 +182,12 @@ def stream_reply(model, tokenizer, messages: list[Message], sampling: Sampling =
         min_new_tokens=1, do_sample=not sampling.greedy, eos_token_id=eos or None, pad_token_id=pad,
         streamer=streamer, stopping_criteria=_stopper(stop),
     )
+    if sampling.canonical:
+        from transformers import LogitsProcessorList
+
+        from lep_core.evaluation.canonical import canonical_processors
+
+        kwargs["logits_processor"] = LogitsProcessorList(canonical_processors(tokenizer, sampling.greedy)(len(ids), eos))
     if sampling.greedy:
         kwargs.update(temperature=None, top_p=None, top_k=None)
     else:
@@ -217,6 +225,8 @@ def stream_reply(model, tokenizer, messages: list[Message], sampling: Sampling =
     generated = outcome["ids"][0, len(ids):]
     reply.tokens = int(generated.numel())
     reply.text = tokenizer.decode(generated, skip_special_tokens=True)
+    special = set(tokenizer.all_special_ids)
+    reply.ids = [t for t in generated.tolist() if t not in special]
     reply.done = True
     yield reply
 
@@ -228,3 +238,52 @@ def generate_reply(model, tokenizer, messages: list[Message], sampling: Sampling
     for reply in stream_reply(model, tokenizer, messages, sampling, allow_plain):
         pass
     return reply
+
+
+def greedy_batch(model, tokenizer, prompts: list[list[int]], budgets: list[int], batch_size: int = 8,
+                 processors: Callable[[int, list[int]], list] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[list[list[int]], float]:
+    """Greedy continuations of token-id prompts: (ids emitted per prompt, seconds spent in `generate`).
+
+    Each row is cut at its first end-of-sequence id and at its own budget (greedy decoding is deterministic, so
+    this equals generating it alone with that budget), and special ids are left out. Rows go in left-padded
+    batches of `batch_size`, longest budget first so a batch shares similar lengths: on a CPU a decoding step
+    costs about the same for 1 or 16 rows (reading the weights dominates). processors(start, eos) gives a fresh
+    list of transformers LogitsProcessors per batch, `start` being where the replies begin in its rows and `eos`
+    the end-of-reply ids (e.g. canonical decoding, lep_core.evaluation.canonical). The seconds are wall time of the batched
+    calls, prefill included, so chars/s from them is throughput, the same kind for every model measured alike.
+    """
+    import torch
+    from transformers import LogitsProcessorList
+
+    device = next(model.parameters()).device
+    eos = _eos_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos[0] if eos else 0)
+    special = set(tokenizer.all_special_ids)
+    window = context_window(model, tokenizer)
+    order = sorted(range(len(prompts)), key=lambda i: (-budgets[i], -len(prompts[i])))
+    out: list[list[int]] = [[] for _ in prompts]
+    seconds = 0.0
+    for start in range(0, len(order), batch_size):
+        group = order[start:start + batch_size]
+        longest = max(len(prompts[i]) for i in group)
+        ids = torch.full((len(group), longest), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, i in enumerate(group):  # left padding: every prompt ends where generation starts
+            ids[row, longest - len(prompts[i]):] = torch.tensor(prompts[i])
+            mask[row, longest - len(prompts[i]):] = 1
+        max_new = max(1, min(max(budgets[i] for i in group), window - longest))
+        extra = {"logits_processor": LogitsProcessorList(processors(longest, eos))} if processors else {}
+        begin = time.perf_counter()
+        with torch.inference_mode():
+            generated = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                                       max_new_tokens=max_new, eos_token_id=eos or None, pad_token_id=pad,
+                                       temperature=None, top_p=None, top_k=None, **extra)[:, longest:].tolist()
+        seconds += time.perf_counter() - begin
+        for row, i in enumerate(group):
+            seq = generated[row][:budgets[i]]
+            end = next((k for k, t in enumerate(seq) if t in eos), len(seq))
+            out[i] = [t for t in seq[:end] if t not in special]
+        if progress:
+            progress(min(start + batch_size, len(order)), len(order))
+    return out, seconds

@@ -146,6 +146,24 @@ def pieces(tokenizer, text: str, add_special_tokens: bool = False) -> list[Piece
     return out
 
 
+def id_pieces(tokenizer, ids: Sequence[int]) -> list[Piece]:
+    """`pieces` for ids a model emitted (no text to take offsets from): the same rule, byte tokens grouped until
+    they form whole characters. Each piece's text is what decoding one more id adds to the decoded prefix, so
+    a decoder that drops the first token's leading space (SentencePiece's ▁) shows the text as it reads."""
+    special_ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    out: list[Piece] = []
+    shown, group = "", []
+    for k, idx in enumerate(ids):
+        group.append(int(idx))
+        text = tokenizer.decode(list(ids[:k + 1]), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        if text.endswith("\ufffd") and k + 1 < len(ids):  # the bytes of a character not yet complete
+            continue
+        out.append(Piece(text=text[len(shown):], ids=group, tokens=tokenizer.convert_ids_to_tokens(group),
+                         special=any(i in special_ids for i in group)))
+        shown, group = text, []
+    return out
+
+
 def compare(tokenizers: dict[str, Any], text: str) -> list[dict[str, Any]]:
     """One row per tokenizer; `relative_compression` is chars/token over the first tokenizer's."""
     rows = []

@@ -24,6 +24,7 @@ from lep_core.evaluation.votes import append_vote, make_vote, new_round_id, read
 from lep_studio.context import AppContext
 from lep_studio.i18n import L, both, t
 from lep_studio.tabs import compare_adaptation, compare_suite
+from lep_studio.tabs.compare_tokens import token_view
 from lep_studio.widgets import ASSETS, corpus_choices, guarded, message, neutral, normalised_line, number, text_files
 
 ROLES = ("original", "adapted")
@@ -31,12 +32,20 @@ VOTES = (("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both are 
 _CACHE = ModelCache(capacity=2)
 
 
-def demo_prompts() -> list[str]:
+PROMPT_KINDS = {"repeat": "✓", "continue": "✓", "chat": "✗"}  # ✓: what the demo model can do (the info line says so)
+
+
+def demo_prompts() -> list[tuple[str, str]]:
+    """(label, prompt) of assets/demo_prompts.json: repeat and continue prompts first, labelled ✓ (what the
+    135M demo model can do in Russian), then chat prompts, labelled ✗ (beyond it)."""
     path = ASSETS / "demo_prompts.json"
     try:
-        return [item["prompt"] for item in json.loads(path.read_text(encoding="utf-8"))]
+        items = [item for item in json.loads(path.read_text(encoding="utf-8")) if item["prompt"]]
     except (OSError, ValueError, KeyError, TypeError):
         return []
+    order = list(PROMPT_KINDS)
+    items.sort(key=lambda it: order.index(it.get("kind", "chat")) if it.get("kind", "chat") in order else len(order))
+    return [(f"{PROMPT_KINDS.get(it.get('kind', 'chat'), it.get('kind'))} · {it['prompt']}", it["prompt"]) for it in items]
 
 
 def model_id(ctx: AppContext, src: str) -> str:
@@ -52,7 +61,7 @@ def new_session(blind: bool) -> dict[str, Any]:
     if blind:
         random.shuffle(order)
     return {"round_id": new_round_id(), "sides": {"A": order[0], "B": order[1]}, "blind": blind,
-            "history": {"A": [], "B": []}, "turns": [], "voted": False, "models": {}}
+            "history": {"A": [], "B": []}, "turns": [], "voted": False, "models": {}, "views": {"A": "", "B": ""}}
 
 
 def side_label(session: dict[str, Any], side: str, ctx: AppContext) -> str:
@@ -100,6 +109,8 @@ def build(ctx: AppContext) -> None:
             temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label=L("compare.temperature"), info=L("compare.higher_more_varied"))
             top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label=L("compare.top_p"), info=L("compare.sample_from_the_likeliest"))
             seed = gr.Number(value=0, precision=0, label=L("compare.seed"), info=L("compare.same_seed_same_replies"))
+            canonical = gr.Checkbox(value=False, label=L("compare.canonical"), info=L("compare.canonical_info"),
+                                    elem_id="compare-canonical")
     blind = gr.Checkbox(value=True, label=L("compare.blind_a_b_mode"),
                         elem_id="compare-blind")
     ctx.ui.update({"compare.original": original, "compare.adapted": adapted})  # pre-selected by Workspace "Open"
@@ -108,13 +119,16 @@ def build(ctx: AppContext) -> None:
         with gr.Column():
             chat_a = gr.Chatbot(label=L("compare.model_a"), height=380, elem_id="compare-chat-a")
             stats_a = gr.Markdown(elem_id="compare-stats-a")
+            tokens_a = gr.HTML(elem_id="compare-tokens-a")
         with gr.Column():
             chat_b = gr.Chatbot(label=L("compare.model_b"), height=380, elem_id="compare-chat-b")
             stats_b = gr.Markdown(elem_id="compare-stats-b")
+            tokens_b = gr.HTML(elem_id="compare-tokens-b")
     with gr.Row():
         prompt = gr.Textbox(label=L("compare.prompt"), placeholder=L("compare.type_a_message_or"), lines=2,
                             scale=4, elem_id="compare-prompt")
-        examples = gr.Dropdown(demo_prompts(), label=L("compare.demo_prompts"), value=None, scale=2)
+        examples = gr.Dropdown(demo_prompts(), label=L("compare.demo_prompts"), value=None, scale=2,
+                               info=L("compare.demo_prompts_info"), elem_id="compare-examples")
     with gr.Row():
         send = gr.Button(L("compare.send_to_both"), variant="primary", elem_id="compare-send")
         stop = gr.Button(L("compare.stop"))
@@ -157,20 +171,32 @@ def build(ctx: AppContext) -> None:
     def votes_enabled(on: bool):
         return [gr.update(interactive=on) for _ in VOTES]
 
-    def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_blind, sess):
+    def views_of(sess):
+        """The token views, hidden in blind mode until the vote (the new tokens would name the adapted side)."""
+        shown = not sess["blind"] or sess["voted"]
+        return [sess["views"][s] if shown else "" for s in ("A", "B")]
+
+    def view_of(reply, tokenizer, orig_src) -> str:
+        try:
+            return token_view(reply, tokenizer, _CACHE.get(orig_src)[1]) if orig_src else ""
+        except Exception:  # noqa: BLE001 - the view is an extra; the reply itself is shown
+            return ""
+
+    def on_send(orig_src, adapted_src, text, n_new, is_greedy, temp, topp, seed_value, is_canonical, is_blind, sess):
         text = (text or "").strip()
         if not text:
             gr.Warning(t("compare.msg.the_prompt_is_empty"), duration=5)
-            yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
+            yield (gr.skip(),) * 9 + tuple(gr.skip() for _ in VOTES)
             return
         try:
             sampling = Sampling(max_new_tokens=number(n_new, "max new tokens", 1), greedy=bool(is_greedy),
                                 temperature=number(temp, "temperature", whole=False),
                                 top_p=number(topp, "top-p", whole=False),
-                                seed=number(seed_value if seed_value is not None else 0, "seed"))
+                                seed=number(seed_value if seed_value is not None else 0, "seed"),
+                                canonical=bool(is_canonical))
         except LepInputError as exc:
             gr.Warning(str(exc))
-            yield (gr.skip(),) * 7 + tuple(gr.skip() for _ in VOTES)
+            yield (gr.skip(),) * 9 + tuple(gr.skip() for _ in VOTES)
             return
         if sess is None or sess["voted"] or sess["blind"] != bool(is_blind):
             sess = new_session(bool(is_blind))
@@ -180,7 +206,8 @@ def build(ctx: AppContext) -> None:
         turn = {"round_id": sess["round_id"], "prompt": text, "sampling": sampling.as_dict(), "replies": {}}
         for s in ("A", "B"):
             sess["history"][s] = sess["history"][s] + [{"role": "user", "content": text}]
-        yield (*chats_of(sess), "", "", "", sess, gr.skip(), *votes_enabled(False))
+        sess["views"] = {"A": "", "B": ""}
+        yield (*chats_of(sess), "", "", "", sess, gr.skip(), *votes_enabled(False), "", "")
         for s in ("A", "B"):
             src = sess["models"][s]
             messages = [{"role": m["role"], "content": m["content"]} for m in sess["history"][s]
@@ -194,7 +221,8 @@ def build(ctx: AppContext) -> None:
                     sess["history"][s][-1] = {"role": "assistant", "content": reply.text}
                     stats[s] = {**reply.as_dict(), "done": reply.done}
                     yield (*chats_of(sess), stats_line(stats["A"]), stats_line(stats["B"]), gr.skip(), sess,
-                           gr.skip(), *votes_enabled(False))
+                           gr.skip(), *votes_enabled(False), *views_of(sess))
+                sess["views"][s] = view_of(reply, tokenizer, srcs["original"])
                 turn["replies"][s] = {"model": model_id(ctx, src), "role": sess["sides"][s], **reply.as_dict()}
                 if not reply.used_chat_template:
                     gr.Warning(t("compare.msg.model_has_no_chat", s=s))
@@ -208,13 +236,13 @@ def build(ctx: AppContext) -> None:
         both_ok = all("text" in turn["replies"][s] for s in ("A", "B"))
         status = "Both answers are in: vote below." if sess["blind"] and both_ok else ""
         yield (*chats_of(sess), stats_line(stats["A"]), stats_line(stats["B"]), "", sess, status,
-               *votes_enabled(sess["blind"] and both_ok))
+               *votes_enabled(sess["blind"] and both_ok), *views_of(sess))
 
     @guarded
     def on_vote(choice: str, sess):
         if not sess or sess["voted"] or not sess["turns"]:
             gr.Warning(t("compare.msg.nothing_to_vote_on"))
-            return (gr.skip(),) * 4 + tuple(gr.skip() for _ in VOTES)  # chats, status, session
+            return (gr.skip(),) * 6 + tuple(gr.skip() for _ in VOTES)  # chats, status, session, token views
         last = sess["turns"][-1]
         vote = make_vote(
             choice, {s: model_id(ctx, sess["models"][s]) for s in ("A", "B")}, dict(sess["sides"]),
@@ -226,11 +254,11 @@ def build(ctx: AppContext) -> None:
         last["vote"] = choice
         reveal = ", ".join(t("compare.vote.side_was", side=s, role=sess["sides"][s]) for s in ("A", "B"))
         return (*chats_of(sess), sess, t("compare.vote.recorded", vote=t(f"compare.vote_{choice}"),
-                                         reveal=reveal), *votes_enabled(False))
+                                         reveal=reveal), *votes_enabled(False), *views_of(sess))
 
     def on_clear(is_blind):
         sess = new_session(bool(is_blind))
-        return (*chats_of(sess), "", "", sess, "", *votes_enabled(False))
+        return (*chats_of(sess), "", "", sess, "", *votes_enabled(False), "", "")
 
     @guarded
     def on_export(sess):
@@ -286,16 +314,17 @@ def build(ctx: AppContext) -> None:
             lambda p: (gr.update(choices=ctx.model_choices(), value=p[0]), gr.update(choices=ctx.model_choices(), value=p[1]))
             if p else (gr.skip(), gr.skip()), ctx.ui["start.pair"], [original, adapted])
     examples.change(lambda p: p or gr.skip(), inputs=examples, outputs=prompt)
-    send_inputs = [original, adapted, prompt, max_new, greedy, temperature, top_p, seed, blind, session]
-    send_outputs = [chat_a, chat_b, stats_a, stats_b, prompt, session, vote_status, *vote_buttons]
+    send_inputs = [original, adapted, prompt, max_new, greedy, temperature, top_p, seed, canonical, blind, session]
+    send_outputs = [chat_a, chat_b, stats_a, stats_b, prompt, session, vote_status, *vote_buttons, tokens_a, tokens_b]
     send_event = send.click(on_send, send_inputs, send_outputs)
     submit_event = prompt.submit(on_send, send_inputs, send_outputs)
     stop.click(None, cancels=[send_event, submit_event])
     for button, (_, key) in zip(vote_buttons, VOTES):
         button.click(lambda sess, k=key: on_vote(k, sess), [session],
-                     [chat_a, chat_b, session, vote_status, *vote_buttons]).then(
+                     [chat_a, chat_b, session, vote_status, *vote_buttons, tokens_a, tokens_b]).then(
             lambda: tally_rows(vote_file), outputs=tally_table)
-    clear.click(on_clear, [blind], [chat_a, chat_b, stats_a, stats_b, session, vote_status, *vote_buttons])
+    clear.click(on_clear, [blind], [chat_a, chat_b, stats_a, stats_b, session, vote_status, *vote_buttons, tokens_a,
+                                    tokens_b])
     export.click(on_export, [session], files)
     eval_btn.click(on_eval, [original, adapted, eval_text], [eval_table, eval_plot])
     compare_suite.build(ctx, original, adapted)  # the evaluation suite: its own section and job

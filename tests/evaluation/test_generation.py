@@ -12,6 +12,7 @@ import pytest
 from lep_core.errors import LepInputError
 from lep_core.evaluation.generation import Sampling, generate_reply, stream_reply
 from lep_core.evaluation.models import ModelCache
+from lep_core.sources.loading import load_tokenizer
 
 HELLO = [{"role": "user", "content": "Привет! Как дела?"}]
 
@@ -92,6 +93,18 @@ def test_cli_compare_and_eval(tiny_llama, plain_model, tmp_path, lep):
     out = json.loads(ok.stdout)
     for side in ("original", "adapted"):
         assert 1 <= out[side]["tokens"] <= 5 and out[side]["seconds"] > 0 and "chars_per_s" in out[side]
+    # issue 25: each reply's steps against the original tokenizer's spelling of the same text, and canonical
+    # decoding, which writes exactly as the tokenizer spells (so its ids are the ids of its text encoded again)
+    tok = load_tokenizer(tiny_llama)
+    canon = lep("compare", "--original", str(tiny_llama), "--adapted", str(tiny_llama), "--prompt", "Привет",
+                "--max-new-tokens", "12", "--canonical", "--json")
+    assert canon.returncode == 0, canon.stderr
+    canonical = json.loads(canon.stdout)
+    for reply in (out["original"], out["adapted"], canonical["original"], canonical["adapted"]):
+        assert reply["original_tokens"] == len(tok(reply["text"], add_special_tokens=False)["input_ids"])
+        assert reply["new_tokens"] == 0
+    canonical = canonical["adapted"]
+    assert canonical["emitted_tokens"] == canonical["original_tokens"] > 0
     text = tmp_path / "t.txt"
     text.write_text("Мёд делают пчёлы из нектара. " * 20, encoding="utf-8")
     ev = lep("eval", "--model", str(tiny_llama), "--text", str(text), "--json")

@@ -286,7 +286,8 @@ def test_fault_8_calibration_resume_path_is_checked_like_trainings(app, monkeypa
 
 
 # ---- 5 · Compare ----------------------------------------------------------------------------------------------
-SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "blind", "session")
+SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperature", "top_p", "seed", "canonical", "blind",
+               "session")
 
 
 @pytest.mark.parametrize("change, expect", [
@@ -298,8 +299,21 @@ SEND_FIELDS = ("original", "adapted", "prompt", "max_new", "greedy", "temperatur
 def test_compare_send(app, monkeypatch, change, expect):
     ctx = app[0]
     a = {"original": model(ctx), "adapted": model(ctx), "prompt": "Привет", "max_new": 4, "greedy": True,
-         "temperature": 0.7, "top_p": 0.9, "seed": 0, "blind": True, "session": None, **change}
+         "temperature": 0.7, "top_p": 0.9, "seed": 0, "canonical": False, "blind": True, "session": None,
+         **change}
     check(app, monkeypatch, "compare-send", [a[k] for k in SEND_FIELDS], expect)
+
+
+@pytest.mark.parametrize("change, expect", [
+    ({"lines": 0}, "held-out lines"), ({"lines": None}, "held-out lines"), ({"lines": "some"}, "held-out lines"),
+    ({"max_new": 0}, "max new tokens"), ({"original": None}, "pick an original"),
+])
+def test_compare_adaptation_bench(app, monkeypatch, change, expect):
+    """Issue 25: the held-out lines field of Compare → Evaluate → Measure the adaptation."""
+    ctx = app[0]
+    a = {"original": model(ctx), "adapted": model(ctx), "max_new": 8, "lines": 2, "canonical": False, **change}
+    check(app, monkeypatch, "compare-adapt-run", [a[k] for k in ("original", "adapted", "max_new", "lines", "canonical")],
+          expect)
 
 
 @pytest.mark.parametrize("change, expect", [
