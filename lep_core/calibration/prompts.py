@@ -3,7 +3,9 @@
 Accepted files: .json (a list of strings or of {"prompt": ...} objects, as assets/demo_prompts.json),
 .txt (one prompt per line) and .jsonl (one {"prompt": ...} or {"messages": [...]} per line; a
 `messages` list ends with the user's turn and may carry a system prompt or earlier turns).
-Blank prompts and repeats are dropped; a file with none left is an error. Prompts are put in the one text
+Blank prompts and repeats are dropped; a file with none left is an error. An object with a "kind" other than
+"chat" is left out: the demo prompts also hold repeat and continue prompts, which the adaptation bench measures
+apart and which are not questions whose answers teach the adapted model to chat. Prompts are put in the one text
 form of lep_core.corpus.text (NFC, LF line ends), as every text LEP Studio reads.
 """
 
@@ -71,6 +73,8 @@ def load_prompts(path: str | Path | None = None) -> list[Messages]:
         raise LepInputError(f"prompt file not found: {path}")
     prompts, seen = [], set()
     for item, where in _items(path):
+        if isinstance(item, dict) and item.get("kind", "chat") != "chat":
+            continue
         messages = _from_item(normalize_json(item), where)
         key = json.dumps(messages, ensure_ascii=False) if messages else None
         if messages and key not in seen:
