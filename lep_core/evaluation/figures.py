@@ -27,8 +27,9 @@ Sums are taken over all replies before dividing (a long reply weighs more than a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from lep_core.tokenizer.plain_text import encode_plain
 
@@ -72,13 +73,17 @@ class Written:
     seconds: float = 0.0
 
 
-def new_vocabulary(tokenizer, original_tokenizer) -> set[int]:
-    """Ids of `tokenizer` whose vocabulary string the original tokenizer does not have (all of one set)."""
+@functools.lru_cache(maxsize=8)
+def new_vocabulary(tokenizer, original_tokenizer) -> frozenset[int]:
+    """Ids of `tokenizer` whose vocabulary string the original tokenizer does not have (all of one set).
+
+    Remembered per pair of loaded tokenizers (the cache holds them, so a pair is never confused with a later one
+    that reuses their memory): Compare asks for every reply, and a vocabulary is tens of thousands of strings."""
     old = set(original_tokenizer.get_vocab())
-    return {i for piece, i in tokenizer.get_vocab().items() if piece not in old}
+    return frozenset(i for piece, i in tokenizer.get_vocab().items() if piece not in old)
 
 
-def token_figures(written: Written, tokenizer, original_tokenizer, new_ids: set[int]) -> dict[str, Any]:
+def token_figures(written: Written, tokenizer, original_tokenizer, new_ids: Collection[int]) -> dict[str, Any]:
     """tokens emitted, new-vocabulary share, steps saved and written ÷ canonical of `written` (module docstring).
 
     tokenizer: the writing model's own; original_tokenizer: the original model's; new_ids: ids of `tokenizer`
@@ -115,12 +120,12 @@ def copy_figures(lines: Sequence[str], written: Written) -> dict[str, Any]:
             "exact_copies": sum(exact_copy(line, out) for line, out in pairs)}
 
 
-def reply_steps(reply, tokenizer, original_tokenizer, new_ids: set[int] | None = None) -> dict[str, Any]:
+def reply_steps(reply, tokenizer, original_tokenizer, new_ids: Collection[int] | None = None) -> dict[str, Any]:
     """One chat reply's token figures (what Compare shows under each reply and `lep compare` prints): the ids it
     emitted, the ids the original tokenizer needs for its text, their ratio, and how many ids are new.
     new_ids: `new_vocabulary(tokenizer, original_tokenizer)` when the caller has it already (else computed)."""
     if new_ids is None:
-        new_ids = new_vocabulary(tokenizer, original_tokenizer) if tokenizer is not original_tokenizer else set()
+        new_ids = new_vocabulary(tokenizer, original_tokenizer)
     figures = token_figures(Written([reply.text], [list(reply.ids)], reply.seconds), tokenizer, original_tokenizer,
                             new_ids)
     return {"emitted_tokens": figures["generated_tokens"], "original_tokens": figures["original_tokens"],

@@ -13,20 +13,6 @@ from lep_core.evaluation.figures import new_vocabulary, reply_steps
 from lep_core.tokenizer.analysis import id_pieces
 from lep_studio.i18n import t
 
-_NEW_IDS: dict[tuple[int, int], set[int]] = {}  # (id(tokenizer), id(original tokenizer)) -> new ids; a few pairs
-
-
-def new_ids(tokenizer, original_tokenizer) -> set[int]:
-    """The ids of `tokenizer` the original lacks, computed once per pair of loaded tokenizers."""
-    if tokenizer is original_tokenizer:
-        return set()
-    key = (id(tokenizer), id(original_tokenizer))
-    if key not in _NEW_IDS:
-        if len(_NEW_IDS) >= 8:
-            _NEW_IDS.clear()
-        _NEW_IDS[key] = new_vocabulary(tokenizer, original_tokenizer)
-    return _NEW_IDS[key]
-
 
 def steps_line(figures: dict) -> str:
     """"N tokens; the original tokenizer would need M (×M/N)" with the count of new tokens."""
@@ -46,7 +32,7 @@ def _span(text: str, ids: list[int], new: bool) -> str:
 
 def token_view(reply, tokenizer, original_tokenizer) -> str:
     """HTML of one finished reply (generation.Reply, with its ids): the steps line, a legend and the pieces."""
-    fresh = new_ids(tokenizer, original_tokenizer)
+    fresh = new_vocabulary(tokenizer, original_tokenizer)
     figures = reply_steps(reply, tokenizer, original_tokenizer, fresh)
     spans = "".join(_span(p.text, p.ids, any(i in fresh for i in p.ids)) for p in id_pieces(tokenizer, reply.ids)
                     if not p.special)
